@@ -1,0 +1,201 @@
+"""Face detection, 68-point landmarks and identity descriptors with dlib.
+
+Why dlib: its HOG frontal detector and 68-point shape predictor run in milliseconds on a CPU,
+need no GPU and ship as files in the `face_recognition_models` wheel (no download at run
+time). The models are loaded lazily, once per process, behind a lock so several threads
+(the GUI worker, the evaluator) can share them.
+
+Speed: HOG cost grows with the pixel count, so faces are detected on a copy whose longer
+side is at most `DETECT_SIDE` px, then the shape predictor (cheap, resolution independent)
+runs on the FULL image inside the box scaled back up: accurate points, fast detection.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+DETECT_SIDE = 640
+"""Longest side of the copy the HOG detector sees (HOG's window is 80 px: faces down to
+~80 px at this scale are found without upsampling, ~40 px with one upsampling pass)."""
+MIN_SCORE = 0.0
+"""HOG detections below this score are ignored."""
+CONFIDENT_SCORE = 0.3
+"""Secondary detections at least this confident count as 'another face' (for warnings)."""
+
+_lock = threading.Lock()
+_models: dict[str, object] = {}
+
+
+def models_dir() -> Path:
+    """Folder of the dlib model files inside the face_recognition_models wheel.
+
+    Found without importing the package: its __init__ imports pkg_resources, which recent
+    setuptools no longer ships.
+    """
+    spec = importlib.util.find_spec("face_recognition_models")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("face_recognition_models is not installed (pip install it)")
+    return Path(next(iter(spec.submodule_search_locations))) / "models"
+
+
+def _model(name: str):
+    """Load a dlib model once per process (thread-safe)."""
+    m = _models.get(name)
+    if m is not None:
+        return m
+    with _lock:
+        m = _models.get(name)
+        if m is None:
+            import dlib
+
+            if name == "detector":
+                m = dlib.get_frontal_face_detector()
+            elif name == "predictor":
+                m = dlib.shape_predictor(str(models_dir() / "shape_predictor_68_face_landmarks.dat"))
+            elif name == "recognizer":
+                m = dlib.face_recognition_model_v1(
+                    str(models_dir() / "dlib_face_recognition_resnet_model_v1.dat")
+                )
+            else:  # pragma: no cover - programming error
+                raise KeyError(name)
+            _models[name] = m
+    return m
+
+
+@dataclass(frozen=True)
+class Detection:
+    """One face found by the detector: box (x0, y0, x1, y1) in the input image's pixels."""
+
+    box: tuple[float, float, float, float]
+    score: float
+
+    @property
+    def area(self) -> float:
+        x0, y0, x1, y1 = self.box
+        return max(0.0, x1 - x0) * max(0.0, y1 - y0)
+
+
+def _as_rgb8(image: np.ndarray) -> np.ndarray:
+    a = np.asarray(image)
+    if a.dtype != np.uint8:
+        a = np.clip(a, 0, 255).astype(np.uint8)
+    if a.ndim == 2:
+        a = np.repeat(a[:, :, None], 3, axis=2)
+    elif a.shape[2] == 4:
+        a = a[:, :, :3]
+    return np.ascontiguousarray(a)
+
+
+def detect_faces(image: np.ndarray, max_side: int = DETECT_SIDE) -> list[Detection]:
+    """All frontal faces, largest first, with boxes in `image` pixels.
+
+    Tries increasingly expensive passes and stops at the first that finds a face:
+    downscaled copy without / with one / with two upsamplings (small faces), then the
+    copy padded by 25 % (a face filling the whole frame leaves HOG no margin).
+    """
+    det = _model("detector")
+    img = _as_rgb8(image)
+    h, w = img.shape[:2]
+    s = min(1.0, max_side / max(h, w))
+    small = img if s == 1.0 else cv2.resize(img, (round(w * s), round(h * s)), cv2.INTER_AREA)
+    sy, sx = small.shape[0] / h, small.shape[1] / w
+    found: list[Detection] = []
+    for up, pad in ((0, 0), (1, 0), (2, 0), (0, 25)):
+        if up == 2 and max(small.shape[:2]) > 800:
+            continue
+        src = small
+        off = 0
+        if pad:
+            off = round(max(small.shape[:2]) * pad / 100)
+            src = cv2.copyMakeBorder(small, off, off, off, off, cv2.BORDER_REPLICATE)
+        rects, scores, _ = det.run(src, up, MIN_SCORE)
+        for r, sc in zip(rects, scores, strict=True):
+            box = (
+                (r.left() - off) / sx,
+                (r.top() - off) / sy,
+                (r.right() + 1 - off) / sx,
+                (r.bottom() + 1 - off) / sy,
+            )
+            found.append(Detection(box, float(sc)))
+        if found:
+            break
+    return sorted(found, key=lambda d: -d.area)
+
+
+def choose_face(dets: list[Detection]) -> tuple[Detection | None, list[str]]:
+    """The largest confident face, and warnings about the others."""
+    if not dets:
+        return None, []
+    confident = [d for d in dets if d.score >= CONFIDENT_SCORE] or dets
+    best = max(confident, key=lambda d: d.area)
+    others = [d for d in confident if d is not best]
+    warnings = []
+    if others:
+        warnings.append(
+            f"{len(others) + 1} faces found; using the largest "
+            f"({best.box[2] - best.box[0]:.0f} px wide at x={best.box[0]:.0f}, "
+            f"y={best.box[1]:.0f}); crop the picture or supply landmarks to choose another"
+        )
+    return best, warnings
+
+
+def predict_landmarks(image: np.ndarray, box: tuple[float, float, float, float]) -> np.ndarray:
+    """The 68 iBUG landmarks [68, 2] float32 of the face in `box` (image pixels)."""
+    import dlib
+
+    img = _as_rgb8(image)
+    x0, y0, x1, y1 = (round(v) for v in box)
+    rect = dlib.rectangle(int(x0), int(y0), int(x1) - 1, int(y1) - 1)
+    shape = _model("predictor")(img, rect)
+    return np.array([(p.x, p.y) for p in shape.parts()], dtype=np.float32)
+
+
+def detect_landmarks(
+    image: np.ndarray, box_hint: tuple[float, float, float, float] | None = None
+) -> np.ndarray | None:
+    """68 landmarks of the largest face in `image`, or None when no face is found.
+
+    Meant for many frames (evaluation of rendered video): pass `box_hint` (e.g. the box of
+    the previous frame or `landmarks_box(previous)`) to skip detection entirely.
+    """
+    if box_hint is not None:
+        return predict_landmarks(image, box_hint)
+    best, _ = choose_face(detect_faces(image))
+    return None if best is None else predict_landmarks(image, best.box)
+
+
+def landmarks_box(landmarks: np.ndarray) -> tuple[float, float, float, float]:
+    """A dlib-like detection box from 68 landmarks (jaw width, brows to chin).
+
+    Useful as `box_hint` for the next frame, and as the face box of user landmarks.
+    """
+    p = np.asarray(landmarks, dtype=np.float64)
+    x0, x1 = p[:17, 0].min(), p[:17, 0].max()
+    y0 = p[17:27, 1].min()
+    y1 = p[:17, 1].max()
+    return float(x0), float(y0), float(x1), float(y1)
+
+
+def face_descriptor(image: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
+    """dlib's 128-d identity descriptor [128] float32 of the face with these 68 landmarks.
+
+    Euclidean distance < 0.6 between two descriptors means "same person" for dlib's model;
+    the evaluator uses it to measure identity drift of rendered frames.
+    """
+    import dlib
+
+    img = _as_rgb8(image)
+    pts = np.asarray(landmarks, dtype=np.float64)
+    if pts.shape != (68, 2):
+        raise ValueError(f"face_descriptor needs [68, 2] landmarks, got {pts.shape}")
+    x0, y0, x1, y1 = (round(v) for v in landmarks_box(pts))
+    rect = dlib.rectangle(int(x0), int(y0), int(x1), int(y1))
+    shape = dlib.full_object_detection(rect, [dlib.point(round(x), round(y)) for x, y in pts])
+    desc = _model("recognizer").compute_face_descriptor(img, shape)
+    return np.asarray(desc, dtype=np.float32)

@@ -1,0 +1,40 @@
+"""`bench [warp|studio|diffusion|quality|all]`: the project's own benchmarks.
+
+Every speed or quality number in the README comes from here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+
+SUITES = {
+    "warp": "studio.bench.warp",
+    "studio": "studio.bench.studio_bench",
+    "diffusion": "studio.bench.diffusion",
+    "quality": "studio.bench.quality",
+}
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("bench", help="run benchmarks (default: the warp engine)")
+    p.add_argument("suite", nargs="?", default="warp", choices=[*SUITES, "all"])
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.add_argument("--quick", action="store_true", help="fewer iterations")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    names = list(SUITES) if args.suite == "all" else [args.suite]
+    results = {}
+    for name in names:
+        module = importlib.import_module(SUITES[name])
+        results[name] = module.run(quick=args.quick)
+        if not args.json:
+            print(f"== bench {name}")
+            for key, value in results[name].items():
+                print(f"  {key:32s} {value}")
+    if args.json:
+        print(json.dumps(results if len(names) > 1 else results[names[0]], indent=2))
+    return 0
