@@ -1,6 +1,6 @@
 """Avatar Studio. No arguments: the desktop studio. A sub-command: the CLI (`--help`)."""
 
-from studio.entry import main
+from ui.entry import main
 
 if __name__ == "__main__":
     raise SystemExit(main())

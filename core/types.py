@@ -104,6 +104,10 @@ class FaceRig:
     triangles:  [T, 3] int32 indices into mesh_points.
     masks:      name -> [H, W] float32 in [0, 1]: "face", "mouth", "eyes" (at least).
     source:     "detected" | "user68" | "user5".
+    mesh_groups: name -> int32 indices into mesh_points ("landmarks", "forehead", "cheeks",
+                "jaw_outer", "head", "neck", "border"; see core.face.mesh).
+    crop:       (x0, y0, x1, y1) the square of the ORIGINAL image that `image` shows
+                (image = that square resized to H×W), to map points back and forth.
     """
 
     image: np.ndarray
@@ -114,6 +118,8 @@ class FaceRig:
     masks: dict[str, np.ndarray]
     source: str = "detected"
     warnings: list[str] = field(default_factory=list)
+    mesh_groups: dict[str, np.ndarray] = field(default_factory=dict)
+    crop: tuple[float, float, float, float] | None = None
 
     @property
     def size(self) -> tuple[int, int]:
@@ -217,6 +223,9 @@ class RenderRequest:
     expression: Expression = field(default_factory=Expression)
     text: TextEdit = field(default_factory=TextEdit)
     settings: dict = field(default_factory=dict)
+    audio: Waveform | None = None
+    """The clip's raw audio, for engines that embed audio themselves (the diffusion engine's
+    wav2vec2 path); None → they use `features` only."""
 
     @property
     def n_frames(self) -> int:

@@ -24,7 +24,6 @@ import os
 import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 from fractions import Fraction
-from math import gcd
 from pathlib import Path
 
 import numpy as np
@@ -33,8 +32,8 @@ from core.errors import Cancelled, InputError
 from core.types import CancelFn, ProgressFn, Waveform
 
 AUDIO_RATE = 48_000
-"""AAC sample rate of written files: 48 kHz is the video-world standard (an exact 3x of the
-16 kHz analysis rate, so resampling is a cheap polyphase filter)."""
+"""AAC sample rate of written files: 48 kHz, the video-world standard (an exact 3x of the
+16 kHz analysis rate)."""
 AUDIO_BITRATE = 128_000
 
 
@@ -70,15 +69,6 @@ def _rate(fps: float) -> Fraction:
     if not fps or fps <= 0 or not np.isfinite(fps):
         raise InputError(None, f"frame rate must be positive, got {fps}")
     return Fraction(fps).limit_denominator(1001)
-
-
-def _resample(samples: np.ndarray, src: int, dst: int) -> np.ndarray:
-    if src == dst:
-        return samples.astype(np.float32, copy=False)
-    from scipy.signal import resample_poly
-
-    g = gcd(src, dst)
-    return resample_poly(samples.astype(np.float32), dst // g, src // g).astype(np.float32)
 
 
 def _check_frame(frame: np.ndarray, index: int, shape: tuple | None, out_path: Path) -> None:
@@ -125,11 +115,8 @@ def write_mp4(
     fd, tmp_name = tempfile.mkstemp(prefix=f".{out.stem}.tmp-", suffix=".mp4", dir=out.parent)
     os.close(fd)
     tmp = Path(tmp_name)
-    pcm: np.ndarray | None = None
-    if audio is not None:
-        pcm = _resample(np.asarray(audio.samples, dtype=np.float32).reshape(-1),
-                        int(audio.sample_rate), AUDIO_RATE)
-        pcm = np.clip(pcm, -1.0, 1.0)
+    pcm = None if audio is None else np.asarray(audio.samples).reshape(-1)
+    src_rate = None if audio is None else int(audio.sample_rate)
     try:
         with av.open(str(tmp), mode="w", format="mp4",
                      options={"movflags": "+faststart"}) as container:
@@ -148,16 +135,17 @@ def write_mp4(
                     vstream.width, vstream.height = shape[1], shape[0]
                     vstream.pix_fmt = "yuv420p"
                     vstream.options = {"crf": str(int(crf)), "preset": preset}
+                    _tag_bt709(vstream.codec_context)
                     if pcm is not None:
                         astream = container.add_stream("aac", rate=AUDIO_RATE, layout="mono")
                         astream.bit_rate = AUDIO_BITRATE
-                vf = av.VideoFrame.from_ndarray(frame, format="rgb24")
+                vf = _rgb_to_yuv(av.VideoFrame.from_ndarray(frame, format="rgb24"))
                 vf.pts = count
                 for packet in vstream.encode(vf):
                     container.mux(packet)
                 if astream is not None:
                     sent_audio = _encode_audio_until(
-                        container, astream, pcm, sent_audio, (count + 1) / rate)
+                        container, astream, pcm, src_rate, sent_audio, (count + 1) / rate)
                 if progress is not None and (count % 10 == 0):
                     frac = min(1.0, (count + 1) / n_frames) if n_frames else 0.0
                     progress(frac, f"encoding frame {count + 1}")
@@ -167,7 +155,7 @@ def write_mp4(
                 container.mux(packet)
             if astream is not None:
                 total = count + 1
-                _encode_audio_until(container, astream, pcm, sent_audio, total / rate)
+                _encode_audio_until(container, astream, pcm, src_rate, sent_audio, total / rate)
                 for packet in astream.encode(None):
                     container.mux(packet)
         os.replace(tmp, out)
@@ -180,20 +168,45 @@ def write_mp4(
     return out
 
 
-def _encode_audio_until(container, astream, pcm: np.ndarray, sent: int, t_end: Fraction) -> int:
-    """Encode audio samples [sent, t_end * rate) (silence past the end of `pcm`)."""
+def _tag_bt709(obj) -> None:
+    """Tag BT.709 limited range on a codec context or frame.
+
+    Untagged files are read as BT.601 by players when small and BT.709 when HD, so colours
+    of an untagged 1024² export would shift; converting with BT.709 and saying so in the
+    stream makes every player (and `read_frames`) agree."""
+    obj.colorspace = 1  # AVCOL_SPC_BT709
+    obj.color_primaries = 1
+    obj.color_trc = 1
+    obj.color_range = 1  # AVCOL_RANGE_MPEG (16-235)
+
+
+def _rgb_to_yuv(vf):
+    yuv = vf.reformat(format="yuv420p", dst_colorspace="ITU709", dst_color_range="MPEG")
+    _tag_bt709(yuv)
+    return yuv
+
+
+def _encode_audio_until(container, astream, pcm: np.ndarray, src_rate: int, sent: int,
+                        t_end: Fraction) -> int:
+    """Encode source samples [sent, t_end * src_rate) (silence past the end of `pcm`).
+
+    Chunks go to the encoder at the source rate; PyAV's resampler (swresample, stateful, so
+    no seams between chunks) converts them to 48 kHz, so no resampled copy of the whole
+    track is ever held in memory. Returns the new `sent`.
+    """
     import av
 
-    target = int(round(t_end * AUDIO_RATE))
+    target = int(round(t_end * src_rate))
     if target <= sent:
         return sent
-    chunk = pcm[sent:target]
+    chunk = np.asarray(pcm[sent:target], dtype=np.float32)
     if len(chunk) < target - sent:
         chunk = np.concatenate([chunk, np.zeros(target - sent - len(chunk), np.float32)])
-    af = av.AudioFrame.from_ndarray(chunk.reshape(1, -1), format="fltp", layout="mono")
-    af.sample_rate = AUDIO_RATE
+    chunk = np.clip(chunk, -1.0, 1.0).reshape(1, -1)
+    af = av.AudioFrame.from_ndarray(chunk, format="flt", layout="mono")
+    af.sample_rate = src_rate
     af.pts = sent
-    af.time_base = Fraction(1, AUDIO_RATE)
+    af.time_base = Fraction(1, src_rate)
     for packet in astream.encode(af):
         container.mux(packet)
     return target
@@ -272,11 +285,13 @@ def read_frames(path: str | Path, size: int | tuple[int, int] | None = None
         stream = c.streams.video[0]
         stream.thread_type = "AUTO"
         try:
+            w, h = size if size is not None else (None, None)
             for frame in c.decode(stream):
-                if size is not None:
-                    yield frame.to_ndarray(width=size[0], height=size[1], format="rgb24")
-                else:
-                    yield frame.to_ndarray(format="rgb24")
+                # convert with the stream's own matrix and range (BT.709 for our files,
+                # whatever a foreign file declares; swscale's BT.601 when untagged)
+                rng = frame.color_range if frame.color_range in (1, 2) else None
+                yield frame.to_ndarray(width=w, height=h, format="rgb24", src_color_range=rng,
+                                       dst_color_range="JPEG")
         except av.FFmpegError as exc:
             raise InputError(path, f"video data is damaged ({exc})") from None
     finally:

@@ -60,7 +60,7 @@ PHONE_GLIDE: dict[str, str] = {"AW": "ou", "AY": "ih", "EY": "ih", "OW": "ou", "
 """Diphthongs: the viseme their second part moves to."""
 
 VOWELS = frozenset(
-    "AA AE AH AO AW AY EH ER EY IH IY OW OY UH UW".split()
+    ["AA", "AE", "AH", "AO", "AW", "AY", "EH", "ER", "EY", "IH", "IY", "OW", "OY", "UH", "UW"]
 )
 BILABIALS = frozenset({"P", "B", "M"})
 _GLIDE_SPLIT = 0.6

@@ -23,10 +23,11 @@ import numpy as np
 DETECT_SIDE = 640
 """Longest side of the copy the HOG detector sees (HOG's window is 80 px: faces down to
 ~80 px at this scale are found without upsampling, ~40 px with one upsampling pass)."""
-MIN_SCORE = 0.0
-"""HOG detections below this score are ignored."""
-CONFIDENT_SCORE = 0.3
-"""Secondary detections at least this confident count as 'another face' (for warnings)."""
+MIN_SCORE = 0.25
+"""HOG detections below this score are ignored. dlib's default (0) lets through textures
+(flowers, hair curls) scoring 0.0-0.1 on the sample portraits, while the real faces there
+score 0.5-2.6; a missed face is recoverable (the user supplies landmarks), a wrong one is
+not noticed."""
 
 _lock = threading.Lock()
 _models: dict[str, object] = {}
@@ -92,7 +93,15 @@ def _as_rgb8(image: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(a)
 
 
-def detect_faces(image: np.ndarray, max_side: int = DETECT_SIDE) -> list[Detection]:
+PASSES: tuple[tuple[int, int], ...] = ((0, 0), (1, 0), (2, 0), (0, 25))
+"""(upsampling count, padding %) of each detection pass, cheapest first."""
+
+
+def detect_faces(
+    image: np.ndarray,
+    max_side: int = DETECT_SIDE,
+    passes: tuple[tuple[int, int], ...] = PASSES,
+) -> list[Detection]:
     """All frontal faces, largest first, with boxes in `image` pixels.
 
     Tries increasingly expensive passes and stops at the first that finds a face:
@@ -106,9 +115,7 @@ def detect_faces(image: np.ndarray, max_side: int = DETECT_SIDE) -> list[Detecti
     small = img if s == 1.0 else cv2.resize(img, (round(w * s), round(h * s)), cv2.INTER_AREA)
     sy, sx = small.shape[0] / h, small.shape[1] / w
     found: list[Detection] = []
-    for up, pad in ((0, 0), (1, 0), (2, 0), (0, 25)):
-        if up == 2 and max(small.shape[:2]) > 800:
-            continue
+    for up, pad in passes:
         src = small
         off = 0
         if pad:
@@ -129,12 +136,11 @@ def detect_faces(image: np.ndarray, max_side: int = DETECT_SIDE) -> list[Detecti
 
 
 def choose_face(dets: list[Detection]) -> tuple[Detection | None, list[str]]:
-    """The largest confident face, and warnings about the others."""
+    """The largest face, and a warning when there are others."""
     if not dets:
         return None, []
-    confident = [d for d in dets if d.score >= CONFIDENT_SCORE] or dets
-    best = max(confident, key=lambda d: d.area)
-    others = [d for d in confident if d is not best]
+    best = max(dets, key=lambda d: d.area)
+    others = [d for d in dets if d is not best]
     warnings = []
     if others:
         warnings.append(

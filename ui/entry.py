@@ -1,4 +1,4 @@
-"""Process entry: `python main.py` / `avatar-studio`.
+"""Process entry (lives in ui/ because it may open the GUI; ui may import studio, never the reverse): `python main.py` / `avatar-studio`.
 
 With no arguments it opens the desktop studio (ui/); with a sub-command it runs the CLI.
 Kept tiny so the GUI path does not import the CLI's dependencies and vice versa.

@@ -1,0 +1,254 @@
+"""Per-frame mesh warp: destination mesh -> dense backward map -> cv2.remap.
+
+How a frame is made (measured choices, see the report in core/engines/warp.py):
+1. Destination mesh: landmarks from the motion track; anchors follow the head transform
+   (by group: head/forehead/cheeks/jaw ring fully, neck partly, image border never) plus
+   the local deformation of nearby landmarks (so the skin under the chin follows a jaw
+   drop and the cheeks follow a smile).
+2. Per triangle, the affine map destination -> source (vectorised 3x3 inverses).
+3. A triangle-index image of the destination mesh is rasterised with cv2.fillConvexPoly
+   (C code, one call per triangle; the static border triangles are drawn once per request
+   and copied), then cv2.LUT turns indices into per-pixel affine coefficients and two
+   multiply-adds give map_x / map_y. All of that is O(pixels) in C: no numpy gathers.
+4. cv2.remap samples the source image (reflect border: a pixel a hair outside the source
+   never turns black).
+
+The border anchors never move, so the frame edge is always the portrait's edge: no tears,
+no black corners, whatever the head pose.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from core.motion.landmarks import ANCHOR_DEPTH, LANDMARK_DEPTH, RigGeometry, apply_head, geometry
+from core.types import FaceRig
+
+SHIFT = 4  # sub-pixel bits for fillConvexPoly
+IDENTITY = 255  # triangle index reserved for "no triangle": identity map
+GROW = 0.6  # px each triangle is grown by when rasterised (see MeshWarp._fill)
+
+HEAD_WEIGHT = {
+    "landmarks": 1.0,
+    "forehead": 1.0,
+    "cheeks": 1.0,
+    "jaw_outer": 1.0,
+    "head": 1.0,
+    "neck": 0.35,
+    "border": 0.0,
+}
+LOCAL_WEIGHT = {
+    "landmarks": 1.0,
+    "forehead": 0.6,
+    "cheeks": 1.0,
+    "jaw_outer": 0.8,
+    "head": 0.0,
+    "neck": 0.25,
+    "border": 0.0,
+}
+
+
+def interior_triangles(triangles: np.ndarray) -> np.ndarray:
+    """[T] bool: triangles inside the inner-lip polygon (every vertex in 60..67)."""
+    t = np.asarray(triangles)
+    return ((t >= 60) & (t <= 67)).all(axis=1)
+
+
+@dataclass
+class MeshWarp:
+    """Everything about one rig at one output size that does not change per frame."""
+
+    rig: FaceRig
+    size: int
+    geo: RigGeometry
+    src: np.ndarray  # source image, already resized when the output is smaller
+    src_pts: np.ndarray  # [N,2] mesh points in source-image pixels
+    head_w: np.ndarray  # [A] anchor weights for the head transform
+    local_w: np.ndarray  # [A,68] anchor <- landmark local-deformation weights
+    tris: np.ndarray  # [T,3] triangles, static ones first
+    n_static: int  # triangles whose vertices never move (drawn once)
+    static_idx: np.ndarray  # [S,S] uint8/uint16 index image of the static triangles
+    use_lut: bool
+    interior: np.ndarray  # [T] bool: mouth-interior triangles
+    xy1: np.ndarray  # [S,S,3] float32 (x, y, 1) per pixel
+    out_scale: float
+    src_scale: float
+
+    # ---------------------------------------------------------------- build
+    @classmethod
+    def build(cls, rig: FaceRig, size: int) -> MeshWarp:
+        h, w = rig.image.shape[:2]
+        out_scale = size / float(w)
+        if size < w:
+            src = cv2.resize(rig.image, (size, size), interpolation=cv2.INTER_AREA)
+            src_scale = size / float(w)
+        else:
+            src = np.ascontiguousarray(rig.image)
+            src_scale = 1.0
+        pts = np.asarray(rig.mesh_points, dtype=np.float64)
+        geo = geometry(rig.landmarks)
+        pts_src = pts.copy()
+        if geo.portrait_gap > 0.005:
+            # a photo with parted lips: sample the lip edges a pixel inside the lips, so a
+            # closed mouth never shows a seam of teeth pixels between them
+            nudge = min(1.5 / src_scale, geo.portrait_gap * geo.face_h / 3)
+            pts_src[[61, 62, 63]] -= geo.ey * nudge
+            pts_src[[65, 66, 67]] += geo.ey * nudge
+        src_pts = (pts_src + 0.5) * src_scale - 0.5
+
+        n_pts = len(pts)
+        group_of = np.array(["head"] * n_pts, dtype=object)
+        groups = getattr(rig, "mesh_groups", None) or {}
+        for name, idx in groups.items():
+            group_of[np.asarray(idx, dtype=int)] = name
+        group_of[:68] = "landmarks"
+        on_border = (
+            (pts[:, 0] <= 0.5)
+            | (pts[:, 1] <= 0.5)
+            | (pts[:, 0] >= w - 1.5)
+            | (pts[:, 1] >= h - 1.5)
+        )
+        group_of[on_border & (np.arange(n_pts) >= 68)] = "border"
+        anchors = pts[68:]
+        head_w = np.array([HEAD_WEIGHT.get(g, 1.0) for g in group_of[68:]])
+        if not groups:  # unknown layout: fade the head weight with distance from the face
+            r = np.linalg.norm(anchors - geo.center, axis=1) / geo.face_h
+            head_w = np.where(group_of[68:] == "border", 0.0, np.clip((1.9 - r) / 0.8, 0, 1))
+        loc = np.array([LOCAL_WEIGHT.get(g, 0.0) for g in group_of[68:]])
+        d = np.linalg.norm(anchors[:, None] - pts[None, :68], axis=2) / geo.face_h
+        k = np.exp(-((d / 0.12) ** 2))
+        k /= np.maximum(k.sum(1, keepdims=True), 1e-12)
+        reach = np.exp(-((d.min(1) / 0.25) ** 2))
+        local_w = k * (loc * reach)[:, None]
+
+        tris = np.asarray(rig.triangles, dtype=np.int64)
+        moving = np.ones(n_pts, bool)
+        moving[68:] = (head_w > 0) | (local_w.sum(1) > 1e-4)
+        static = ~moving[tris].any(axis=1)
+        tris = np.concatenate([tris[static], tris[~static]])
+        use_lut = len(tris) < IDENTITY
+
+        yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
+        xy1 = np.dstack([xx, yy, np.ones_like(xx)])
+        self = cls(
+            rig,
+            size,
+            geo,
+            src,
+            src_pts,
+            head_w,
+            local_w,
+            tris,
+            int(static.sum()),
+            np.zeros(0),
+            use_lut,
+            interior_triangles(tris),
+            xy1,
+            out_scale,
+            src_scale,
+        )
+        dst0 = (pts + 0.5) * out_scale - 0.5
+        base = np.full(
+            (size, size), IDENTITY if use_lut else 65535, np.uint8 if use_lut else np.uint16
+        )
+        self._fill(base, dst0, range(self.n_static))
+        self.static_idx = base
+        return self
+
+    # ---------------------------------------------------------------- per frame
+    def dst_points(self, landmarks: np.ndarray, pose: np.ndarray, shift: np.ndarray) -> np.ndarray:
+        """Destination mesh [N,2] in rig pixels for one frame."""
+        pts = np.asarray(self.rig.mesh_points, dtype=np.float64)
+        rig_lm = pts[:68]
+        pose_ = np.asarray(pose, np.float64)[None]
+        shift_ = np.asarray(shift, np.float64)[None]
+        head_lm = apply_head(self.geo, rig_lm[None], LANDMARK_DEPTH, pose_, shift_)[0]
+        local = np.asarray(landmarks, np.float64) - head_lm  # deformation without the head
+        anchors = pts[68:]
+        moved = apply_head(self.geo, anchors[None], ANCHOR_DEPTH, pose_, shift_)[0]
+        anchors = anchors + self.head_w[:, None] * (moved - anchors) + self.local_w @ local
+        return np.concatenate([np.asarray(landmarks, np.float64), anchors])
+
+    def maps(self, dst_rig: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(map_x, map_y) float32 [S,S]: source pixel of every output pixel."""
+        dst = (dst_rig + 0.5) * self.out_scale - 0.5
+        coef, ok = _affines(dst, self.src_pts, self.tris)
+        idx = self.static_idx.copy()
+        # interior triangles thinner than ~1 px: nothing to show, and ill-conditioned
+        thin = self.interior & (np.abs(_areas(dst, self.tris)) < 1.0)
+        order = [i for i in range(self.n_static, len(self.tris)) if ok[i] and not thin[i]]
+        self._fill(idx, dst, order)
+        if self.use_lut:
+            lut = np.zeros((256, 6), np.float32)
+            lut[IDENTITY] = (1, 0, 0, 0, 1, 0)
+            lut[: len(self.tris)] = coef
+            lut[: len(self.tris)][~ok] = (1, 0, 0, 0, 1, 0)
+            idx3 = cv2.merge([idx, idx, idx])
+            cx = cv2.LUT(idx3, lut[None, :, 0:3].copy())
+            cy = cv2.LUT(idx3, lut[None, :, 3:6].copy())
+        else:
+            table = np.vstack([coef, [(1, 0, 0, 0, 1, 0)]]).astype(np.float32)
+            ii = np.minimum(idx, len(table) - 1).astype(np.intp)
+            ii[idx == 65535] = len(table) - 1
+            cx, cy = table[ii, 0:3], table[ii, 3:6]
+        ones = np.ones((1, 3), np.float32)
+        map_x = cv2.transform(cv2.multiply(cx, self.xy1), ones)
+        map_y = cv2.transform(cv2.multiply(cy, self.xy1), ones)
+        return map_x, map_y
+
+    def _fill(self, img: np.ndarray, dst: np.ndarray, order) -> None:
+        """Rasterise triangles `order` of mesh `dst` into index image `img`.
+
+        Each triangle is grown by GROW px around its centroid before filling: where a lip or
+        eyelid closes, the triangles beside the seam get thinner than a pixel and the fill
+        rule would leave holes (which would show the identity-mapped photo, e.g. teeth).
+        The overlap samples a neighbour's affine half a pixel past its edge: invisible.
+        Mouth-interior triangles are not grown (they must not paint over the lips) and are
+        skipped while thinner than a pixel.
+        """
+        order = list(order)
+        if not order:
+            return
+        tri = self.tris[order]
+        p = dst[tri]  # [k,3,2]
+        c = p.mean(axis=1, keepdims=True)
+        d = p - c
+        n = np.linalg.norm(d, axis=2, keepdims=True)
+        grow = np.where(self.interior[order][:, None, None], 0.0, GROW)
+        p = p + d / np.maximum(n, 1e-6) * grow
+        q = np.round(p * (1 << SHIFT)).astype(np.int32)
+        fill = cv2.fillConvexPoly
+        for k, i in enumerate(order):
+            fill(img, q[k], int(i), cv2.LINE_8, SHIFT)
+
+
+def _affines(dst: np.ndarray, src: np.ndarray, tris: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per triangle the 2x3 affine dst -> src as [T,6] (a, b, c, d, e, f), and ok flags
+    (False where the destination triangle is degenerate: nothing to draw)."""
+    d0, d1, d2 = dst[tris[:, 0]], dst[tris[:, 1]], dst[tris[:, 2]]
+    s0, s1, s2 = src[tris[:, 0]], src[tris[:, 1]], src[tris[:, 2]]
+    e1, e2 = d1 - d0, d2 - d0
+    det = e1[:, 0] * e2[:, 1] - e1[:, 1] * e2[:, 0]
+    ok = np.abs(det) > 1e-3
+    inv = 1.0 / np.where(ok, det, 1.0)
+    # inverse of [[e1x, e2x], [e1y, e2y]]
+    i00, i01 = e2[:, 1] * inv, -e2[:, 0] * inv
+    i10, i11 = -e1[:, 1] * inv, e1[:, 0] * inv
+    f1, f2 = s1 - s0, s2 - s0
+    a = f1[:, 0] * i00 + f2[:, 0] * i10
+    b = f1[:, 0] * i01 + f2[:, 0] * i11
+    d = f1[:, 1] * i00 + f2[:, 1] * i10
+    e = f1[:, 1] * i01 + f2[:, 1] * i11
+    c = s0[:, 0] - a * d0[:, 0] - b * d0[:, 1]
+    f = s0[:, 1] - d * d0[:, 0] - e * d0[:, 1]
+    return np.stack([a, b, c, d, e, f], axis=1).astype(np.float32), ok
+
+
+def _areas(pts: np.ndarray, tris: np.ndarray) -> np.ndarray:
+    a, b, c = pts[tris[:, 0]], pts[tris[:, 1]], pts[tris[:, 2]]
+    return 0.5 * (
+        (b[:, 0] - a[:, 0]) * (c[:, 1] - a[:, 1]) - (b[:, 1] - a[:, 1]) * (c[:, 0] - a[:, 0])
+    )

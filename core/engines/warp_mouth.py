@@ -1,0 +1,163 @@
+"""The mouth interior painted into the opened inner-lip polygon of a warped frame.
+
+A mesh warp can only stretch what the photo shows; for a closed-mouth portrait the inner
+lip polygon holds a line of lip pixels, and stretching it gives a smear. So when the planned
+opening exceeds the portrait's own, we paint: a dark cavity (shaded darker at the back and
+at the lip edges), an upper-teeth band hanging from the upper lip (it follows the upper lip,
+since the upper teeth are fixed to the skull), and a tongue rising from the lower lip (it
+follows the jaw). Colours are derived from the portrait (`MouthPalette`), so a painting, a
+greyscale photo or a marble bust each get matching teeth and cavity, never a flat black hole.
+When the portrait already shows teeth we take their colour from it, and up to the
+portrait's own opening the warped photo (its real teeth) is kept as is.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from core.types import FaceRig
+
+SHIFT = 4
+UPPER = [60, 61, 62, 63, 64]
+LOWER = [64, 65, 66, 67, 60]
+
+
+@dataclass(frozen=True)
+class MouthPalette:
+    """RGB float colours of the painted interior, derived from the portrait."""
+
+    cavity: np.ndarray
+    teeth: np.ndarray
+    tongue: np.ndarray
+    has_teeth: bool
+
+    @classmethod
+    def from_rig(cls, rig: FaceRig) -> MouthPalette:
+        img = rig.image.astype(np.float32)
+        lm = np.asarray(rig.landmarks, np.float64)
+        h, w = img.shape[:2]
+        outer = np.zeros((h, w), np.uint8)
+        cv2.fillPoly(outer, [np.round(lm[48:60]).astype(np.int32)], 1)
+        inner = np.zeros((h, w), np.uint8)
+        cv2.fillPoly(inner, [np.round(lm[60:68]).astype(np.int32)], 1)
+        lips = img[(outer > 0) & (inner == 0)]
+        if lips.size == 0:
+            lips = img[outer > 0] if (outer > 0).any() else img.reshape(-1, 3)
+        lip = np.median(lips, axis=0)
+        face = rig.masks.get("face") if rig.masks else None
+        skin_px = img[face > 0.7] if face is not None and (face > 0.7).sum() > 50 else lips
+        skin = np.median(skin_px, axis=0)
+        lum = skin_px @ np.array([0.299, 0.587, 0.114], np.float32)
+        bright = float(np.percentile(lum, 97))
+
+        # teeth: the portrait's own when its open mouth shows bright, low-saturation pixels
+        mouth_px = img[inner > 0]
+        has_teeth = False
+        teeth = None
+        if len(mouth_px) >= 20:
+            mx, mn = mouth_px.max(1), mouth_px.min(1)
+            sat = (mx - mn) / np.maximum(mx, 1)
+            cand = mouth_px[(sat < 0.35) & (mx > max(0.75 * bright, np.percentile(mx, 60)))]
+            if len(cand) >= 0.08 * len(mouth_px) and len(cand) >= 10:
+                teeth = np.median(cand, axis=0)
+                has_teeth = True
+        if teeth is None:  # desaturated, lightened skin tone at the face's highlight level
+            grey = float(skin @ np.array([0.299, 0.587, 0.114]))
+            tint = 0.25 * skin + 0.75 * grey
+            teeth = tint / max(grey, 1.0) * min(0.86 * bright + 8, 235.0)
+        cavity = 0.3 * np.minimum(lip, np.percentile(lips, 10, axis=0)) + 0.05 * skin
+        tongue = 0.7 * lip + 0.05 * skin
+        return cls(
+            cavity.astype(np.float32),
+            np.clip(teeth, 0, 255).astype(np.float32),
+            tongue.astype(np.float32),
+            has_teeth,
+        )
+
+
+def paint_mouth(
+    frame: np.ndarray,
+    lm: np.ndarray,
+    palette: MouthPalette,
+    src_gap: float,
+    face_h: float,
+) -> None:
+    """Paint the interior into `frame` (uint8 RGB, in place) for landmarks `lm` [68,2] in
+    frame pixels. `src_gap` is the portrait's own inner gap and `face_h` the face height,
+    both in frame pixels."""
+    up, lo = lm[[61, 62, 63]], lm[[67, 66, 65]]
+    gap = float(np.linalg.norm(lo - up, axis=1).mean())
+    # below the portrait's own opening the warped photo is right; above it, fade in paint
+    strength = float(np.clip((gap - 1.1 * src_gap - 0.6) / (0.4 * src_gap + 2.0), 0, 1))
+    if strength <= 0:
+        return
+    h, w = frame.shape[:2]
+    pad = 3
+    x0 = max(int(np.floor(lm[60:68, 0].min())) - pad, 0)
+    x1 = min(int(np.ceil(lm[60:68, 0].max())) + pad + 1, w)
+    y0 = max(int(np.floor(lm[60:68, 1].min())) - pad, 0)
+    y1 = min(int(np.ceil(lm[60:68, 1].max())) + pad + 1, h)
+    if x1 - x0 < 3 or y1 - y0 < 2:
+        return
+    rh, rw = y1 - y0, x1 - x0
+    off = np.array([x0, y0], np.float64)
+    P = lm - off
+
+    def poly(mask: np.ndarray, pts: np.ndarray) -> None:
+        cv2.fillPoly(mask, [np.round(pts * (1 << SHIFT)).astype(np.int32)], 255, cv2.LINE_AA, SHIFT)
+
+    hole = np.zeros((rh, rw), np.uint8)
+    poly(hole, P[60:68])
+    alpha = hole.astype(np.float32) / 255.0
+    blur = max(0.5, 0.004 * face_h)
+    alpha = cv2.GaussianBlur(alpha, (0, 0), blur)
+
+    # geometry of the opening
+    mouth_w = float(np.linalg.norm(P[64] - P[60]))
+    centre_x = 0.5 * (P[60, 0] + P[64, 0])
+    yy, xx = np.mgrid[0:rh, 0:rw].astype(np.float32)
+    u = np.clip(np.abs(xx - centre_x) / max(mouth_w / 2, 1.0), 0, 1)
+
+    # cavity: darker at the back (centre, lower) and near the edges (occlusion)
+    occl = cv2.GaussianBlur(hole.astype(np.float32) / 255.0, (0, 0), max(1.0, 0.12 * gap))
+    shade = 0.5 + 0.6 * (1 - occl)
+    col = palette.cavity[None, None] * shade[..., None]
+
+    # tongue: an ellipse rising from the lower lip, visible when the jaw is open
+    lo_mid = P[66]
+    t_w = 0.34 * mouth_w
+    t_h = 0.45 * gap
+    tcy = lo_mid[1] + 0.15 * gap
+    tongue = ((xx - lo_mid[0]) / max(t_w, 1)) ** 2 + ((yy - tcy) / max(t_h, 1)) ** 2
+    t_a = np.clip((1.0 - tongue) * 3.0, 0, 1) * np.clip(
+        (gap - 0.02 * face_h) / (0.03 * face_h), 0, 1
+    )
+    t_shade = np.clip(0.55 + 0.6 * (tcy - yy) / max(t_h, 1), 0.4, 1.0)[..., None]
+    col = col * (1 - t_a[..., None]) + palette.tongue[None, None] * t_shade * t_a[..., None]
+
+    # upper teeth: a band under the upper inner lip, hidden towards the corners
+    teeth_h = min(0.42 * gap, 0.045 * face_h)
+    band = np.zeros((rh, rw), np.uint8)
+    upper = P[UPPER]
+    inset = upper.copy()
+    inset[:, 0] = centre_x + (inset[:, 0] - centre_x) * 0.88
+    lower_edge = inset[::-1] + np.array([0.0, teeth_h])
+    lower_edge[[0, -1], 1] -= 0.5 * teeth_h  # the band narrows towards the corners
+    poly(band, np.concatenate([inset, lower_edge]))
+    b_a = cv2.GaussianBlur(band.astype(np.float32) / 255.0, (0, 0), max(0.6, 0.12 * teeth_h))
+    tooth_shade = (1.0 - 0.45 * u**2)[..., None]
+    # faint gaps between the front teeth
+    gaps = 1.0 - 0.12 * np.clip(
+        1 - np.abs(((xx - centre_x) / max(0.085 * mouth_w, 1)) % 1.0 - 0.5) * 10, 0, 1
+    )
+    col = (
+        col * (1 - b_a[..., None])
+        + palette.teeth[None, None] * tooth_shade * gaps[..., None] * b_a[..., None]
+    )
+
+    a = (alpha * strength)[..., None]
+    roi = frame[y0:y1, x0:x1].astype(np.float32)
+    frame[y0:y1, x0:x1] = np.clip(roi * (1 - a) + col * a, 0, 255).astype(np.uint8)

@@ -1,0 +1,262 @@
+"""`evaluate(video, portrait, ...)`: measure a talking-head video against its inputs.
+
+One decoding pass tracks 68 landmarks on every frame (core.evaluate.tracking) and keeps the
+few frames needed for the identity check and the contact sheet, so memory is bounded and a
+10 s 512² clip takes a couple of seconds. Every measure is defined and justified in
+core.evaluate.metrics; this module wires them up and attaches targets.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+
+from core.errors import InputError
+from core.evaluate import metrics as M
+from core.evaluate.sheet import contact_sheet, sample_indices, write_sheet
+from core.evaluate.tracking import FaceTracker, descriptor, detect
+from core.types import Waveform
+from core.video import probe, read_frames
+
+IDENTITY_SAMPLES = 10
+SHEET_TILES = 16
+
+# name: (comparison, threshold(s), human-readable target)
+TARGETS: dict[str, tuple[str, object, str]] = {
+    "face_found": (">=", 0.95, ">= 0.95"),
+    "lip_sync_r": ("info", None, "higher is better"),
+    "lip_sync_lag_frames": ("abs<=", 2, "|lag| <= 2"),
+    "lip_sync_z": (">=", 3.0, ">= 3"),
+    "mouth_rest_ratio": ("<=", 0.25, "<= 0.25"),
+    "identity_distance": ("<=", 0.35, "<= 0.35"),
+    "bilabial_closure": (">=", 0.8, ">= 0.8"),
+    "stressed_vowel_opening": (">=", 1.2, ">= 1.2"),
+    "blinks_per_minute": ("range", (6.0, 30.0), "6-30 (clips >= 10 s)"),
+    "landmark_jitter": ("<=", 0.02, "<= 0.02 IOD"),
+    "head_position_std": (">=", 0.02, ">= 0.02 IOD"),
+    "head_roll_std_deg": ("info", None, "degrees"),
+    "av_duration_diff_ms": ("<=", None, "<= 1 frame"),
+}
+
+
+def _judge(name: str, value, threshold=None) -> bool | None:
+    if value is None:
+        return None
+    kind, thr, _ = TARGETS[name]
+    thr = threshold if threshold is not None else thr
+    if kind == "info" or thr is None:
+        return None
+    if kind == ">=":
+        return bool(value >= thr)
+    if kind == "<=":
+        return bool(value <= thr)
+    if kind == "abs<=":
+        return bool(abs(value) <= thr)
+    lo, hi = thr
+    return bool(lo <= value <= hi)
+
+
+def _load_audio(path: str | Path) -> Waveform:
+    """16 kHz mono via core.audio (decodes any container, so an MP4's own track works)."""
+    import core.audio as ca
+
+    fn = getattr(ca, "load", None)
+    if fn is not None and not callable(fn):  # package without re-export: the module
+        fn = fn.load
+    return fn(path)
+
+
+def _align(wave: Waveform, fps: float, transcript: str):
+    """Forced-aligned phones from core.audio.analyze, or (None, reason)."""
+    try:
+        from core.audio import analyze
+    except ImportError as exc:
+        return None, f"needs core.audio.analyze ({exc})"
+    feats = analyze(wave, fps, transcript=transcript)
+    if not getattr(feats, "aligned", False):
+        return None, "the transcript could not be aligned to the audio"
+    return feats.phones, ""
+
+
+def evaluate(
+    video_path: str | Path,
+    portrait_path: str | Path,
+    audio_path: str | Path | None = None,
+    transcript: str | None = None,
+    fps: float | None = None,
+    sheet: str | Path | None = None,
+) -> dict:
+    """Measure `video_path` (a rendered talking head) against the portrait and speech.
+
+    Audio: `audio_path` if given, else the video's own audio track. `fps` overrides the
+    container's frame rate. `sheet` writes a contact sheet PNG there. Returns a JSON-ready
+    dict: {"metrics": {name: {"value", "target", "pass", "note"}}, "details", "timings", ...}.
+    Missing/unreadable inputs raise InputError.
+    """
+    t0 = time.perf_counter()
+    video_path = Path(video_path)
+    if sheet is not None:  # fail before the work, not after it
+        sheet = Path(sheet)
+        if sheet.is_dir() or not sheet.parent.is_dir():
+            raise InputError(sheet, "cannot write the contact sheet there (missing folder?)")
+    info = probe(video_path)
+    fps = float(fps or info["fps"] or 25.0)
+    n_hint = int(info["n_frames"] or 0)
+
+    from core.image import load_image
+
+    portrait = load_image(portrait_path)
+
+    # -- one pass: landmarks for every frame, keep a few frames
+    if n_hint <= 0:
+        n_hint = sum(1 for _ in read_frames(video_path))
+    keep_id = set(sample_indices(n_hint, IDENTITY_SAMPLES))
+    keep_sheet = set(sample_indices(n_hint, SHEET_TILES)) if sheet is not None else set()
+    kept: dict[int, np.ndarray] = {}
+    tracker = FaceTracker()
+    rows: list[np.ndarray] = []
+    nan68 = np.full((68, 2), np.nan, np.float32)
+    for i, frame in enumerate(read_frames(video_path)):
+        lm = tracker.update(frame)
+        rows.append(nan68 if lm is None else lm)
+        if i in keep_id or i in keep_sheet:
+            kept[i] = frame
+    t_track = time.perf_counter() - t0
+    n = len(rows)
+    if n == 0:
+        raise InputError(video_path, "contains no decodable video frames")
+    lms = np.stack(rows).astype(np.float64)
+    found = np.isfinite(lms).all(axis=(1, 2))
+    mouth = np.full(n, np.nan)
+    ear = np.full(n, np.nan)
+    mouth[found] = M.mouth_opening(lms[found])
+    ear[found] = M.eye_aspect_ratio(lms[found])
+
+    res: dict[str, dict] = {}
+    details: dict[str, object] = {}
+
+    def put(name: str, value, note: str = "", threshold=None, target: str | None = None):
+        if isinstance(value, float | np.floating):
+            value = float(value)
+        res[name] = {"value": value, "target": target or TARGETS[name][2],
+                     "pass": _judge(name, value, threshold), "note": note}
+
+    put("face_found", float(found.mean()), f"{int(found.sum())}/{n} frames, "
+        f"{tracker.detections} detections")
+    faceless = "" if found.sum() >= 5 else "no face tracked in the video"
+
+    # -- audio measures
+    wave = None
+    audio_note = ""
+    if audio_path is not None:
+        wave = _load_audio(audio_path)
+    elif info["has_audio"]:
+        wave = _load_audio(video_path)
+    else:
+        audio_note = "no audio (the video has no track and --audio was not given)"
+    if wave is not None:
+        energy = M.frame_energy(wave.samples, wave.sample_rate, fps, n)
+        ls = M.lip_sync(mouth, energy, fps)
+        details["lip_sync"] = ls
+        put("lip_sync_r", ls["r"], faceless)
+        put("lip_sync_lag_frames", ls["lag"], faceless or "+ = mouth after sound")
+        put("lip_sync_z", ls["z"], faceless or (f"null of {ls['n_shifts']} shifts >= 1 s"
+            if ls["z"] is not None else "clip too short for a null (needs > ~3 s)"))
+        rest = M.mouth_rest_ratio(mouth, energy)
+        put("mouth_rest_ratio", rest, faceless or ("" if rest is not None
+                                                    else "too little silence or speech"))
+        if transcript:
+            phones, why = _align(wave, fps, transcript)
+            if phones is None:
+                put("bilabial_closure", None, why)
+                put("stressed_vowel_opening", None, why)
+            else:
+                bil = M.bilabial_closure(mouth, phones, fps)
+                details["bilabials"] = bil
+                put("bilabial_closure", bil["fraction"],
+                    f"{bil['closed']}/{bil['count']} P/B/M closed")
+                put("stressed_vowel_opening", M.stressed_vowel_opening(mouth, phones, fps))
+    else:
+        for name in ("lip_sync_r", "lip_sync_lag_frames", "lip_sync_z", "mouth_rest_ratio"):
+            put(name, None, audio_note)
+
+    # -- identity
+    t1 = time.perf_counter()
+    ref = detect(portrait)
+    if ref is None:
+        put("identity_distance", None, "no face found in the portrait")
+    else:
+        ref_desc = descriptor(portrait, ref[0])
+        dists = [float(np.linalg.norm(descriptor(kept[i], lms[i].astype(np.float32)) - ref_desc))
+                 for i in sorted(keep_id) if i < n and found[i] and i in kept]
+        details["identity_distances"] = dists
+        put("identity_distance", float(np.mean(dists)) if dists else None,
+            f"mean of {len(dists)} frames; dlib same-person < 0.6" if dists
+            else "no face in the sampled frames")
+    t_id = time.perf_counter() - t1
+
+    # -- eyes, stability, motion
+    bl = M.blinks(ear, fps)
+    details["blinks"] = bl
+    duration = n / fps
+    put("blinks_per_minute", bl["per_minute"], f"{bl['count']} blinks in {duration:.1f} s"
+        if bl["count"] is not None else "no face")
+    if duration < 10:
+        res["blinks_per_minute"]["pass"] = None
+    put("landmark_jitter", M.jitter(lms), faceless)
+    hm = M.head_motion(lms)
+    put("head_position_std", hm["position_std"], faceless)
+    put("head_roll_std_deg", hm["roll_std_deg"], faceless)
+
+    vd, ad = info["video_duration"], info["audio_duration"]
+    diff = None if vd is None or ad is None else abs(vd - ad) * 1000.0
+    put("av_duration_diff_ms", diff, "" if diff is not None else "the video has no audio track",
+        threshold=1000.0 / fps, target=f"<= {1000.0 / fps:.0f} (1 frame)")
+
+    sheet_path = None
+    if sheet is not None:
+        tiles = [(i, kept[i], float(mouth[i]) if found[i] else None)
+                 for i in sorted(keep_sheet) if i in kept]
+        sheet_path = str(write_sheet(contact_sheet(tiles), sheet))
+
+    return {
+        "video": str(video_path),
+        "portrait": str(portrait_path),
+        "audio": str(audio_path) if audio_path is not None else ("(video track)" if wave
+                                                                  is not None else None),
+        "fps": fps,
+        "n_frames": n,
+        "width": info["width"],
+        "height": info["height"],
+        "metrics": res,
+        "details": details,
+        "series": {"mouth_opening": [None if not np.isfinite(v) else round(float(v), 4)
+                                     for v in mouth]},
+        "sheet": sheet_path,
+        "timings": {"track_s": round(t_track, 3), "identity_s": round(t_id, 3),
+                    "total_s": round(time.perf_counter() - t0, 3)},
+    }
+
+
+def format_table(result: dict) -> str:
+    """The metrics as an aligned text table with a pass/fail mark per row."""
+    lines = [f"{result['video']}  ({result['n_frames']} frames, {result['fps']:g} fps, "
+             f"{result['width']}x{result['height']})",
+             f"{'metric':<24} {'value':>10}  {'target':<22} ok    note"]
+    for name, m in result["metrics"].items():
+        v = m["value"]
+        if v is None:
+            vs = "-"
+        elif isinstance(v, int | np.integer):
+            vs = str(v)
+        else:
+            vs = f"{v:.3f}"
+        mark = {True: "PASS", False: "FAIL", None: "    "}[m["pass"]]
+        lines.append(f"{name:<24} {vs:>10}  {m['target']:<22} {mark}  {m['note']}")
+    t = result["timings"]
+    lines.append(f"time: {t['total_s']:.2f} s (tracking {t['track_s']:.2f} s, identity "
+                 f"{t['identity_s']:.2f} s)" + (f"; sheet: {result['sheet']}"
+                                                 if result.get("sheet") else ""))
+    return "\n".join(lines)

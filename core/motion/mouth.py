@@ -1,0 +1,146 @@
+"""Mouth channels from audio: visemes with coarticulation, energy, closures, silence.
+
+Pipeline (all at video frame rate, all global: lip motion never depends on segments):
+1. Dominance-weighted targets (Cohen-Massaro style): each viseme's soft activation is
+   spread in time with an asymmetric kernel (anticipation ~100 ms before its onset, a
+   slower release after), multiplied by the class's dominance, and the mouth target is the
+   dominance-weighted mean of the class targets. Closures (PP, FF) dominate so they are
+   reached even between open vowels.
+2. Energy: the opening is scaled by smoothed RMS (louder = wider jaw), so unaligned audio
+   or a weak phone track still moves the mouth with the voice.
+3. Silence: a smoothed voice-activity gate closes the lips during pauses.
+4. Hard constraints from timed phones: at every bilabial (P, B, M) the lips close fully for
+   at least the frame at the phone's centre (a smooth ~70 ms notch around it); stressed
+   vowels get a minimum, boosted opening.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from core.audio.visemes import BILABIALS, VOWELS
+from core.motion import visemes as vz
+from core.types import AudioFeatures
+
+ANTICIPATION_S = 0.10
+RELEASE_S = 0.07
+
+
+def smooth(x: np.ndarray, sigma_frames: float) -> np.ndarray:
+    """Gaussian smoothing along axis 0 with edge padding (no leakage of zeros at the ends)."""
+    if sigma_frames <= 0 or x.shape[0] < 2:
+        return x.astype(np.float64)
+    r = int(np.ceil(3 * sigma_frames))
+    k = np.exp(-0.5 * (np.arange(-r, r + 1) / sigma_frames) ** 2)
+    k /= k.sum()
+    pad = [(r, r)] + [(0, 0)] * (x.ndim - 1)
+    xp = np.pad(x.astype(np.float64), pad, mode="edge")
+    if x.ndim == 1:
+        return np.convolve(xp, k, mode="valid")
+    return np.stack([np.convolve(xp[:, j], k, mode="valid") for j in range(x.shape[1])], 1)
+
+
+def asym_spread(w: np.ndarray, fps: float) -> np.ndarray:
+    """Spread activations [n,V] in time: exponential look-ahead (anticipation) and a slower
+    carry-over (release); the max of both keeps the peak where the phone is."""
+    a_ant = np.exp(-1.0 / max(ANTICIPATION_S * fps / 2.2, 1e-3))
+    a_rel = np.exp(-1.0 / max(RELEASE_S * fps / 1.5, 1e-3))
+    n = w.shape[0]
+    fwd = w.astype(np.float64).copy()
+    bwd = fwd.copy()
+    for i in range(1, n):  # carry-over (release): decays after the phone
+        np.maximum(fwd[i], fwd[i - 1] * a_rel, out=fwd[i])
+    for i in range(n - 2, -1, -1):  # anticipation: rises before the phone
+        np.maximum(bwd[i], bwd[i + 1] * a_ant, out=bwd[i])
+    return np.maximum(fwd, bwd)
+
+
+def _frame_of(t: float, fps: float, n: int) -> int:
+    return int(min(max(np.floor(t * fps), 0), n - 1))
+
+
+def mouth_channels(features: AudioFeatures) -> dict[str, np.ndarray]:
+    """mouth_open, mouth_width, jaw [n] (face-height units / relative width)."""
+    n, fps = features.n_frames, float(features.fps)
+    if n == 0:
+        z = np.zeros(0)
+        return {"mouth_open": z, "mouth_width": z.copy(), "jaw": z.copy()}
+
+    w = np.asarray(features.viseme_weights, dtype=np.float64)
+    names = vz.viseme_names()
+    if w.ndim != 2 or w.shape[0] != n:
+        w = np.zeros((n, len(names)))
+        w[:, 0] = 1.0
+    names = names[: w.shape[1]] + ["sil"] * max(0, w.shape[1] - len(names))
+    t_open, t_width, dom = vz.target_arrays(names)
+
+    spread = asym_spread(w, fps) * dom[None]
+    denom = np.maximum(spread.sum(1), 1e-6)
+    open_t = spread @ t_open / denom
+    width_t = spread @ t_width / denom
+
+    # energy: smoothed RMS, ~1 at normal speech level
+    rms = np.nan_to_num(np.asarray(features.rms, dtype=np.float64)[:n])
+    e = smooth(np.clip(rms, 0, 2.0), 0.04 * fps)
+    speech_w = 1.0 - w[:, 0]
+    has_visemes = speech_w.sum() > 0.5  # any phone activity at all
+    if has_visemes:
+        gain = 0.55 + 0.55 * np.clip(e, 0, 1.4)
+        open_ = open_t * gain
+        # fallback where the phone track says silence but the voice is there
+        open_ = np.maximum(open_, 0.035 * np.clip(e - 0.15, 0, 1.2) * (1 - speech_w))
+    else:
+        open_ = 0.075 * np.clip(e - 0.05, 0, 1.3)
+        width_t = np.zeros(n)
+
+    # silence gate from voice activity (and energy: vad can lag a trailing breath)
+    vad = np.nan_to_num(np.asarray(features.vad, dtype=np.float64)[:n])
+    gate = smooth(np.clip((vad - 0.3) / 0.4, 0, 1), 0.05 * fps)
+    gate *= np.clip(e / 0.08, 0, 1)
+    open_ *= gate
+    width_t *= gate
+
+    # stressed vowels: visibly open (minimum and a boost)
+    boost = np.zeros(n)
+    for ph in features.phones:
+        lab = ph.label.upper()
+        if lab in VOWELS and ph.stressed:
+            a, b = _frame_of(ph.start, fps, n), _frame_of(ph.end, fps, n)
+            boost[a : b + 1] = 1.0
+    boost = smooth(boost, 0.03 * fps)
+    open_ = np.maximum(open_ * (1 + 0.25 * boost), 0.05 * boost * np.clip(gate * 2, 0, 1))
+
+    # bilabial closures: a notch reaching exactly 0 at the frames around the phone centre
+    close = _closure_notch(features, n, fps)
+    open_ *= 1.0 - close
+    width_t = width_t * (1 - close) - 0.02 * close  # lips pressed: slightly narrower
+
+    jaw = 0.55 * open_ + 0.012 * np.clip(e, 0, 1.5) * gate
+    return {"mouth_open": open_, "mouth_width": width_t, "jaw": jaw}
+
+
+def _closure_notch(features: AudioFeatures, n: int, fps: float) -> np.ndarray:
+    """[n] in [0,1]: 1 at the frames of each bilabial's centre (and its whole span when
+    it covers frames), falling to 0 with a raised cosine over ~70 ms on each side."""
+    c = np.zeros(n)
+    ramp = max(1.0, 0.07 * fps)
+    t = np.arange(n, dtype=np.float64)
+    spans = []
+    for ph in features.phones:
+        if ph.label.upper() in BILABIALS:
+            spans.append((ph.start, ph.end))
+    if not spans:  # no timed phones: use the hard viseme track (PP = index 1)
+        vis = np.asarray(features.visemes)
+        idx = np.flatnonzero(vis == 1) if vis.shape[0] == n else []
+        spans = [(i / fps, (i + 1) / fps) for i in idx]
+    for start, end in spans:
+        mid = 0.5 * (start + end)
+        core_a = _frame_of(max(start, mid - 0.5 / fps), fps, n)
+        core_b = _frame_of(min(end, mid + 0.5 / fps) - 1e-6, fps, n)
+        core_a, core_b = min(core_a, _frame_of(mid, fps, n)), max(core_b, _frame_of(mid, fps, n))
+        d = np.where(t < core_a, core_a - t, np.where(t > core_b, t - core_b, 0.0))
+        v = np.where(
+            d <= 0, 1.0, np.where(d < ramp + 1, 0.5 + 0.5 * np.cos(np.pi * d / (ramp + 1)), 0.0)
+        )
+        np.maximum(c, v, out=c)
+    return c

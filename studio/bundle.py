@@ -1,0 +1,194 @@
+"""Project bundles: the project folder as one .zip, and a safe import of such a zip.
+
+Export checkpoints the WAL into project.db first (so the zip holds a complete database)
+and leaves out what is disposable or transient (cache/, WAL/SHM files, temp files, db
+backups). The zip is written to a temp file and renamed.
+
+Import treats the zip as hostile: every member name is checked before anything is
+written (no absolute paths, drive letters or backslashes, no `..`, no symlinks or other
+special files, no duplicate names), member sizes and the total are capped, and the
+compression ratio is capped (zip bombs). Members are streamed with a byte count, so a
+header that lies about its size cannot overflow the caps. Everything is extracted into a
+fresh temp folder beside the destination and renamed into place only when complete and
+when the project opens, so a refused bundle writes nothing outside that temp folder (which
+is removed).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import stat
+import tempfile
+import zipfile
+from pathlib import Path, PurePosixPath
+
+from core.errors import InputError
+from studio.paths import DB_NAME
+
+MAX_MEMBER_BYTES = 4 << 30  # one file
+MAX_TOTAL_BYTES = 16 << 30  # everything
+MAX_MEMBERS = 200_000
+MAX_RATIO = 200  # uncompressed / compressed, per member (above 1 MiB)
+_SKIP_DIRS = {"cache"}
+_SKIP_SUFFIXES = ("-wal", "-shm", "-journal")
+
+
+def _included(rel: PurePosixPath) -> bool:
+    if rel.parts and rel.parts[0] in _SKIP_DIRS:
+        return False
+    name = rel.name
+    if name.startswith(".") and (".tmp-" in name or name.endswith((".part", ".tmp"))):
+        return False
+    return not (name.endswith(_SKIP_SUFFIXES) or ".bak-" in name)
+
+
+def export_bundle(project, zip_path: str | Path, progress=None) -> Path:
+    """Zip the project folder (db checkpointed first) to `zip_path`, atomically."""
+    zip_path = Path(zip_path).expanduser().resolve()
+    root = project.path
+    if root in zip_path.parents:
+        raise InputError(zip_path, "the bundle cannot be written inside the project folder")
+    if not zip_path.parent.is_dir():
+        raise InputError(zip_path, f"the folder {zip_path.parent} does not exist")
+    project.checkpoint()
+    files = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames.sort()
+        for fn in sorted(filenames):
+            p = Path(dirpath) / fn
+            rel = PurePosixPath(p.relative_to(root).as_posix())
+            if _included(rel) and not p.is_symlink():
+                files.append((p, rel))
+    fd, tmp = tempfile.mkstemp(prefix=f".{zip_path.stem}.tmp-", suffix=".zip",
+                               dir=zip_path.parent)
+    os.close(fd)
+    try:
+        with zipfile.ZipFile(tmp, "w", allowZip64=True) as zf:
+            for i, (p, rel) in enumerate(files):
+                # media and renders are already compressed: store them
+                comp = zipfile.ZIP_DEFLATED if rel.name == DB_NAME else zipfile.ZIP_STORED
+                zf.write(p, rel.as_posix(), compress_type=comp)
+                if progress:
+                    progress((i + 1) / len(files), f"added {rel}")
+        os.replace(tmp, zip_path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    return zip_path
+
+
+def check_members(zf: zipfile.ZipFile, zip_path: Path) -> list[tuple[zipfile.ZipInfo, str]]:
+    """Validate every member; return (info, safe relative posix path) for files.
+
+    Raises InputError naming the first offending member."""
+    infos = zf.infolist()
+    if len(infos) > MAX_MEMBERS:
+        raise InputError(zip_path, f"has {len(infos)} entries (limit {MAX_MEMBERS})")
+    seen: set[str] = set()
+    total = 0
+    out = []
+    for info in infos:
+        name = info.filename
+        if "\x00" in name or "\\" in name:
+            raise InputError(zip_path, f"entry {name!r} has an invalid name; refused")
+        if name.startswith("/") or (len(name) > 1 and name[1] == ":"):
+            raise InputError(zip_path, f"entry {name!r} is an absolute path; refused")
+        parts = PurePosixPath(name).parts
+        if any(p == ".." for p in parts):
+            raise InputError(zip_path, f"entry {name!r} points outside the folder (..); "
+                             "refused")
+        mode = (info.external_attr >> 16) & 0xFFFF
+        ftype = stat.S_IFMT(mode)
+        if ftype == stat.S_IFLNK:
+            raise InputError(zip_path, f"entry {name!r} is a symbolic link; refused")
+        if ftype not in (0, stat.S_IFREG, stat.S_IFDIR):
+            raise InputError(zip_path, f"entry {name!r} is not a regular file; refused")
+        if info.is_dir():
+            continue
+        clean = "/".join(p for p in parts if p not in ("", "."))
+        if not clean:
+            raise InputError(zip_path, f"entry {name!r} has an empty name; refused")
+        if clean.lower() in seen:
+            raise InputError(zip_path, f"entry {name!r} appears twice; refused")
+        seen.add(clean.lower())
+        if info.file_size > MAX_MEMBER_BYTES:
+            raise InputError(zip_path, f"entry {name!r} is {info.file_size} bytes (limit "
+                             f"{MAX_MEMBER_BYTES}); refused")
+        if info.file_size > (1 << 20) and info.file_size > MAX_RATIO * max(
+                1, info.compress_size):
+            raise InputError(zip_path, f"entry {name!r} expands {info.file_size} bytes from "
+                             f"{info.compress_size} (a zip bomb?); refused")
+        total += info.file_size
+        if total > MAX_TOTAL_BYTES:
+            raise InputError(zip_path, f"expands to more than {MAX_TOTAL_BYTES} bytes; refused")
+        out.append((info, clean))
+    return out
+
+
+def _strip_top_folder(members: list[tuple[zipfile.ZipInfo, str]]) -> list:
+    """Accept both a zip of the folder's contents and a zip of the folder itself."""
+    names = [c for _, c in members]
+    if DB_NAME in names:
+        return members
+    tops = {c.split("/", 1)[0] for c in names}
+    if len(tops) == 1 and all("/" in c for c in names):
+        top = tops.pop()
+        stripped = [(i, c.split("/", 1)[1]) for i, c in members]
+        if DB_NAME in [c for _, c in stripped]:
+            return stripped
+        del top
+    return []
+
+
+def import_bundle(zip_path: str | Path, dest_folder: str | Path) -> Path:
+    """Extract a bundle into `dest_folder` (must not exist, or be empty), verify it opens
+    as a project (migrating it if it is older), and return the folder."""
+    zip_path = Path(zip_path).expanduser()
+    dest = Path(dest_folder).expanduser().resolve()
+    if not zip_path.is_file():
+        raise InputError(zip_path, "file not found")
+    if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
+        raise InputError(dest, "already exists and is not empty; choose a new folder")
+    try:
+        zf = zipfile.ZipFile(zip_path)
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise InputError(zip_path, f"is not a readable zip file ({exc})") from None
+    with zf:
+        members = _strip_top_folder(check_members(zf, zip_path))
+        if not members:
+            raise InputError(zip_path, f"is not a project bundle (no {DB_NAME} inside)")
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{dest.name}.import-", dir=dest.parent))
+        try:
+            total = 0
+            for info, rel in members:
+                target = (staging / rel).resolve()
+                if staging.resolve() not in target.parents:
+                    raise InputError(zip_path, f"entry {info.filename!r} escapes the folder")
+                target.parent.mkdir(parents=True, exist_ok=True)
+                written = 0
+                with zf.open(info) as src, open(target, "xb") as dst:
+                    while block := src.read(1 << 20):
+                        written += len(block)
+                        total += len(block)
+                        if written > info.file_size or written > MAX_MEMBER_BYTES or (
+                                total > MAX_TOTAL_BYTES):
+                            raise InputError(zip_path, f"entry {info.filename!r} is larger "
+                                             "than its header says; refused")
+                        dst.write(block)
+            from studio.project import Project
+
+            Project.open(staging).close()  # migrates; raises InputError if not a project
+            if dest.exists():
+                dest.rmdir()
+            os.replace(staging, dest)
+        except zipfile.BadZipFile as exc:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise InputError(zip_path, f"is damaged ({exc})") from None
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+    return dest

@@ -1,0 +1,91 @@
+"""`render` without --portrait: render a project's timeline (called by the lead's render
+command). Queues every segment that is missing or stale (or just --segment), runs the
+queue inline with a progress bar, and reports what was rendered and what was reused.
+Interrupted jobs (a previous render was killed) are re-queued, so running `render` again
+continues where it stopped."""
+
+from __future__ import annotations
+
+import sys
+import time
+
+from core.errors import InputError
+from studio.cli.common import open_project
+
+
+def render_timeline(args) -> int:
+    from studio.queue import JobRunner
+
+    quiet = bool(getattr(args, "quiet", False))
+    with open_project(args) as project:
+        tl = project.timeline(getattr(args, "timeline", None))
+        engine = getattr(args, "engine", None)
+        if engine and engine != tl.engine:
+            tl = project.update_timeline(tl.id, engine=engine)
+            print(f"timeline {tl.id}: engine set to {engine}")
+        segs = project.segments(tl.id)
+        seg_arg = getattr(args, "segment", None)
+        if seg_arg is not None:
+            wanted = [s for s in segs if s.id == int(seg_arg)]
+            if not wanted:
+                raise InputError(None, f"no segment {seg_arg} in timeline {tl.id} "
+                                 f"(segments: {', '.join(str(s.id) for s in segs)})")
+            segs = wanted
+        current = [s for s in segs if s.state == "rendered"]
+        jobs = project.enqueue(tl.id, [s.id for s in segs])
+        print(f"timeline {tl.id} '{tl.name}': {len(segs)} segment(s), {len(current)} already "
+              f"rendered (reused), {len(jobs)} to render with {tl.engine}")
+        if not jobs:
+            return 0
+        ids = {j.id for j in jobs}
+        frames_total = sum(s.n_frames for s in segs if s.state != "rendered")
+        t0 = time.perf_counter()
+        results = []
+        with JobRunner(project.path) as runner:
+            bar = None
+            if not quiet:
+                from tqdm import tqdm
+
+                bar = tqdm(total=frames_total, unit="frame", desc="render", file=sys.stderr)
+            seg_frames = {s.id: s.n_frames for s in segs}
+            done_frames = [0]
+
+            def progress(job, fraction, message):
+                if bar is not None:
+                    target = done_frames[0] + int(fraction * seg_frames.get(job.segment_id, 0))
+                    if target > bar.n:
+                        bar.set_postfix_str(f"segment {job.segment_id}", refresh=False)
+                        bar.update(target - bar.n)
+
+            def done(info):
+                done_frames[0] += seg_frames.get(info.segment_id, 0)
+                results.append(info)
+                if bar is not None:
+                    if done_frames[0] > bar.n:
+                        bar.update(done_frames[0] - bar.n)
+                    bar.write(_line(info))
+                else:
+                    print(_line(info))
+
+            try:
+                runner.run_all(progress=progress, on_job_done=done, job_ids=ids)
+            finally:
+                if bar is not None:
+                    bar.close()
+        dt = time.perf_counter() - t0
+        ok = [r for r in results if r.state == "done"]
+        rendered = [r for r in ok if not r.reused]
+        failed = [r for r in results if r.state != "done"]
+        print(f"rendered {len(rendered)} segment(s), reused {len(current) + len(ok) - len(rendered)}"
+              f", failed {len(failed)} in {dt:.1f}s")
+        if failed:
+            raise InputError(None, f"{len(failed)} segment(s) failed: "
+                             f"{failed[0].error or failed[0].message}")
+    return 0
+
+
+def _line(info) -> str:
+    if info.state == "done":
+        what = "reused" if info.reused else "rendered"
+        return f"segment {info.segment_id}: {what} ({info.message})"
+    return f"segment {info.segment_id}: {info.state} {info.error or info.message}"

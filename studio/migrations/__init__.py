@@ -1,0 +1,1 @@
+"""Alembic migrations of project.db, shipped inside the package (run on Project.open)."""

@@ -1,0 +1,80 @@
+"""Render specs: everything that determines a segment's frames, and its hash.
+
+A segment's render is reused while its spec hash is unchanged. What goes in:
+- the timeline base: portrait content hash (+ user landmarks), audio content hash,
+  transcript, engine + settings, size, fps, frame count, base preset values, base seed;
+- the segment: its frame range and its own overrides (effective preset VALUES, not ids,
+  so editing a preset re-renders exactly the segments that use it);
+- neighbour context only for engines that need it (`context_frames` > 0, e.g. diffusion
+  with overlapping windows): the context frame ranges and the neighbours' overrides.
+The motion planner guarantees frames outside a segment do not depend on that segment's
+overrides, and the base plan covers the whole track, so for the warp engine a neighbour's
+edit never changes this segment's hash.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import json
+from dataclasses import asdict
+from functools import lru_cache
+
+from core.types import Expression
+
+SPEC_VERSION = 1
+"""Bump when the meaning of a spec changes (e.g. the planner or renders change), so old
+renders become stale instead of being reused wrongly."""
+
+_ENGINE_CLASSES = {
+    "warp": "core.engines.warp:WarpEngine",
+    "diffusion": "core.diffusion.engine:DiffusionEngine",
+}
+
+
+@lru_cache(maxsize=16)
+def engine_traits(name: str) -> tuple[int, bool]:
+    """(context_frames, uses_text) of an engine, read from its class without building it.
+
+    context_frames: frames of neighbour context its render of a range depends on (0 = none).
+    uses_text: whether prompts affect its frames (the warp engine ignores them).
+    """
+    default_text = name != "warp"
+    target = _ENGINE_CLASSES.get(name)
+    if target is None:
+        return 0, default_text
+    mod, cls_name = target.split(":")
+    try:
+        cls = getattr(importlib.import_module(mod), cls_name)
+    except Exception:  # engine not importable here: it cannot render either
+        return 0, default_text
+    ctx = getattr(cls, "context_frames", 0)
+    ctx = int(ctx) if isinstance(ctx, int | float) else 0
+    return max(0, ctx), bool(getattr(cls, "uses_text", default_text))
+
+
+def expression_dict(e: Expression | None) -> dict | None:
+    return None if e is None else {k: round(float(v), 6) for k, v in asdict(e).items()}
+
+
+def preset_values(p) -> dict | None:
+    """The parts of a preset (PresetInfo or None) that affect frames."""
+    if p is None:
+        return None
+    return {
+        "prompt": p.prompt,
+        "negative_prompt": p.negative_prompt,
+        "strength": round(float(p.strength), 6),
+        "expression": expression_dict(p.expression),
+    }
+
+
+def strip_text(values: dict | None) -> dict | None:
+    if values is None:
+        return None
+    return {"expression": values["expression"]}
+
+
+def spec_hash(spec: dict) -> str:
+    blob = json.dumps(spec, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()

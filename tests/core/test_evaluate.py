@@ -1,0 +1,261 @@
+"""core.evaluate on videos whose motion we control, built from a real portrait and real speech.
+
+The mouth of hallo_5.jpg is opened by a local warp (lower lip and jaw pushed down, a dark
+mouth interior painted into the gap) driven by the loudness of real recordings; eyes are
+closed by painting the lids at known frames. Each measure is shown to pass on the right
+video AND to fail on a wrong one (mismatched audio, mouth stuck open on /p b m/, a frozen
+head, another person's portrait).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+import cv2
+import numpy as np
+import pytest
+
+from core.audio import analyze, load
+from core.errors import InputError
+from core.evaluate import evaluate, format_table
+from core.evaluate import metrics as M
+from core.evaluate.tracking import detect
+from core.image import load_image
+from core.types import Waveform
+from core.video import write_mp4
+from studio.cli import main as cli
+
+SIDE = 256
+FPS = 25.0
+CLIPS = ["asterisk_tt-weasels.wav", "asterisk_conf-onlyperson.wav",
+         "asterisk_all-circuits-busy-now.wav"]
+
+
+# ---------------------------------------------------------------- synthesis helpers
+def open_mouth(img: np.ndarray, lm: np.ndarray, a: float) -> np.ndarray:
+    """Open the mouth by `a` pixels: split at the lip line, push the lower lip/jaw down (and
+    the upper lip up a little), and paint the gap dark like a mouth interior."""
+    if a <= 0.05:
+        return img.copy()
+    h, w = img.shape[:2]
+    inner = lm[60:68]
+    cx, cy = inner[:, 0].mean(), inner[:, 1].mean()
+    half = 0.5 * (lm[54, 0] - lm[48, 0])
+    chin = lm[8, 1]
+    ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
+    fx = np.clip(1 - ((xs - cx) / (1.05 * half)) ** 2, 0, 1)
+    down = a * fx * np.clip(1 - (ys - cy) / (1.5 * (chin - cy)), 0, 1)
+    up = 0.25 * a * fx * np.clip(1 - (cy - ys) / (0.6 * (chin - cy)), 0, 1)
+    below = ys >= cy
+    src = np.where(below, ys - down, ys + up).astype(np.float32)
+    gap = (below & (src < cy)) | (~below & (src >= cy))
+    out = cv2.remap(img, xs, src, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    out[gap] = (out[gap] * 0.15 + np.array([40, 20, 20])).clip(0, 255).astype(np.uint8)
+    return out
+
+
+def close_eyes(img: np.ndarray, lm: np.ndarray) -> np.ndarray:
+    """Paint both eyes shut: skin from just above the eye over the eye, a dark lid line."""
+    out = img.copy()
+    iod = np.linalg.norm(lm[42:48].mean(0) - lm[36:42].mean(0))
+    for a in (36, 42):
+        eye = lm[a:a + 6]
+        c = eye.mean(0)
+        poly = c + (eye - c) * 1.2
+        x, y = np.round(eye[1:3].mean(0) - [0, 0.22 * iod]).astype(int)
+        skin = img[y - 2:y + 3, x - 4:x + 5].reshape(-1, 3).mean(0)
+        cv2.fillPoly(out, [np.round(poly).astype(np.int32)], skin.tolist(), cv2.LINE_AA)
+        lid = np.round(np.stack([eye[0], eye[5] - [0, 1], eye[4] - [0, 1], eye[3]]))
+        cv2.polylines(out, [lid.astype(np.int32)], False, (skin * 0.3).tolist(), 2,
+                      cv2.LINE_AA)
+    return out
+
+
+def shift(img: np.ndarray, dx: float, dy: float) -> np.ndarray:
+    m = np.float32([[1, 0, dx], [0, 1, dy]])
+    return cv2.warpAffine(img, m, (img.shape[1], img.shape[0]), borderMode=cv2.BORDER_REPLICATE)
+
+
+def loudness(wave: Waveform, n: int) -> np.ndarray:
+    """Per-frame loudness in [0, 1], from a 60 ms window (not the evaluator's frame RMS)."""
+    x = wave.samples.astype(np.float64) ** 2
+    k = int(0.06 * wave.sample_rate)
+    env = np.sqrt(np.convolve(x, np.ones(k) / k, mode="same"))
+    centres = ((np.arange(n) + 0.5) / FPS * wave.sample_rate).astype(int)
+    env = env[np.clip(centres, 0, len(env) - 1)]
+    return np.clip(env / np.percentile(env, 95), 0, 1)
+
+
+# ---------------------------------------------------------------- fixtures
+@pytest.fixture(scope="module")
+def face(samples):
+    path = samples / "portraits" / "hallo_5.jpg"
+    img = cv2.resize(load_image(path), (SIDE, SIDE), interpolation=cv2.INTER_AREA)
+    lm, _ = detect(img)
+    return path, img, lm
+
+
+@pytest.fixture(scope="module")
+def speech(samples):
+    """Three real prompts with 0.4 s pauses: 8 s, with a P, a B and an M in the words."""
+    text = json.loads((samples / "audio" / "transcripts.json").read_text())
+    gap = np.zeros(int(0.4 * 16000), np.float32)
+    parts = [gap]
+    for name in CLIPS:
+        parts += [load(samples / "audio" / name).samples, gap]
+    wave = Waveform(np.concatenate(parts), source="three prompts")
+    transcript = " ".join(text[name] for name in CLIPS)
+    phones = analyze(wave, FPS, transcript=transcript).phones
+    return wave, transcript, phones
+
+
+def _bilabial_frames(phones, n: int) -> np.ndarray:
+    mask = np.zeros(n, bool)
+    for p in phones:
+        if p.label in M.BILABIALS:
+            mask[int(p.start * FPS):int(np.ceil(p.end * FPS))] = True
+    return mask
+
+
+@pytest.fixture(scope="module")
+def videos(tmp_path_factory, face, speech):
+    """'good': mouth follows loudness and shuts on P/B/M (lagging the sound by 1 frame);
+    'stuck': the same but held half open through P/B/M."""
+    _, img, lm = face
+    wave, _, phones = speech
+    folder = tmp_path_factory.mktemp("evaluate")
+    n = int(wave.duration * FPS)
+    drive = np.r_[0.0, loudness(wave, n)[:-1]]
+    bil = _bilabial_frames(phones, n)
+    assert bil.sum() >= 3
+    good = np.where(bil, 0.0, drive)
+    stuck = np.where(bil, np.maximum(drive, 0.7), drive)
+    out = {}
+    for name, d in (("good", good), ("stuck", stuck)):
+        out[name] = write_mp4((open_mouth(img, lm, 13.0 * v) for v in d), FPS,
+                              folder / f"{name}.mp4", audio=wave)
+    # blinks at known frames while the head sways; and a frozen, eyes-open head
+    closed = close_eyes(img, lm)
+    blink_at = [20, 55, 80]
+    shut = {f + k for f in blink_at for k in range(3)}
+    t = np.arange(100) / FPS
+    sway = [shift(closed if i in shut else img, 5 * np.sin(2 * np.pi * 0.4 * s),
+                  2 * np.sin(2 * np.pi * 0.25 * s)) for i, s in enumerate(t)]
+    out["blink"] = write_mp4(iter(sway), FPS, folder / "blink.mp4")
+    out["blink_at"] = blink_at
+    out["still"] = write_mp4((img for _ in range(60)), FPS, folder / "still.mp4")
+    return out
+
+
+# ---------------------------------------------------------------- tests
+def test_synced_video_passes_mouth_metrics(videos, face, speech):
+    portrait, _, _ = face
+    _, transcript, _ = speech
+    r = evaluate(videos["good"], portrait, transcript=transcript)
+    m = {k: v["value"] for k, v in r["metrics"].items()}
+    print(format_table(r))
+    assert m["face_found"] == 1.0
+    assert m["lip_sync_z"] >= 3.0 and m["lip_sync_r"] > 0.5
+    assert m["lip_sync_lag_frames"] in (0, 1, 2)
+    assert r["metrics"]["lip_sync_z"]["pass"] is True
+    assert m["mouth_rest_ratio"] <= 0.25
+    assert m["bilabial_closure"] >= 0.8 and r["details"]["bilabials"]["count"] >= 3
+    assert m["stressed_vowel_opening"] > 1.0
+    assert m["identity_distance"] <= 0.35
+    assert m["av_duration_diff_ms"] < 1000 / FPS
+    assert m["head_position_std"] < 0.02  # only the mouth moves: a frozen head is reported
+    assert r["metrics"]["head_position_std"]["pass"] is False
+    assert r["timings"]["total_s"] < 30
+
+
+def test_mismatched_audio_and_other_person_fail(videos, samples):
+    """Same video, the speech of another recording and another person's portrait."""
+    r = evaluate(videos["good"], samples / "portraits" / "hallo_1.jpg",
+                 audio_path=samples / "audio" / "hallo_1.wav")
+    m = {k: v["value"] for k, v in r["metrics"].items()}
+    assert m["lip_sync_z"] < 2.0, m["lip_sync_z"]
+    assert r["metrics"]["lip_sync_z"]["pass"] is False
+    assert m["identity_distance"] > 0.6
+
+
+def test_mouth_stuck_open_on_bilabials_fails(videos, face, speech):
+    portrait, _, _ = face
+    _, transcript, _ = speech
+    r = evaluate(videos["stuck"], portrait, transcript=transcript)
+    assert r["metrics"]["bilabial_closure"]["value"] <= 0.34
+    assert r["metrics"]["bilabial_closure"]["pass"] is False
+
+
+def test_blinks_found_at_known_frames_and_head_motion(videos, face):
+    portrait, _, _ = face
+    r = evaluate(videos["blink"], portrait)
+    bl = r["details"]["blinks"]
+    assert bl["count"] == 3, bl
+    for got, want in zip(bl["frames"], videos["blink_at"], strict=True):
+        assert abs(got - want) <= 1
+    assert r["metrics"]["head_position_std"]["value"] >= 0.02
+    assert r["metrics"]["landmark_jitter"]["value"] <= 0.02
+    # no audio track, no --audio: the audio measures say why they are empty
+    assert r["metrics"]["lip_sync_z"]["value"] is None
+    assert "no audio" in r["metrics"]["lip_sync_z"]["note"]
+    assert r["metrics"]["av_duration_diff_ms"]["value"] is None
+
+    still = evaluate(videos["still"], portrait)
+    assert still["details"]["blinks"]["count"] == 0
+    assert still["metrics"]["head_position_std"]["value"] < 0.01
+    assert still["metrics"]["landmark_jitter"]["value"] < 0.005
+
+
+def test_landmark_jitter_sees_shake():
+    """White noise of 1 px on a smooth track reads back as ~1 px (the measure's unit)."""
+    rng = np.random.default_rng(1)
+    t = np.arange(200)[:, None, None]
+    base = rng.uniform(0, 100, (1, 68, 2))
+    base[0, 36:42] = [[0, 0]] * 6
+    base[0, 42:48] = [[50, 0]] * 6  # IOD = 50 px
+    smooth = base + 5 * np.sin(t / 15.0)
+    assert M.jitter(smooth) < 0.002
+    noisy = smooth + rng.normal(0, 1.0, smooth.shape)
+    assert M.jitter(noisy) == pytest.approx(np.sqrt(2) / 50, rel=0.15)
+
+
+def test_lip_sync_lag_and_chance_on_real_signals(samples):
+    """Pure function: mouth = real loudness delayed by 3 frames plus noise -> lag 3, high z;
+    loudness of a different recording -> z near chance."""
+    a = load(samples / "audio" / "hallo_2.wav")
+    b = load(samples / "audio" / "sonic_talk_male_law_10s.wav")
+    n = int(10 * FPS)
+    ea = M.frame_energy(a.samples, 16000, FPS, n)
+    eb = M.frame_energy(b.samples, 16000, FPS, n)
+    rng = np.random.default_rng(0)
+    mouth = np.r_[np.zeros(3), ea[:-3]] + rng.normal(0, 0.2 * ea.std(), n)
+    res = M.lip_sync(mouth, ea, FPS)
+    assert res["lag"] == 3 and res["z"] > 4 and res["r"] > 0.7
+    other = M.lip_sync(mouth, eb, FPS)
+    assert other["z"] < 2.5 and other["r"] < res["r"]
+    assert M.lip_sync(mouth[:60], ea[:60], FPS)["z"] is None  # 2.4 s: no room for a null
+
+
+def test_cli_table_json_and_sheet(videos, face, tmp_path, capsys):
+    portrait, _, _ = face
+    sheet = tmp_path / "sheet.png"
+    assert cli(["evaluate", str(videos["blink"]), "--portrait", str(portrait), "--json",
+                "--sheet", str(sheet)]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["n_frames"] == 100 and data["sheet"] == str(sheet)
+    assert len(data["series"]["mouth_opening"]) == 100
+    img = cv2.imread(str(sheet))
+    assert img.shape == (4 * SIDE, 4 * SIDE, 3)
+    assert os.listdir(tmp_path) == ["sheet.png"]
+    assert cli(["evaluate", str(videos["still"]), "--portrait", str(portrait)]) == 0
+    table = capsys.readouterr().out
+    assert "identity_distance" in table and "PASS" in table
+
+
+def test_cli_bad_inputs(tmp_path, face, capsys):
+    portrait, _, _ = face
+    assert cli(["evaluate", str(tmp_path / "none.mp4"), "--portrait", str(portrait)]) == 2
+    assert "none.mp4: file not found" in capsys.readouterr().err
+    with pytest.raises(InputError, match="folder"):
+        evaluate(tmp_path / "x.mp4", portrait, sheet=tmp_path / "no" / "s.png")

@@ -1,0 +1,261 @@
+"""core.motion.plan on real rigs and real (aligned) speech, plus hand-built features."""
+
+from __future__ import annotations
+
+from dataclasses import fields, replace
+
+import numpy as np
+import pytest
+
+from core.motion import SegmentControl, geometry, inner_gap, plan
+from core.types import Expression, Phone
+from tests.core.test_motion_support import (
+    espeak_features,
+    features_of,
+    joined_features,
+    rig_of,
+    synthetic_features,
+)
+
+FPS = 25.0
+
+
+@pytest.fixture(scope="module")
+def rig(samples):
+    return rig_of("hallo_2.jpg")
+
+
+@pytest.fixture(scope="module")
+def speech(samples):
+    return joined_features()
+
+
+@pytest.fixture(scope="module")
+def bilabial_clips(samples, tmp_path_factory):
+    clips = [
+        features_of(
+            "asterisk_conf-onlyperson.wav", "You are currently the only person in this conference."
+        ),
+        features_of("asterisk_all-circuits-busy-now.wav", "All circuits are busy now."),
+        features_of("asterisk_tt-weasels.wav", "Weasels have eaten our phone system."),
+    ]
+    es = espeak_features("Please bring me my boots.", str(tmp_path_factory.mktemp("espeak")))
+    if es is not None:
+        clips.append(es)
+    return clips
+
+
+def _long_features(seconds: float = 60.0) -> object:
+    """Alternating 2.5 s of 'speech' (vowel/consonant phones, varying energy) and 1 s pauses."""
+    n = int(seconds * FPS)
+    phones, t = [], 0.3
+    labels = ["AA", "M", "EH", "T", "IY", "S", "OW", "B", "AE", "N"]
+    rms = np.zeros(n)
+    while t < seconds - 3:
+        end = t + 2.5
+        k = 0
+        while t < end:
+            lab = labels[k % len(labels)]
+            phones.append(Phone(lab, t, t + 0.1, stressed=(k % 4 == 0)))
+            t += 0.1
+            k += 1
+        t += 1.0
+    for p in phones:
+        a, b = int(p.start * FPS), int(p.end * FPS)
+        rms[a:b] = 0.4 + 0.6 * abs(np.sin(p.start * 1.7))
+    return synthetic_features(n, FPS, phones, rms, (rms > 0).astype(float))
+
+
+# ------------------------------------------------------------------ determinism
+def test_same_seed_same_arrays_other_seed_differs(rig, speech):
+    a = plan(rig, speech, seed=3)
+    b = plan(rig, speech, seed=3)
+    for f in fields(a):
+        va, vb = getattr(a, f.name), getattr(b, f.name)
+        if isinstance(va, np.ndarray):
+            assert va.shape[0] == speech.n_frames
+            assert np.array_equal(va, vb), f.name
+    c = plan(rig, speech, seed=4)
+    assert not np.array_equal(a.head_pose, c.head_pose)
+    assert np.array_equal(a.mouth_open, c.mouth_open)  # lips come from audio only
+    assert a.landmarks.shape == (speech.n_frames, 68, 2) and a.landmarks.dtype == np.float32
+
+
+# ------------------------------------------------------------------ lips
+def test_lips_close_at_every_bilabial(rig, bilabial_clips):
+    n_checked = 0
+    for feats in bilabial_clips:
+        m = plan(rig, feats)
+        gap = inner_gap(m.landmarks)
+        top = gap.max()
+        assert top > 0.04 * geometry(rig.landmarks).face_h  # it does speak
+        for ph in feats.phones:
+            if ph.label not in ("P", "B", "M"):
+                continue
+            a = int(np.floor(ph.start * FPS))
+            b = max(a + 1, int(np.ceil(ph.end * FPS)))
+            centre = int(0.5 * (ph.start + ph.end) * FPS)
+            assert gap[a:b].min() < 0.15 * top, (ph, gap[a - 2 : b + 2], top)
+            assert gap[centre] < 0.15 * top
+            n_checked += 1
+    assert n_checked >= 3
+
+
+def test_silence_closes_lips_and_speech_opens_them(rig, speech):
+    m = plan(rig, speech)
+    gap = inner_gap(m.landmarks)
+    quiet = np.convolve(speech.vad < 0.2, np.ones(7), "same") >= 7  # 3 frames from speech
+    assert quiet.sum() >= 5
+    assert gap[quiet].max() < 0.05 * gap.max()
+    assert np.all(gap >= 0)
+    # stressed vowels are visibly open
+    fh = geometry(rig.landmarks).face_h
+    for ph in speech.phones:
+        if ph.stressed:
+            a, b = int(ph.start * FPS), int(np.ceil(ph.end * FPS))
+            assert gap[a:b].max() > 0.035 * fh, ph
+
+
+def test_all_silent_clip_is_closed_and_still_mouth(rig):
+    feats = synthetic_features(100, FPS)
+    m = plan(rig, feats)
+    assert np.all(inner_gap(m.landmarks) < 1e-4)
+    assert np.all(m.mouth_open == 0)
+
+
+def test_energy_drives_opening(rig, speech):
+    # real speech: the gap follows the voice's energy
+    m = plan(rig, speech)
+    gap = inner_gap(m.landmarks)
+    assert np.corrcoef(gap, speech.rms)[0, 1] > 0.4
+    # same vowels, louder -> wider
+    n = 100
+    phones = [Phone("AA", 0.2 + 0.2 * i, 0.4 + 0.2 * i) for i in range(18)]
+    soft = synthetic_features(n, FPS, phones, np.full(n, 0.3), np.ones(n))
+    loud = synthetic_features(n, FPS, phones, np.full(n, 1.0), np.ones(n))
+    assert plan(rig, loud).mouth_open[20:80].mean() > 1.3 * plan(rig, soft).mouth_open[20:80].mean()
+
+
+def test_open_mouth_portrait_rests_closed(samples):
+    rig = rig_of("hallo_3.jpg")  # a portrait with parted lips
+    geo = geometry(rig.landmarks)
+    assert geo.portrait_gap > 0.01
+    m = plan(rig, synthetic_features(50, FPS))
+    assert np.all(inner_gap(m.landmarks) < 1e-3 * geo.face_h)
+    # an artificially wide-open mouth also rests closed, and the chin comes up with it
+    lm = rig.landmarks.copy()
+    lm[[65, 66, 67, 55, 56, 57, 58, 59]] += np.array([0, 0.08 * geo.face_h], np.float32)
+    m2 = plan(replace(rig, landmarks=lm), synthetic_features(50, FPS))
+    assert np.all(inner_gap(m2.landmarks) < 1e-3 * geo.face_h)
+    assert m2.landmarks[0, 8, 1] < lm[8, 1] - 0.01 * geo.face_h
+
+
+# ------------------------------------------------------------------ blinks, head
+def test_blink_rate_and_shape():
+    feats = _long_features(60.0)
+    rig = rig_of("hallo_2.jpg")
+    counts = []
+    for seed in range(4):
+        b = plan(rig, feats, seed=seed).blink
+        starts = np.flatnonzero((b[1:] >= 0.5) & (b[:-1] < 0.5))
+        ends = np.flatnonzero((b[1:] < 0.5) & (b[:-1] >= 0.5))
+        counts.append(len(starts))
+        assert b.max() == pytest.approx(1.0)
+        closed = [e - s for s, e in zip(starts, ends, strict=False)]
+        assert 1 <= np.median(closed) <= 6  # ~0.1-0.2 s with the lid mostly shut
+    assert all(10 <= c <= 30 for c in counts), counts
+    none = plan(rig, feats, expression=Expression(blink_rate=0)).blink
+    assert none.max() == 0
+    more = plan(rig, feats, expression=Expression(blink_rate=2.5)).blink
+    assert np.sum((more[1:] >= 0.5) & (more[:-1] < 0.5)) > max(counts)
+
+
+def test_head_motion_follows_energy_and_control(rig):
+    feats = _long_features(20.0)
+    m = plan(rig, feats)
+    speaking = feats.vad > 0.5
+    assert np.abs(m.head_pose).max() < 12
+    assert np.abs(m.head_pose).max() > 1.0
+    # smooth: frame-to-frame change is small
+    assert np.abs(np.diff(m.head_pose, axis=0)).max() < 1.0
+    still = plan(rig, feats, expression=Expression(head_motion=0))
+    assert np.all(still.head_pose == 0)
+    big = plan(rig, feats, expression=Expression(head_motion=2))
+    assert np.abs(big.head_pose).mean() > 1.8 * np.abs(m.head_pose).mean()
+    assert speaking.any()
+    assert np.abs(m.gaze).max() < 0.3
+
+
+def test_expression_moves_landmarks(rig):
+    feats = synthetic_features(30, FPS)
+    base = plan(rig, feats, expression=Expression(head_motion=0)).landmarks[10]
+    smile = plan(rig, feats, expression=Expression(smile=1, head_motion=0)).landmarks[10]
+    frown = plan(rig, feats, expression=Expression(smile=-1, head_motion=0)).landmarks[10]
+    # corners up (smaller y) and out
+    assert smile[48, 1] < base[48, 1] - 1 and smile[54, 1] < base[54, 1] - 1
+    assert (smile[54, 0] - smile[48, 0]) > (base[54, 0] - base[48, 0]) + 1
+    assert frown[48, 1] > base[48, 1] + 1
+    brows = plan(rig, feats, expression=Expression(brows=1, head_motion=0)).landmarks[10]
+    assert np.all(brows[17:27, 1] < base[17:27, 1] - 0.5)
+    low = plan(rig, feats, expression=Expression(brows=-1, head_motion=0)).landmarks[10]
+    assert np.all(low[17:27, 1] > base[17:27, 1] + 0.5)
+    # eyes and jaw untouched by the brows control
+    assert np.allclose(brows[[0, 8, 16, 30]], base[[0, 8, 16, 30]])
+
+
+# ------------------------------------------------------------------ segments
+def test_segment_overrides_are_local_and_continuous(rig):
+    feats = _long_features(16.0)
+    n = feats.n_frames
+    s, e = 120, 230
+    other = SegmentControl(300, 360, Expression(brows=0.5), seed=11)
+    a = plan(rig, feats, seed=1, segments=[other, SegmentControl(s, e, Expression(smile=1), 7)])
+    b = plan(
+        rig,
+        feats,
+        seed=1,
+        segments=[
+            other,
+            SegmentControl(s, e, Expression(smile=-1, head_motion=2, blink_rate=3), 99),
+        ],
+    )
+    base = plan(rig, feats, seed=1, segments=[other])
+    outside = np.r_[0:s, e:n]
+    for f in fields(a):
+        va, vb, vc = getattr(a, f.name), getattr(b, f.name), getattr(base, f.name)
+        if isinstance(va, np.ndarray):
+            assert np.array_equal(va[outside], vb[outside]), f.name
+            assert np.array_equal(va[outside], vc[outside]), f.name
+    assert not np.array_equal(a.landmarks[s:e], b.landmarks[s:e])
+    assert not np.array_equal(a.head_pose[s:e], b.head_pose[s:e])
+    # lips are global
+    assert np.array_equal(a.mouth_open, b.mouth_open)
+
+    # continuity: the jump into and out of the segment is no bigger than ordinary motion
+    def step(m, i):
+        return np.abs(m.landmarks[i] - m.landmarks[i - 1]).max()
+
+    typical = np.percentile(np.abs(np.diff(base.landmarks, axis=0)).max(axis=(1, 2)), 95)
+    for m in (a, b):
+        for i in (s, e):
+            assert step(m, i) <= max(1.2 * typical, step(base, i) + 0.15 * typical), (i, typical)
+    assert np.abs(b.head_pose[s] - base.head_pose[s]).max() < 0.5
+    assert b.smile[s + 40] == pytest.approx(-1.0) and b.smile[s] > -0.2
+
+
+def test_short_segment_and_out_of_range_segments(rig):
+    feats = _long_features(6.0)
+    n = feats.n_frames
+    m = plan(
+        rig,
+        feats,
+        segments=[
+            SegmentControl(10, 13, Expression(smile=1)),
+            SegmentControl(n - 5, n + 50, seed=5),
+            SegmentControl(40, 40, Expression(smile=1)),
+        ],
+    )
+    base = plan(rig, feats)
+    assert np.array_equal(m.landmarks[:10], base.landmarks[:10])
+    assert np.array_equal(m.landmarks[13 : n - 5], base.landmarks[13 : n - 5])
+    assert 0 < m.smile[10] < 1 and 0 < m.smile[12] < 1

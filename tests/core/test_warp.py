@@ -1,0 +1,181 @@
+"""WarpEngine on real portraits with planned motion (no timing assertions: see --bench)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import cv2
+import numpy as np
+import pytest
+
+from core.engines import create
+from core.engines.warp import WarpEngine
+from core.engines.warp_mouth import MouthPalette
+from core.errors import Cancelled, InputError
+from core.motion import inner_gap, plan
+from core.types import Expression, RenderRequest
+from tests.core.test_motion_support import joined_features, rig_of, synthetic_features
+
+
+@pytest.fixture(scope="module")
+def rig(samples):
+    return rig_of("hallo_2.jpg")  # 345 px rig, closed mouth
+
+
+@pytest.fixture(scope="module")
+def speech(samples):
+    return joined_features()
+
+
+def _still(motion):
+    """The same track with no head motion and no gaze (only face deformation remains)."""
+    z = np.zeros_like
+    return replace(
+        motion, head_pose=z(motion.head_pose), head_shift=z(motion.head_shift), gaze=z(motion.gaze)
+    )
+
+
+def _request(rig, feats, motion, size):
+    return RenderRequest(rig=rig, features=feats, motion=motion, size=size)
+
+
+def _psnr(a, b, mask):
+    d = (a.astype(np.float64) - b.astype(np.float64)) ** 2
+    mse = (d * mask[..., None]).sum() / (3 * mask.sum())
+    return 10 * np.log10(255.0**2 / max(mse, 1e-12))
+
+
+def test_registry_gives_warp_and_it_is_available():
+    eng = create("warp")
+    assert isinstance(eng, WarpEngine) and eng.name == "warp"
+    assert eng.available() == (True, "")
+
+
+@pytest.mark.parametrize("size", [256, 512, 1024])
+def test_frames_have_requested_size(rig, speech, size):
+    m = plan(rig, speech)
+    req = _request(rig, speech, m, size)
+    out = list(WarpEngine().render(req, frames=range(40, 43)))
+    assert len(out) == 3
+    for f in out:
+        assert f.shape == (size, size, 3) and f.dtype == np.uint8
+    assert not np.array_equal(out[0], out[2])
+
+
+def test_rest_reproduces_the_portrait(samples):
+    rig = rig_of("hallo_1.jpg")  # closed mouth: the rest shape is the portrait's own
+    feats = synthetic_features(5)
+    m = _still(plan(rig, feats, Expression(head_motion=0, blink_rate=0)))
+    eng = WarpEngine()
+    w = rig.image.shape[1]
+    for size in (w, 512):
+        frame = eng.render_frame(_request(rig, feats, m, size), 2)
+        ref = (
+            rig.image
+            if size == w
+            else cv2.resize(rig.image, (size, size), interpolation=cv2.INTER_AREA)
+        )
+        face = cv2.resize(rig.masks["face"], (size, size)) > 0.5
+        assert _psnr(frame, ref, face) > 30, size
+        assert _psnr(frame, ref, np.ones(face.shape, bool)) > 30
+
+
+def test_open_mouth_darkens_mouth_and_leaves_far_pixels(rig, speech):
+    m = _still(plan(rig, speech, Expression(head_motion=0)))
+    size = 256
+    req = _request(rig, speech, m, size)
+    eng = WarpEngine()
+    gap = inner_gap(m.landmarks)
+    i_open, i_rest = int(np.argmax(gap)), int(np.argmin(gap))
+    opened, rest = eng.render_frame(req, i_open), eng.render_frame(req, i_rest)
+    s = size / rig.image.shape[1]
+    lm = (m.landmarks[i_open] + 0.5) * s - 0.5
+    hole = np.zeros((size, size), np.uint8)
+    cv2.fillPoly(hole, [np.round(lm[60:68]).astype(np.int32)], 1)
+    hole = cv2.erode(hole, np.ones((3, 3), np.uint8)) > 0
+    assert hole.sum() > 20
+    lum_open = opened[hole].mean(axis=1)
+    lum_rest = rest[hole].mean(axis=1)
+    assert lum_open.mean() < 0.95 * lum_rest.mean()  # darker on average despite the teeth
+    assert np.percentile(lum_open, 25) < 0.6 * np.percentile(lum_rest, 25)  # a dark cavity
+    assert np.abs(opened[hole].astype(int) - rest[hole].astype(int)).mean() > 20
+    assert opened[hole].max() > opened[hole].min() + 40  # not a flat hole: teeth/tongue
+    # far from the face (image corners) nothing moves without head motion
+    c = size // 8
+    for sl in (np.s_[:c, :c], np.s_[:c, -c:], np.s_[-c:, :c], np.s_[-c:, -c:]):
+        assert np.array_equal(opened[sl], rest[sl])
+
+
+def test_extreme_head_pose_keeps_borders(rig, speech):
+    m = plan(rig, speech)
+    n = m.n_frames
+    pose = np.zeros((n, 3), np.float32)
+    pose[:, 0] = np.linspace(-12, 12, n)
+    pose[:, 1] = 8 * np.sin(np.arange(n))
+    pose[:, 2] = -6
+    extreme = replace(m, head_pose=pose, head_shift=np.full((n, 2), 0.03, np.float32))
+    size = 256
+    src = cv2.resize(rig.image, (size, size), interpolation=cv2.INTER_AREA)
+    src_black = int((src.max(axis=2) < 4).sum())
+    eng = WarpEngine()
+    req = _request(rig, speech, extreme, size)
+    for i in (0, n // 3, n - 1):
+        f = eng.render_frame(req, i)
+        # the frame edge is the portrait's edge: anchors on the border never move
+        for a, b in (
+            (f[0], src[0]),
+            (f[-1], src[-1]),
+            (f[:, 0], src[:, 0]),
+            (f[:, -1], src[:, -1]),
+        ):
+            assert np.abs(a.astype(int) - b.astype(int)).mean() < 3
+        assert int((f.max(axis=2) < 4).sum()) <= src_black + 5  # no black holes/tears
+    moved = eng.render_frame(req, 0)
+    still = eng.render_frame(_request(rig, speech, _still(m), size), 0)
+    assert np.abs(moved.astype(int) - still.astype(int)).mean() > 2  # the head did move
+
+
+def test_cancel_and_progress(rig, speech):
+    m = plan(rig, speech)
+    req = _request(rig, speech, m, 256)
+    calls = []
+    done = []
+
+    def cancel():
+        return len(done) >= 3
+
+    with pytest.raises(Cancelled):
+        for f in WarpEngine().render(
+            req, progress=lambda p, msg: calls.append((p, msg)), cancel=cancel
+        ):
+            done.append(f)
+    assert len(done) == 3
+    calls.clear()
+    frames = list(
+        WarpEngine().render(
+            req, frames=range(5, 15), progress=lambda p, msg: calls.append((p, msg))
+        )
+    )
+    assert len(frames) == 10 and calls[-1][0] == pytest.approx(1.0)
+    assert "10/10" in calls[-1][1]
+    # render and render_frame agree
+    assert np.array_equal(frames[3], WarpEngine().render_frame(req, 8))
+
+
+def test_bad_requests_raise_input_error(rig, speech):
+    m = plan(rig, speech)
+    with pytest.raises(InputError, match="size"):
+        WarpEngine().render_frame(_request(rig, speech, m, 100), 0)
+    with pytest.raises(InputError, match="frame"):
+        WarpEngine().render_frame(_request(rig, speech, m, 256), m.n_frames)
+
+
+def test_palette_comes_from_the_portrait(samples):
+    colour = MouthPalette.from_rig(rig_of("hallo_2.jpg"))
+    grey = MouthPalette.from_rig(rig_of("hallo_3.jpg"))  # black-and-white photo
+    for p in (colour, grey):
+        assert p.cavity.mean() < 0.5 * p.teeth.mean()
+        assert p.tongue.mean() > p.cavity.mean()
+    # the greyscale portrait gets neutral teeth and cavity, the painting warmer ones
+    assert np.ptp(grey.teeth) < 6 and np.ptp(grey.cavity) < 6
+    assert colour.tongue[0] > colour.tongue[2] + 10  # reddish tongue from reddish lips

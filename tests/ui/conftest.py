@@ -1,0 +1,78 @@
+"""GUI test helpers: a MainWindow with throw-away settings, and waiting utilities.
+
+Every window gets its own INI settings file in a temp folder (never the user's), and
+modal questions are answered through the window's `ask_*` hooks, so no test blocks on a
+dialog.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from PySide6.QtCore import QSettings
+
+from ui.settings import AppSettings
+
+
+@pytest.fixture
+def app_settings(tmp_path) -> AppSettings:
+    return AppSettings(QSettings(str(tmp_path / "settings.ini"), QSettings.IniFormat))
+
+
+@pytest.fixture
+def make_window(qtbot, app_settings):
+    """Factory: make_window(settings=None) -> a shown MainWindow, closed at teardown."""
+    from ui.main_window import MainWindow
+
+    windows = []
+
+    def make(settings: AppSettings | None = None):
+        win = MainWindow(settings or app_settings)
+        qtbot.addWidget(win)
+        win.resize(1400, 900)
+        win.show()
+        windows.append(win)
+        return win
+
+    yield make
+    for win in windows:
+        win.close()
+
+
+def wait_for(qtbot, condition, timeout: float = 120.0, what: str = "condition") -> None:
+    """Process events until condition() is true (fails the test after `timeout` s)."""
+    end = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > end:
+            pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}")
+        qtbot.wait(10)
+
+
+class LoopProbe:
+    """Measures the longest gap between 10 ms QTimer ticks: how long the GUI event loop
+    was blocked. Start it, do things, stop it, read `max_gap` (seconds)."""
+
+    def __init__(self):
+        from PySide6.QtCore import QTimer
+
+        self.timer = QTimer()
+        self.timer.setInterval(10)
+        self.timer.timeout.connect(self._tick)
+        self.last = None
+        self.max_gap = 0.0
+        self.ticks = 0
+
+    def _tick(self) -> None:
+        now = time.perf_counter()
+        if self.last is not None:
+            self.max_gap = max(self.max_gap, now - self.last)
+        self.last = now
+        self.ticks += 1
+
+    def start(self) -> None:
+        self.last = time.perf_counter()
+        self.timer.start()
+
+    def stop(self) -> None:
+        self.timer.stop()

@@ -1,0 +1,99 @@
+"""Small dialogs: new timeline, transcript editor."""
+
+from __future__ import annotations
+
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QLabel,
+    QLineEdit,
+    QPlainTextEdit,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+
+class NewTimelineDialog(QDialog):
+    """Pick the portrait, audio track, engine, size, fps and default preset."""
+
+    def __init__(self, portraits, tracks, presets, engine: str = "warp",
+                 portrait_id=None, audio_id=None, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setWindowTitle("New timeline")
+        self.portrait = QComboBox()
+        for p in portraits:
+            self.portrait.addItem(p.name, p.id)
+        self.audio = QComboBox()
+        for a in tracks:
+            self.audio.addItem(f"{a.name} ({a.duration:.1f} s)", a.id)
+        self.engine = QComboBox()
+        self.engine.addItems(["warp", "diffusion"])
+        self.engine.setCurrentText(engine)
+        self.size = QComboBox()
+        for s in (256, 384, 512, 768):
+            self.size.addItem(f"{s} px", s)
+        self.size.setCurrentIndex(2)
+        self.fps = QSpinBox()
+        self.fps.setRange(1, 60)
+        self.fps.setValue(25)
+        self.preset = QComboBox()
+        self.preset.addItem("(none)", None)
+        for p in presets:
+            self.preset.addItem(p.name, p.id)
+        self.name = QLineEdit()
+        self.name.setPlaceholderText("default: portrait + audio names")
+        if portrait_id is not None:
+            self.portrait.setCurrentIndex(max(self.portrait.findData(portrait_id), 0))
+        if audio_id is not None:
+            self.audio.setCurrentIndex(max(self.audio.findData(audio_id), 0))
+        form = QFormLayout()
+        form.addRow("Portrait", self.portrait)
+        form.addRow("Audio", self.audio)
+        form.addRow("Engine", self.engine)
+        form.addRow("Size", self.size)
+        form.addRow("Frame rate", self.fps)
+        form.addRow("Default preset", self.preset)
+        form.addRow("Name", self.name)
+        buttons = QDialogButtonBox(QDialogButtonBox.Ok | QDialogButtonBox.Cancel)
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(buttons)
+
+    def values(self) -> dict:
+        return {
+            "portrait_id": self.portrait.currentData(),
+            "audio_id": self.audio.currentData(),
+            "engine": self.engine.currentText(),
+            "size": int(self.size.currentData()),
+            "fps": int(self.fps.value()),
+            "preset_id": self.preset.currentData(),
+            "name": self.name.text().strip() or None,
+        }
+
+
+class TranscriptDialog(QDialog):
+    def __init__(self, name: str, text: str | None, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setWindowTitle(f"Transcript — {name}")
+        self.edit = QPlainTextEdit(text or "")
+        self.edit.setPlaceholderText("The words spoken in the recording (used to align "
+                                     "phonemes precisely). Leave empty to decode freely.")
+        hint = QLabel("The words are forced-aligned to the audio; the timeline shows them.")
+        hint.setWordWrap(True)
+        buttons = QDialogButtonBox(QDialogButtonBox.Ok | QDialogButtonBox.Cancel)
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addWidget(hint)
+        layout.addWidget(self.edit, 1)
+        layout.addWidget(buttons)
+        self.resize(480, 260)
+
+    def text(self) -> str | None:
+        t = self.edit.toPlainText().strip()
+        return t or None

@@ -1,0 +1,181 @@
+"""Export dialog: size, fps, quality, output path; progress, cancel, "open folder".
+
+The export runs as a pool task with its own Project instance (the render worker may be
+busy with the queue); `Project.export_video` renders whatever is missing, concatenates the
+segment renders, muxes the audio and writes atomically, so a cancelled export leaves no
+file behind.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QUrl, Signal
+from PySide6.QtGui import QDesktopServices
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDialog,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QProgressBar,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ui.theme import DIM
+from ui.worker import ProjectTask, start_task
+
+QUALITIES = (("High (CRF 18)", 18), ("Good (CRF 23)", 23), ("Small file (CRF 28)", 28))
+
+
+class ExportDialog(QDialog):
+    finished_export = Signal(str)  # output path
+    failed_export = Signal(str)  # message
+
+    open_url = staticmethod(QDesktopServices.openUrl)  # tests replace it
+
+    def __init__(self, project_path, timeline, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setWindowTitle(f"Export {timeline.name}")
+        self.setObjectName("ExportDialog")
+        self.project_path = Path(project_path)
+        self.timeline = timeline
+        self.task: ProjectTask | None = None
+        self.out_path: Path | None = None
+
+        self.size = QComboBox()
+        sizes = sorted({timeline.size, 256, 384, 512, 768, 1024})
+        for s in sizes:
+            label = f"{s} × {s}" + ("  (timeline)" if s == timeline.size else "")
+            self.size.addItem(label, s)
+        self.size.setCurrentIndex(self.size.findData(timeline.size))
+        self.fps = QSpinBox()
+        self.fps.setRange(1, 120)
+        self.fps.setValue(int(timeline.fps))
+        self.fps.setSuffix(" fps")
+        self.quality = QComboBox()
+        for label, crf in QUALITIES:
+            self.quality.addItem(label, crf)
+        default = self.project_path / "exports" / f"{_safe(timeline.name)}.mp4"
+        self.path_edit = QLineEdit(str(default))
+        browse = QPushButton("Browse…")
+        browse.clicked.connect(self._browse)
+        path_row = QHBoxLayout()
+        path_row.addWidget(self.path_edit, 1)
+        path_row.addWidget(browse)
+
+        form = QFormLayout()
+        form.addRow("Size", self.size)
+        form.addRow("Frame rate", self.fps)
+        form.addRow("Quality", self.quality)
+        form.addRow("Output", path_row)
+
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 1000)
+        self.progress.setValue(0)
+        self.status = QLabel("Segments that are not rendered yet are rendered first.")
+        self.status.setStyleSheet(f"color: {DIM};")
+        self.status.setWordWrap(True)
+
+        self.export_btn = QPushButton("Export")
+        self.export_btn.setDefault(True)
+        self.cancel_btn = QPushButton("Cancel")
+        self.open_btn = QPushButton("Open folder")
+        self.open_btn.setVisible(False)
+        self.close_btn = QPushButton("Close")
+        buttons = QHBoxLayout()
+        buttons.addStretch(1)
+        for b in (self.open_btn, self.export_btn, self.cancel_btn, self.close_btn):
+            buttons.addWidget(b)
+        self.cancel_btn.setEnabled(False)
+
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(self.progress)
+        layout.addWidget(self.status)
+        layout.addLayout(buttons)
+        self.resize(560, 260)
+
+        self.export_btn.clicked.connect(self.start)
+        self.cancel_btn.clicked.connect(self.cancel)
+        self.close_btn.clicked.connect(self.close)
+        self.open_btn.clicked.connect(self.open_folder)
+
+    def _browse(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Export video", self.path_edit.text(),
+                                              "MP4 video (*.mp4)")
+        if path:
+            self.path_edit.setText(path if path.lower().endswith(".mp4") else path + ".mp4")
+
+    @property
+    def running(self) -> bool:
+        return self.task is not None
+
+    def start(self) -> None:
+        if self.running:
+            return
+        out = Path(self.path_edit.text().strip()).expanduser()
+        size = int(self.size.currentData())
+        fps = int(self.fps.value())
+        crf = int(self.quality.currentData())
+        timeline_id = self.timeline.id
+        if out.parent == self.project_path / "exports":
+            out.parent.mkdir(parents=True, exist_ok=True)
+
+        def work(project, progress, cancel):
+            return project.export_video(timeline_id, out, size=size, fps=fps, crf=crf,
+                                        progress=progress, cancel=cancel)
+
+        self.task = ProjectTask(self.project_path, work, name="export")
+        self.progress.setValue(0)
+        self.status.setText("Exporting…")
+        self.export_btn.setEnabled(False)
+        self.cancel_btn.setEnabled(True)
+        self.open_btn.setVisible(False)
+        start_task(self.task, self._done, self._failed, self._progress)
+
+    def cancel(self) -> None:
+        if self.task is not None:
+            self.task.cancel_event.set()
+            self.status.setText("Cancelling…")
+
+    def _progress(self, fraction: float, message: str) -> None:
+        self.progress.setValue(int(round(fraction * 1000)))
+        if message:
+            self.status.setText(message)
+
+    def _done(self, path) -> None:
+        self.task = None
+        self.out_path = Path(path)
+        self.progress.setValue(1000)
+        self.status.setText(f"Exported {self.out_path}")
+        self.export_btn.setEnabled(True)
+        self.cancel_btn.setEnabled(False)
+        self.open_btn.setVisible(True)
+        self.finished_export.emit(str(self.out_path))
+
+    def _failed(self, message: str) -> None:
+        self.task = None
+        self.status.setText(f"Export stopped: {message}")
+        self.status.setStyleSheet("color: #e05555;")
+        self.export_btn.setEnabled(True)
+        self.cancel_btn.setEnabled(False)
+        self.failed_export.emit(message)
+
+    def open_folder(self) -> None:
+        if self.out_path is not None:
+            self.open_url(QUrl.fromLocalFile(str(self.out_path.parent)))
+
+    def closeEvent(self, event) -> None:  # noqa: N802
+        self.cancel()
+        super().closeEvent(event)
+
+
+def _safe(name: str) -> str:
+    keep = "".join(c if c.isalnum() or c in "-_ " else "_" for c in name).strip()
+    return keep.replace(" ", "_") or "export"

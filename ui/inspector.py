@@ -1,0 +1,429 @@
+"""The inspector: edit the selected segment, the timeline, or an edit preset.
+
+Widgets here only emit *what the user asked for* (plain dicts / Expressions with ids); the
+main window turns each into an undoable command. Slider drags emit `changed` continuously
+(for the live preview, debounced by the window) and `committed` once on release, so one
+drag is one undo step.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPlainTextEdit,
+    QPushButton,
+    QSlider,
+    QSpinBox,
+    QStackedWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from core.types import Expression
+from ui.preview import FrameView
+from ui.theme import DIM, STATE_COLORS, STATE_LABELS
+
+EXPRESSION_CONTROLS = (
+    # field, label, min, max (slider units are hundredths)
+    ("smile", "Smile", -1.0, 1.0),
+    ("brows", "Brows", -1.0, 1.0),
+    ("head_motion", "Head motion", 0.0, 2.0),
+    ("blink_rate", "Blink rate", 0.0, 3.0),
+)
+
+
+class ValueSlider(QWidget):
+    """A float slider with a value label; `moved` while dragging, `committed` when done."""
+
+    moved = Signal(float)
+    committed = Signal(float)
+
+    def __init__(self, lo: float, hi: float, value: float = 0.0, fmt: str = "{:+.2f}"):
+        super().__init__()
+        self.fmt = fmt
+        self.slider = QSlider(Qt.Horizontal)
+        self.slider.setRange(int(round(lo * 100)), int(round(hi * 100)))
+        self.label = QLabel()
+        self.label.setMinimumWidth(44)
+        self.label.setAlignment(Qt.AlignRight | Qt.AlignVCenter)
+        row = QHBoxLayout(self)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(self.slider, 1)
+        row.addWidget(self.label)
+        self.set_value(value)
+        self.slider.valueChanged.connect(self._on_change)
+        self.slider.sliderReleased.connect(lambda: self.committed.emit(self.value()))
+
+    def value(self) -> float:
+        return self.slider.value() / 100.0
+
+    def set_value(self, value: float) -> None:
+        self.slider.blockSignals(True)
+        self.slider.setValue(int(round(value * 100)))
+        self.slider.blockSignals(False)
+        self.label.setText(self.fmt.format(value))
+
+    def _on_change(self, _v: int) -> None:
+        self.label.setText(self.fmt.format(self.value()))
+        self.moved.emit(self.value())
+        if not self.slider.isSliderDown():  # keyboard / click / programmatic change
+            self.committed.emit(self.value())
+
+
+class ExpressionEditor(QWidget):
+    changed = Signal(object)  # Expression, while dragging
+    committed = Signal(object)  # Expression, final
+
+    def __init__(self):
+        super().__init__()
+        form = QFormLayout(self)
+        form.setContentsMargins(0, 0, 0, 0)
+        self.sliders: dict[str, ValueSlider] = {}
+        for name, label, lo, hi in EXPRESSION_CONTROLS:
+            s = ValueSlider(lo, hi, getattr(Expression(), name),
+                            "{:+.2f}" if lo < 0 else "{:.2f}")
+            s.moved.connect(lambda _v: self.changed.emit(self.expression()))
+            s.committed.connect(lambda _v: self.committed.emit(self.expression()))
+            form.addRow(label, s)
+            self.sliders[name] = s
+
+    def expression(self) -> Expression:
+        return Expression(**{k: s.value() for k, s in self.sliders.items()})
+
+    def set_expression(self, e: Expression) -> None:
+        for k, s in self.sliders.items():
+            s.set_value(getattr(e, k))
+
+
+def _title(text: str) -> QLabel:
+    label = QLabel(text)
+    label.setObjectName("PanelTitle")
+    return label
+
+
+class SegmentPage(QWidget):
+    overridesChanged = Signal(int, dict)  # segment id, {preset_id|seed|expression: value}
+    rerenderRequested = Signal(int)
+    splitRequested = Signal()
+    mergeRequested = Signal(int)
+
+    def __init__(self):
+        super().__init__()
+        self.segment = None
+        self.heading = QLabel("Segment")
+        self.heading.setStyleSheet("font-size: 15px; font-weight: bold;")
+        self.info = QLabel()
+        self.info.setStyleSheet(f"color: {DIM};")
+        self.state = QLabel()
+
+        self.preset_combo = QComboBox()
+        self.seed_check = QCheckBox("Own seed")
+        self.seed_spin = QSpinBox()
+        self.seed_spin.setRange(0, 2**31 - 1)
+        self.expr_check = QCheckBox("Own expression")
+        self.expr = ExpressionEditor()
+
+        box = QGroupBox("Overrides")
+        form = QFormLayout(box)
+        form.addRow("Preset", self.preset_combo)
+        seed_row = QHBoxLayout()
+        seed_row.addWidget(self.seed_check)
+        seed_row.addWidget(self.seed_spin, 1)
+        form.addRow("Seed", seed_row)
+        form.addRow(self.expr_check)
+        form.addRow(self.expr)
+
+        self.rerender_btn = QPushButton("Re-render segment  (R)")
+        self.split_btn = QPushButton("Split at playhead  (S)")
+        self.merge_btn = QPushButton("Merge with next  (M)")
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.split_btn)
+        buttons.addWidget(self.merge_btn)
+
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.heading)
+        layout.addWidget(self.info)
+        layout.addWidget(self.state)
+        layout.addWidget(box)
+        layout.addWidget(self.rerender_btn)
+        layout.addLayout(buttons)
+        layout.addStretch(1)
+
+        self.preset_combo.activated.connect(self._on_preset)
+        self.seed_check.toggled.connect(self._on_seed)
+        self.seed_spin.editingFinished.connect(self._on_seed)
+        self.expr_check.toggled.connect(self._on_expr_toggle)
+        self.expr.committed.connect(self._on_expr)
+        self.rerender_btn.clicked.connect(
+            lambda: self.segment and self.rerenderRequested.emit(self.segment.id))
+        self.split_btn.clicked.connect(self.splitRequested.emit)
+        self.merge_btn.clicked.connect(
+            lambda: self.segment and self.mergeRequested.emit(self.segment.id))
+
+    def set_presets(self, presets) -> None:
+        self.preset_combo.blockSignals(True)
+        current = self.preset_combo.currentData()
+        self.preset_combo.clear()
+        self.preset_combo.addItem("(timeline default)", None)
+        for p in presets:
+            self.preset_combo.addItem(p.name, p.id)
+        idx = self.preset_combo.findData(current)
+        self.preset_combo.setCurrentIndex(max(idx, 0))
+        self.preset_combo.blockSignals(False)
+
+    def set_segment(self, seg, fps: float) -> None:
+        self.segment = seg
+        self.heading.setText(f"Segment {seg.index + 1}")
+        self.info.setText(
+            f"frames {seg.start}–{seg.end - 1}  ·  {seg.start / fps:.2f}–{seg.end / fps:.2f} s"
+            f"  ·  {(seg.end - seg.start) / fps:.2f} s"
+        )
+        state = STATE_LABELS.get(seg.state, seg.state)
+        if seg.state == "rendering":
+            state += f" {seg.progress * 100:.0f}%"
+        self.state.setText(f"<span style='color:{STATE_COLORS.get(seg.state, '#888')}'>■</span>"
+                           f" {state}")
+        o = seg.overrides
+        for w in (self.preset_combo, self.seed_check, self.seed_spin, self.expr_check):
+            w.blockSignals(True)
+        self.preset_combo.setCurrentIndex(max(self.preset_combo.findData(o.preset_id), 0))
+        self.seed_check.setChecked(o.seed is not None)
+        self.seed_spin.setEnabled(o.seed is not None)
+        self.seed_spin.setValue(o.seed or 0)
+        self.expr_check.setChecked(o.expression is not None)
+        self.expr.setEnabled(o.expression is not None)
+        self.expr.set_expression(o.expression or Expression())
+        for w in (self.preset_combo, self.seed_check, self.seed_spin, self.expr_check):
+            w.blockSignals(False)
+
+    def _emit(self, **fields) -> None:
+        if self.segment is not None:
+            self.overridesChanged.emit(self.segment.id, fields)
+
+    def _on_preset(self, _index: int) -> None:
+        if self.segment is not None and self.preset_combo.currentData() != \
+                self.segment.overrides.preset_id:
+            self._emit(preset_id=self.preset_combo.currentData())
+
+    def _on_seed(self, *_args) -> None:
+        self.seed_spin.setEnabled(self.seed_check.isChecked())
+        value = self.seed_spin.value() if self.seed_check.isChecked() else None
+        if self.segment is not None and value != self.segment.overrides.seed:
+            self._emit(seed=value)
+
+    def _on_expr_toggle(self, on: bool) -> None:
+        self.expr.setEnabled(on)
+        self._emit(expression=self.expr.expression() if on else None)
+
+    def _on_expr(self, expression: Expression) -> None:
+        if self.expr_check.isChecked():
+            self._emit(expression=expression)
+
+
+class TimelinePage(QWidget):
+    """The timeline's own settings (shown when no segment is selected)."""
+
+    timelineChanged = Signal(int, dict)
+
+    def __init__(self):
+        super().__init__()
+        self.timeline = None
+        self.heading = QLabel("Timeline")
+        self.heading.setStyleSheet("font-size: 15px; font-weight: bold;")
+        self.info = QLabel()
+        self.info.setStyleSheet(f"color: {DIM};")
+        self.info.setWordWrap(True)
+        self.engine = QComboBox()
+        self.engine.addItems(["warp", "diffusion"])
+        self.preset = QComboBox()
+        self.seed = QSpinBox()
+        self.seed.setRange(0, 2**31 - 1)
+        self.size = QComboBox()
+        for s in (256, 384, 512, 768):
+            self.size.addItem(f"{s} px", s)
+        form = QFormLayout()
+        form.addRow("Engine", self.engine)
+        form.addRow("Default preset", self.preset)
+        form.addRow("Seed", self.seed)
+        form.addRow("Size", self.size)
+        self.hint = QLabel("Click a segment on the timeline to edit its overrides.")
+        self.hint.setStyleSheet(f"color: {DIM};")
+        self.hint.setWordWrap(True)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.heading)
+        layout.addWidget(self.info)
+        layout.addLayout(form)
+        layout.addWidget(self.hint)
+        layout.addStretch(1)
+        self.engine.activated.connect(lambda _i: self._emit(engine=self.engine.currentText()))
+        self.preset.activated.connect(lambda _i: self._emit(preset_id=self.preset.currentData()))
+        self.seed.editingFinished.connect(lambda: self._emit(seed=self.seed.value()))
+        self.size.activated.connect(lambda _i: self._emit(size=self.size.currentData()))
+
+    def _emit(self, **fields) -> None:
+        t = self.timeline
+        if t is None:
+            return
+        changed = {k: v for k, v in fields.items() if getattr(t, k) != v}
+        if changed:
+            self.timelineChanged.emit(t.id, changed)
+
+    def set_presets(self, presets) -> None:
+        self.preset.clear()
+        self.preset.addItem("(none)", None)
+        for p in presets:
+            self.preset.addItem(p.name, p.id)
+        if self.timeline is not None:
+            self.preset.setCurrentIndex(max(self.preset.findData(self.timeline.preset_id), 0))
+
+    def set_timeline(self, t, portrait_name: str = "", audio_name: str = "") -> None:
+        self.timeline = t
+        self.heading.setText(t.name)
+        self.info.setText(f"{portrait_name} + {audio_name}<br>{t.n_frames} frames at {t.fps} fps"
+                          f" · {t.duration:.2f} s")
+        for w in (self.engine, self.preset, self.seed, self.size):
+            w.blockSignals(True)
+        self.engine.setCurrentText(t.engine)
+        self.preset.setCurrentIndex(max(self.preset.findData(t.preset_id), 0))
+        self.seed.setValue(t.seed)
+        idx = self.size.findData(t.size)
+        if idx < 0:
+            self.size.addItem(f"{t.size} px", t.size)
+            idx = self.size.findData(t.size)
+        self.size.setCurrentIndex(idx)
+        for w in (self.engine, self.preset, self.seed, self.size):
+            w.blockSignals(False)
+
+
+class PresetPage(QWidget):
+    """Preset editor with a live warp-engine preview of its expression."""
+
+    presetEdited = Signal(int, dict)  # preset id, changed fields
+    previewRequested = Signal(object)  # Expression (debounced by this page)
+    removeRequested = Signal(int)
+
+    def __init__(self):
+        super().__init__()
+        self.preset = None
+        self.name = QLineEdit()
+        self.prompt = QPlainTextEdit()
+        self.prompt.setPlaceholderText("e.g. wearing round glasses, soft studio light")
+        self.prompt.setMaximumHeight(60)
+        self.negative = QPlainTextEdit()
+        self.negative.setPlaceholderText("what to avoid")
+        self.negative.setMaximumHeight(44)
+        self.strength = ValueSlider(0.0, 2.0, 1.0, "{:.2f}")
+        self.expr = ExpressionEditor()
+        self.view = FrameView()
+        self.view.placeholder = "live preview\n(needs a timeline)"
+        self.view.setMinimumSize(160, 160)
+        self.remove_btn = QPushButton("Delete preset")
+
+        form = QFormLayout()
+        form.addRow("Name", self.name)
+        form.addRow("Prompt", self.prompt)
+        form.addRow("Negative", self.negative)
+        form.addRow("Strength", self.strength)
+        layout = QVBoxLayout(self)
+        layout.addWidget(_title("Edit preset"))
+        layout.addLayout(form)
+        layout.addWidget(QLabel("Expression"))
+        layout.addWidget(self.expr)
+        layout.addWidget(self.view, 1)
+        layout.addWidget(self.remove_btn)
+
+        self._debounce = QTimer(self)
+        self._debounce.setSingleShot(True)
+        self._debounce.setInterval(120)
+        self._debounce.timeout.connect(lambda: self.previewRequested.emit(self.expr.expression()))
+
+        self.name.editingFinished.connect(lambda: self._emit(name=self.name.text().strip()))
+        self._text_timer = QTimer(self)
+        self._text_timer.setSingleShot(True)
+        self._text_timer.setInterval(600)
+        self._text_timer.timeout.connect(self._commit_text)
+        self.prompt.textChanged.connect(self._text_timer.start)
+        self.negative.textChanged.connect(self._text_timer.start)
+        self.strength.committed.connect(lambda v: self._emit(strength=v))
+        self.expr.changed.connect(lambda _e: self._debounce.start())
+        self.expr.committed.connect(self._on_expr_committed)
+        self.remove_btn.clicked.connect(
+            lambda: self.preset and self.removeRequested.emit(self.preset.id))
+
+    def _on_expr_committed(self, e: Expression) -> None:
+        self._emit(expression=e)
+        self._debounce.start()
+
+    def _commit_text(self) -> None:
+        self._emit(prompt=self.prompt.toPlainText(), negative_prompt=self.negative.toPlainText())
+
+    def _emit(self, **fields) -> None:
+        p = self.preset
+        if p is None:
+            return
+        changed = {k: v for k, v in fields.items() if getattr(p, k) != v}
+        if changed.get("name", "x") == "":
+            self.name.setText(p.name)
+            return
+        if changed:
+            self.presetEdited.emit(p.id, changed)
+
+    def set_preset(self, p) -> None:
+        self.preset = p
+        for w in (self.name, self.prompt, self.negative):
+            w.blockSignals(True)
+        self.name.setText(p.name)
+        if self.prompt.toPlainText() != p.prompt:
+            self.prompt.setPlainText(p.prompt)
+        if self.negative.toPlainText() != p.negative_prompt:
+            self.negative.setPlainText(p.negative_prompt)
+        for w in (self.name, self.prompt, self.negative):
+            w.blockSignals(False)
+        self._text_timer.stop()
+        self.strength.set_value(p.strength)
+        self.expr.set_expression(p.expression)
+        self._debounce.start()
+
+    def show_preview(self, frame) -> None:
+        self.view.set_frame(frame, "warp preview")
+
+
+class InspectorPanel(QWidget):
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.stack = QStackedWidget()
+        self.empty = QLabel("Open or create a project:\nFile ▸ New project (Ctrl+N)")
+        self.empty.setAlignment(Qt.AlignCenter)
+        self.empty.setStyleSheet(f"color: {DIM};")
+        self.segment_page = SegmentPage()
+        self.timeline_page = TimelinePage()
+        self.preset_page = PresetPage()
+        for w in (self.empty, self.segment_page, self.timeline_page, self.preset_page):
+            self.stack.addWidget(w)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        layout.addWidget(_title("Inspector"))
+        layout.addWidget(self.stack, 1)
+        self.setMinimumWidth(280)
+
+    def show_page(self, name: str) -> None:
+        page = {"empty": self.empty, "segment": self.segment_page,
+                "timeline": self.timeline_page, "preset": self.preset_page}[name]
+        self.stack.setCurrentWidget(page)
+
+    def current_page(self) -> str:
+        w = self.stack.currentWidget()
+        return {id(self.empty): "empty", id(self.segment_page): "segment",
+                id(self.timeline_page): "timeline", id(self.preset_page): "preset"}[id(w)]
+
+    def set_presets(self, presets) -> None:
+        self.segment_page.set_presets(presets)
+        self.timeline_page.set_presets(presets)
