@@ -54,8 +54,8 @@ DEFAULTS = {
 }
 _MODEL_COMPONENTS = (
     "vae",
-    "reference_unet",
-    "denoising_unet",
+    "reference_net",
+    "animate_net",
     "face_locator",
     "image_proj",
     "audio_proj",

@@ -5,8 +5,8 @@ A diffusers `DiffusionPipeline` (`from_pretrained` / `save_pretrained` of a loca
 a tqdm progress bar). Components, one sub-folder each:
 
     vae             diffusers AutoencoderKL
-    reference_unet  ReferenceNet   (portrait latent at t=0 → reference bank)
-    denoising_unet  AnimateNet     (spatial + audio + motion modules; reads the bank)
+    reference_net  ReferenceNet   (portrait latent at t=0 → reference bank)
+    animate_net  AnimateNet     (spatial + audio + motion modules; reads the bank)
     face_locator    FaceLocator    (motion-prior guider, zero-initialised conv_out)
     image_proj      ImageProj      (512-d face embedding → identity tokens)
     audio_proj      AudioProj      (±2-frame audio windows → per-frame audio tokens)
@@ -68,8 +68,8 @@ log = logging.getLogger(__name__)
 
 REQUIRED_COMPONENTS = (
     "vae",
-    "reference_unet",
-    "denoising_unet",
+    "reference_net",
+    "animate_net",
     "face_locator",
     "image_proj",
     "audio_proj",
@@ -118,15 +118,15 @@ def frame_noise(seed: int, frame: int, shape: tuple[int, ...]) -> torch.Tensor:
 class MagicTalkPipeline(DiffusionPipeline):
     """See the module docstring. Build with `from_pretrained(folder)` or from components."""
 
-    model_cpu_offload_seq = "image_proj->reference_unet->audio_proj->face_locator->denoising_unet->vae"
+    model_cpu_offload_seq = "image_proj->reference_net->audio_proj->face_locator->animate_net->vae"
     _optional_components = list(OPTIONAL_COMPONENTS)
     _callback_tensor_inputs = ["latents"]
 
     def __init__(
         self,
         vae: AutoencoderKL,
-        reference_unet: ReferenceNet,
-        denoising_unet: AnimateNet,
+        reference_net: ReferenceNet,
+        animate_net: AnimateNet,
         face_locator: FaceLocator,
         image_proj: ImageProj,
         audio_proj: AudioProj,
@@ -138,8 +138,8 @@ class MagicTalkPipeline(DiffusionPipeline):
         super().__init__()
         self.register_modules(
             vae=vae,
-            reference_unet=reference_unet,
-            denoising_unet=denoising_unet,
+            reference_net=reference_net,
+            animate_net=animate_net,
             face_locator=face_locator,
             image_proj=image_proj,
             audio_proj=audio_proj,
@@ -149,7 +149,7 @@ class MagicTalkPipeline(DiffusionPipeline):
             text_adapter=text_adapter,
         )
         if text_adapter is not None:
-            denoising_unet.set_text_adapter(text_adapter)
+            animate_net.set_text_adapter(text_adapter)
         self.vae_scale_factor = 2 ** (len(vae.config.block_out_channels) - 1)
         self.audio_encoder = None  # Wav2Vec2Model from <folder>/wav2vec (optional)
         self.arcface: Callable[[np.ndarray], np.ndarray] | None = None
@@ -212,7 +212,7 @@ class MagicTalkPipeline(DiffusionPipeline):
 
     @property
     def dtype(self) -> torch.dtype:
-        return self.denoising_unet.dtype
+        return self.animate_net.dtype
 
     # -------------------------------------------------------------- conditioning
     def encode_reference(
@@ -233,14 +233,14 @@ class MagicTalkPipeline(DiffusionPipeline):
                 emb, source = np.asarray(face_embedding, np.float32).reshape(-1), "given"
             e = torch.from_numpy(emb)[None].to(device, dtype)
             tokens = self.image_proj(torch.cat([torch.zeros_like(e), e]))
-            bank = self.reference_unet.compute_bank(latent.repeat(2, 1, 1, 1), tokens, 0)
+            bank = self.reference_net.compute_bank(latent.repeat(2, 1, 1, 1), tokens, 0)
         return ReferenceState(bank, tokens, latent, crop, size, source)
 
     def recompute_bank(self, state: ReferenceState) -> ReferenceState:
         """The same state with its bank computed again (what every denoiser call would cost
         without caching; used by the bench to measure the saving)."""
         with torch.inference_mode():
-            bank = self.reference_unet.compute_bank(
+            bank = self.reference_net.compute_bank(
                 state.latent.repeat(2, 1, 1, 1), state.image_tokens, 0
             )
         return ReferenceState(bank, state.image_tokens, state.latent, state.crop, state.size,
@@ -355,14 +355,14 @@ class MagicTalkPipeline(DiffusionPipeline):
         states, _ = self.audio_states(audio, range(lo, hi), waveform)
         states_t = torch.from_numpy(np.ascontiguousarray(states))
 
-        levels = len(self.denoising_unet.config.block_out_channels)
+        levels = len(self.animate_net.config.block_out_channels)
         masks = {
             k: [torch.from_numpy(m).to(device, dtype) for m in v]
             for k, v in cond.region_masks(portrait, crop, latent_side, levels).items()
         }
         scale_t = [float(s) for s in motion_scale]
 
-        c_lat = self.denoising_unet.config.in_channels
+        c_lat = self.animate_net.config.in_channels
         shape = (1, c_lat, len(span), latent_side, latent_side)
         latents = torch.empty(shape, dtype=torch.float32)
         for i, k in enumerate(span):
@@ -397,7 +397,7 @@ class MagicTalkPipeline(DiffusionPipeline):
                     audio_tokens, guide_feat = window_inputs(win)
                     if cfg:
                         zeros_g = None if guide_feat is None else torch.zeros_like(guide_feat)
-                        pred = self.denoising_unet(
+                        pred = self.animate_net(
                             torch.cat([x, x]),
                             t,
                             ref.image_tokens,
@@ -415,7 +415,7 @@ class MagicTalkPipeline(DiffusionPipeline):
                         )
                         u, c = pred.chunk(2)
                         return guide(u, c, self._guidance_scale)
-                    return self.denoising_unet(
+                    return self.animate_net(
                         x,
                         t,
                         ref.image_tokens[1:],

@@ -257,7 +257,7 @@ def tiny_pipeline(
                     continue
                 p.add_(torch.randn(p.shape, generator=g) * perturb)
     pipe = MagicTalkPipeline(
-        vae=vae, reference_unet=ref, denoising_unet=net, face_locator=locator,
+        vae=vae, reference_net=ref, animate_net=net, face_locator=locator,
         image_proj=image_proj, audio_proj=audio_proj, scheduler=make_scheduler(),
         text_encoder=text_encoder, tokenizer=tokenizer, text_adapter=adapter,
     )

@@ -43,17 +43,21 @@ def test_export_reencode_size_fps(project, tmp_path):
 
 def test_export_cancel_and_bad_options(project, tmp_path):
     tid = project.timeline().id
-    project.export_video(tid, tmp_path / "first.mp4")
+    outdir = tmp_path / "out"
+    outdir.mkdir()
+    project.export_video(tid, outdir / "first.mp4")
     calls = []
 
     def cancel():
         calls.append(1)
         return len(calls) > 5
 
-    target = tmp_path / "cancelled.mp4"
     with pytest.raises(Cancelled):
-        project.export_video(tid, target, size=288, cancel=cancel)
-    assert list(tmp_path.iterdir()) == [tmp_path / "first.mp4"]  # nothing else written
+        project.export_video(tid, outdir / "cancelled.mp4", size=288, cancel=cancel)
+    with pytest.raises(Cancelled):  # the stream-copy path too
+        project.export_video(tid, outdir / "first.mp4", cancel=lambda: True)
+    assert [p.name for p in outdir.iterdir()] == ["first.mp4"]  # nothing else written
+    assert probe(outdir / "first.mp4")["n_frames"] == project.timeline(tid).n_frames
     with pytest.raises(InputError, match="crf"):
         project.export_video(tid, tmp_path / "x.mp4", crf=99)
     with pytest.raises(InputError, match="does not exist"):
