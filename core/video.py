@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 from fractions import Fraction
@@ -112,9 +113,9 @@ def write_mp4(
 
     out = check_writable(out_path)
     rate = _rate(fps)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{out.stem}.tmp-", suffix=".mp4", dir=out.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
+    # a random name rather than mkstemp: FFmpeg creates the file with the user's umask, so
+    # the finished MP4 gets ordinary permissions (mkstemp's would be owner-only 0600)
+    tmp = out.parent / f".{out.stem}.tmp-{secrets.token_hex(4)}.mp4"
     pcm = None if audio is None else np.asarray(audio.samples).reshape(-1)
     src_rate = None if audio is None else int(audio.sample_rate)
     try:

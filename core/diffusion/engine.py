@@ -259,7 +259,7 @@ class DiffusionEngine:
 
         self.last_info = {
             "face_embedding": ref.face_source,
-            "audio": "wav2vec2" if (pipe.audio_encoder is not None and request.audio) else "mel",
+            "audio": "wav2vec2" if (pipe.wav2vec is not None and request.audio) else "mel",
             "span": (max(0, frames.start - int(s["overlap"])),
                      min(n, frames.stop + int(s["overlap"]))),
         }

@@ -5,16 +5,20 @@ A diffusers `DiffusionPipeline` (`from_pretrained` / `save_pretrained` of a loca
 a tqdm progress bar). Components, one sub-folder each:
 
     vae             diffusers AutoencoderKL
-    reference_net  ReferenceNet   (portrait latent at t=0 → reference bank)
-    animate_net  AnimateNet     (spatial + audio + motion modules; reads the bank)
+    reference_net   ReferenceNet   (portrait latent at t=0 → reference bank)
+    animate_net     AnimateNet     (spatial + audio + motion modules; reads the bank)
     face_locator    FaceLocator    (motion-prior guider, zero-initialised conv_out)
     image_proj      ImageProj      (512-d face embedding → identity tokens)
     audio_proj      AudioProj      (±2-frame audio windows → per-frame audio tokens)
     scheduler       DDIMScheduler  (Hallo's: v-prediction, zero-SNR, trailing)
     text_encoder, tokenizer, text_adapter   optional: CLIP text encoder + tokenizer and the
                     decoupled text cross-attention weights (to_k_text / to_v_text)
-    wav2vec/        optional, outside model_index: a transformers Wav2Vec2Model; without it
-                    the audio tokens come from the engine's own mel/viseme features
+    wav2vec         optional transformers Wav2Vec2Model; without it the audio tokens come
+                    from the engine's own mel/viseme features
+    face_analysis/  optional ArcFace ONNX models (not a diffusers component; read by the
+                    engine's face-embedding hook when present)
+
+The component names and folder layout are those `core.diffusion.hallo.importer` writes.
 
 How one call runs (why it is shaped this way):
 1. The portrait is cropped square around the face, VAE-encoded, and ReferenceNet runs ONCE
@@ -75,8 +79,7 @@ REQUIRED_COMPONENTS = (
     "audio_proj",
     "scheduler",
 )
-OPTIONAL_COMPONENTS = ("text_encoder", "tokenizer", "text_adapter")
-WAV2VEC_FOLDER = "wav2vec"
+OPTIONAL_COMPONENTS = ("text_encoder", "tokenizer", "text_adapter", "wav2vec")
 
 # Hallo's CFG layout over a 2-row bank [ref·uncond-ctx, ref·cond-ctx] (see module doc).
 _REF_ROWS_CFG = [None, 1]
@@ -134,6 +137,7 @@ class MagicTalkPipeline(DiffusionPipeline):
         text_encoder=None,
         tokenizer=None,
         text_adapter: TextAdapter | None = None,
+        wav2vec=None,
     ):
         super().__init__()
         self.register_modules(
@@ -147,11 +151,11 @@ class MagicTalkPipeline(DiffusionPipeline):
             text_encoder=text_encoder,
             tokenizer=tokenizer,
             text_adapter=text_adapter,
+            wav2vec=wav2vec,
         )
         if text_adapter is not None:
             animate_net.set_text_adapter(text_adapter)
         self.vae_scale_factor = 2 ** (len(vae.config.block_out_channels) - 1)
-        self.audio_encoder = None  # Wav2Vec2Model from <folder>/wav2vec (optional)
         self.arcface: Callable[[np.ndarray], np.ndarray] | None = None
         self._interrupt = False
         self._num_timesteps = 0
@@ -187,28 +191,17 @@ class MagicTalkPipeline(DiffusionPipeline):
         if not (folder / "model_index.json").is_file():
             raise InputError(folder, "not a MagicTalk weights folder (no model_index.json)")
         kwargs.setdefault("local_files_only", True)
-        pipe = super().from_pretrained(str(folder), **kwargs)
-        if (folder / WAV2VEC_FOLDER / "config.json").is_file():
-            from transformers import Wav2Vec2Model
-
-            pipe.audio_encoder = Wav2Vec2Model.from_pretrained(
-                str(folder / WAV2VEC_FOLDER), local_files_only=True
-            ).eval()
+        with _quiet_loading():
+            pipe = super().from_pretrained(str(folder), **kwargs)
+        for module in pipe.components.values():
+            if isinstance(module, torch.nn.Module):
+                module.eval()
         return pipe
 
     def save_pretrained(self, save_directory, **kwargs) -> None:
         kwargs.setdefault("safe_serialization", True)
-        super().save_pretrained(save_directory, **kwargs)
-        if self.audio_encoder is not None:
-            self.audio_encoder.save_pretrained(
-                str(Path(save_directory) / WAV2VEC_FOLDER), safe_serialization=True
-            )
-
-    def to(self, *args, **kwargs):
-        out = super().to(*args, **kwargs)
-        if self.audio_encoder is not None:
-            self.audio_encoder.to(*args, **kwargs)
-        return out
+        with _quiet_loading():
+            super().save_pretrained(save_directory, **kwargs)
 
     @property
     def dtype(self) -> torch.dtype:
@@ -269,8 +262,8 @@ class MagicTalkPipeline(DiffusionPipeline):
         mel/viseme features."""
         cfg = self.audio_proj.config
         n = features.n_frames
-        if self.audio_encoder is not None and waveform is not None:
-            hs = cond.wav2vec_states(self.audio_encoder, waveform, n, self._execution_device)
+        if self.wav2vec is not None and waveform is not None:
+            hs = cond.wav2vec_states(self.wav2vec, waveform, n, self._execution_device)
             if hs.shape[1:] == (cfg.blocks, cfg.channels):
                 return hs[rows.start : rows.stop], "wav2vec2"
             log.warning("wav2vec2 states %s do not fit the audio projector; using mel features",
@@ -465,6 +458,35 @@ class MagicTalkPipeline(DiffusionPipeline):
                 img = self.vae.decode(z).sample[0]
             img = ((img.float().clamp(-1, 1) + 1.0) * 127.5).round().to(torch.uint8)
             yield img.permute(1, 2, 0).cpu().numpy()
+
+
+class _quiet_loading:
+    """Silences diffusers/transformers loading chatter (progress bars, 'install
+    accelerate' hints) for the duration of a load or save; restores the levels after."""
+
+    def __enter__(self):
+        from diffusers.utils import logging as dlog
+        from transformers.utils import logging as tlog
+
+        self._levels = (dlog.get_verbosity(), tlog.get_verbosity())
+        self._bars = (dlog.is_progress_bar_enabled(), tlog.is_progress_bar_enabled())
+        dlog.set_verbosity_error()
+        tlog.set_verbosity_error()
+        dlog.disable_progress_bar()
+        tlog.disable_progress_bar()
+        return self
+
+    def __exit__(self, *exc):
+        from diffusers.utils import logging as dlog
+        from transformers.utils import logging as tlog
+
+        dlog.set_verbosity(self._levels[0])
+        tlog.set_verbosity(self._levels[1])
+        if self._bars[0]:
+            dlog.enable_progress_bar()
+        if self._bars[1]:
+            tlog.enable_progress_bar()
+        return False
 
 
 class _Interrupted(Exception):

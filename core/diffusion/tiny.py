@@ -65,7 +65,8 @@ def tiny_text_encoder(vocab_size: int, seed: int = 0):
     from transformers import CLIPTextConfig, CLIPTextModel
 
     torch.manual_seed(seed)
-    cfg = CLIPTextConfig(vocab_size=vocab_size, **TINY_TEXT)
+    cfg = CLIPTextConfig(vocab_size=vocab_size, bos_token_id=vocab_size - 2,
+                         eos_token_id=vocab_size - 1, pad_token_id=vocab_size - 1, **TINY_TEXT)
     return CLIPTextModel(cfg).eval()
 
 
@@ -262,7 +263,7 @@ def tiny_pipeline(
         text_encoder=text_encoder, tokenizer=tokenizer, text_adapter=adapter,
     )
     if with_wav2vec:
-        pipe.audio_encoder = tiny_wav2vec(seed)
+        pipe.register_modules(wav2vec=tiny_wav2vec(seed))
     for module in pipe.components.values():
         if isinstance(module, torch.nn.Module):
             module.eval()
@@ -272,7 +273,19 @@ def tiny_pipeline(
 
 def write_tiny(folder: str | Path, seed: int = 0, with_wav2vec: bool = True) -> Path:
     """Write a complete tiny weights folder (model_index.json + safetensors, ~3 MB)."""
+    import os
+    import shutil
+    import tempfile
+
     folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    tiny_pipeline(seed=seed, with_wav2vec=with_wav2vec).save_pretrained(folder)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.tmp-", dir=folder.parent))
+    try:
+        tiny_pipeline(seed=seed, with_wav2vec=with_wav2vec).save_pretrained(tmp)
+        if folder.is_dir() and not any(folder.iterdir()):
+            folder.rmdir()
+        os.replace(tmp, folder)  # readers never see a half-written folder
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
     return folder

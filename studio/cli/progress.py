@@ -1,4 +1,8 @@
-"""A tqdm progress bar driven by core's `progress(fraction, message)` callbacks."""
+"""A tqdm progress bar driven by core's `progress(fraction, message)` callbacks.
+
+The bar is created on the first callback and erased if the work fails, so a user error
+still reads as exactly one line on stderr.
+"""
 
 from __future__ import annotations
 
@@ -14,11 +18,15 @@ def progress_bar(desc: str, enabled: bool = True):
         return
     from tqdm import tqdm
 
-    bar = tqdm(total=1000, desc=desc, unit="‰", file=sys.stderr, leave=True,
-               bar_format="{desc}: {percentage:3.0f}%|{bar}| {elapsed}<{remaining} {postfix}")
-    state = {"n": 0}
+    state: dict = {"bar": None, "n": 0}
 
     def update(fraction: float, message: str) -> None:
+        bar = state["bar"]
+        if bar is None:
+            bar = state["bar"] = tqdm(
+                total=1000, desc=desc, file=sys.stderr, leave=True,
+                bar_format="{desc}: {percentage:3.0f}%|{bar}| {elapsed}<{remaining} {postfix}",
+            )
         target = int(max(0.0, min(1.0, fraction)) * 1000)
         if target > state["n"]:
             bar.update(target - state["n"])
@@ -28,6 +36,12 @@ def progress_bar(desc: str, enabled: bool = True):
 
     try:
         yield update
-        update(1.0, "")
-    finally:
-        bar.close()
+    except BaseException:
+        if state["bar"] is not None:
+            state["bar"].leave = False
+            state["bar"].close()
+        raise
+    else:
+        if state["bar"] is not None:
+            update(1.0, "")
+            state["bar"].close()

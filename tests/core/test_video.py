@@ -185,3 +185,12 @@ def test_unreadable_inputs(tmp_path, samples):
     cut.write_bytes(good.read_bytes()[: good.stat().st_size // 3])
     with pytest.raises(InputError, match="cut.mp4"):
         list(read_frames(cut))
+
+
+def test_output_gets_ordinary_permissions(tmp_path):
+    old = os.umask(0o022)
+    try:
+        out = write_mp4((np.zeros((32, 32, 3), np.uint8) for _ in range(3)), 25, tmp_path / "p.mp4")
+    finally:
+        os.umask(old)
+    assert out.stat().st_mode & 0o777 == 0o644

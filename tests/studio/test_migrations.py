@@ -47,11 +47,10 @@ def test_models_differ_is_detected(tmp_path):
 
 
 def test_pragmas_and_reopen(tmp_path):
-    with Project.create(tmp_path / "p", name="P") as p:
-        with p.db.engine.connect() as c:
-            assert c.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
-            assert c.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
-            assert c.exec_driver_sql("PRAGMA busy_timeout").scalar() >= 1000
+    with Project.create(tmp_path / "p", name="P") as p, p.db.engine.connect() as c:
+        assert c.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert c.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+        assert c.exec_driver_sql("PRAGMA busy_timeout").scalar() >= 1000
     with Project.open(tmp_path / "p") as p:
         assert p.name == "P"
     for sub in ("media", "renders", "exports"):

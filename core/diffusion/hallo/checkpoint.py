@@ -8,7 +8,6 @@ file is reported as an InputError, never unpickled.
 from __future__ import annotations
 
 import pickle
-import zipfile
 from pathlib import Path
 
 import torch
@@ -73,6 +72,6 @@ def _load_pickle(path: Path, what: str) -> object:
             f"{what} contains code or non-tensor objects and was refused (weights-only load"
             f"{': ' + detail.strip() if detail else ''}); use a plain tensor state dict",
         ) from None
-    except (zipfile.BadZipFile, EOFError, RuntimeError, OSError, ValueError) as exc:
+    except Exception as exc:  # any other failure: the bytes are not a torch checkpoint
         msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise InputError(path, f"{what} is not a PyTorch checkpoint ({msg})") from None

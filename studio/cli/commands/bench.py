@@ -25,6 +25,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
+def _print(result: dict, indent: str) -> None:
+    for key, value in result.items():
+        if isinstance(value, dict):
+            print(f"{indent}{key}")
+            if value and all(not isinstance(v, dict) for v in value.values()) and len(value) > 4:
+                print(indent + "    " + "  ".join(f"{k}={v}" for k, v in value.items()))
+            else:
+                _print(value, indent + "  ")
+        else:
+            print(f"{indent}{key:34s} {value}")
+
+
 def run(args: argparse.Namespace) -> int:
     names = list(SUITES) if args.suite == "all" else [args.suite]
     results = {}
@@ -33,8 +45,7 @@ def run(args: argparse.Namespace) -> int:
         results[name] = module.run(quick=args.quick)
         if not args.json:
             print(f"== bench {name}")
-            for key, value in results[name].items():
-                print(f"  {key:32s} {value}")
+            _print(results[name], "  ")
     if args.json:
         print(json.dumps(results if len(names) > 1 else results[names[0]], indent=2))
     return 0

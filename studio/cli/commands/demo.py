@@ -50,6 +50,8 @@ def run(args: argparse.Namespace) -> int:
     from studio.cli.progress import progress_bar
     from studio.oneshot import OneShotJob, render_oneshot
 
+    if args.out == Path("out/demo.mp4"):
+        args.out.parent.mkdir(exist_ok=True)
     wav = ensure_demo_speech()
     transcript = DEMO_TRANSCRIPT.read_text(encoding="utf-8").strip()
     with tempfile.TemporaryDirectory() as tmp:

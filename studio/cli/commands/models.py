@@ -24,7 +24,7 @@ def register(subparsers) -> None:
     _register_verify_hallo(sub)
     # --- init-tiny -------------------------------------------------------------------------
     # `models init-tiny` (writes the tiny random-weight model) is registered here:
-    # _register_init_tiny(sub)
+    _register_init_tiny(sub)
     # ----------------------------------------------------------------------------------------
 
 
@@ -75,4 +75,34 @@ def _verify_hallo(args) -> int:
     if not report.ok:
         print("verify-hallo: outputs differ from Hallo's beyond tolerance", file=sys.stderr)
         return 1
+    return 0
+
+
+def _register_init_tiny(sub) -> None:
+    p = sub.add_parser(
+        "init-tiny",
+        help="write a tiny random-weight diffusion model (for tests and demos; no download)",
+        description="Writes a complete MagicTalk weights folder with tiny random weights "
+        "(64x64 output, a few MB): every component of the real pipeline, so "
+        "`render --engine diffusion --weights DIR` runs end to end on a CPU in seconds. "
+        "The pictures it makes are noise-like: it is not a trained model.",
+    )
+    p.add_argument("folder", help="folder to create (must not exist or be empty)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the random weights")
+    p.add_argument("--no-wav2vec", action="store_true", help="leave out the tiny wav2vec2 model")
+    p.set_defaults(func=_init_tiny)
+
+
+def _init_tiny(args) -> int:
+    from pathlib import Path
+
+    from core.errors import InputError
+
+    folder = Path(args.folder).expanduser()
+    if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
+        raise InputError(folder, "already exists and is not an empty folder; choose a new one")
+    from core.diffusion.tiny import write_tiny
+
+    write_tiny(folder, seed=args.seed, with_wav2vec=not args.no_wav2vec)
+    print(f"wrote tiny weights to {folder}")
     return 0

@@ -83,7 +83,10 @@ def run(args: argparse.Namespace) -> int:
             transcript = args.transcript_file.read_text(encoding="utf-8").strip()
         except (OSError, UnicodeDecodeError) as exc:
             raise InputError(args.transcript_file, f"cannot read the transcript: {exc}") from None
-    out = args.out or Path("out") / f"{args.portrait.stem}_{args.audio.stem}.mp4"
+    out = args.out
+    if out is None:  # the default folder is ours to create; a folder the user named is not
+        out = Path("out") / f"{args.portrait.stem}_{args.audio.stem}.mp4"
+        out.parent.mkdir(exist_ok=True)
     job = OneShotJob(
         portrait=args.portrait,
         audio=args.audio,
