@@ -66,7 +66,17 @@ class DiskCache:
                 os.unlink(tmp)
             raise
 
-    def get_or_compute(self, key: str, compute: Callable[[], T]) -> T:
+    def get_or_compute(self, key: str, compute: Callable[[], T], disk: bool = True) -> T:
+        """The cached value of `key`, computing (and storing) it on a miss. disk=False keeps
+        cheap-to-recompute values in memory only."""
+        if not disk:
+            with self._lock:
+                if key in self._mem:
+                    self._mem.move_to_end(key)
+                    return self._mem[key]
+            value = compute()
+            self._remember(key, value)
+            return value
         value = self.get(key)
         if value is None:
             value = compute()

@@ -59,6 +59,7 @@ def export_timeline(project: Project, timeline_id: int, out_path: str | Path | N
     prog = progress or (lambda f, m: None)
     is_cancelled = cancel or (lambda: False)
 
+    project.verify_renders(tl.id)  # a render file deleted by hand is rendered again
     segs = project.segments(tl.id)
     todo = [s for s in segs if s.state != "rendered"]
     render_share = 0.0

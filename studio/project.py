@@ -98,7 +98,9 @@ class RenderPlan:
     expression: Expression  # effective for this segment
     text: TextEdit  # effective for this segment
     seed: int  # effective for this segment
-    control: tuple[int, int, Expression | None, int | None] | None  # planner override
+    # planner overrides (start, end, expression|None, seed|None): this segment's own, plus
+    # its neighbours' when the engine reads context frames across the boundary
+    controls: tuple[tuple[int, int, Expression | None, int | None], ...] = ()
 
 
 def _now() -> float:
@@ -516,9 +518,28 @@ class Project:
         """AudioFeatures at `fps` (cached per content hash + fps + transcript)."""
         info = self.audio(audio_id)
         key = key_of("features", sha=info.sha256, fps=float(fps), transcript=info.transcript)
-        return self.cache.get_or_compute(
-            key, lambda: pipeline.analyze_audio(self.waveform(audio_id), float(fps),
-                                                info.transcript))
+
+        def compute() -> AudioFeatures:
+            feats = pipeline.analyze_audio(self.waveform(audio_id), float(fps), info.transcript)
+            self._store_audio_summary(info.id, feats)
+            return feats
+
+        return self.cache.get_or_compute(key, compute)
+
+    def _store_audio_summary(self, audio_id: int, feats: AudioFeatures) -> None:
+        """A small, queryable summary of the analysis in the db (the arrays live in cache/)."""
+        summary = {
+            "fps": float(feats.fps), "n_frames": int(feats.n_frames),
+            "speech_seconds": round(float(np.sum(np.asarray(feats.vad) >= 0.5)) / feats.fps, 2),
+            "words": len(feats.words), "phones": len(feats.phones), "aligned": feats.aligned,
+        }
+
+        def upd(s: Session) -> None:
+            r = s.get(AudioTrack, audio_id)
+            if r is not None:
+                r.analysis_json = json.dumps(summary)
+
+        self.db.run_write(upd)
 
     # ------------------------------------------------------------ presets
     def add_preset(
@@ -1072,7 +1093,14 @@ class Project:
             r = rows[i]
             spec, h = specs[i]
             expr, text, sd = self._effective(base, r[3], r[4], r[5])
-            control = None if expr is None and sd is None else (r[1], r[2], expr, sd)
+            controls = []
+            lo, hi = (i - 1, i + 1) if base["ctx"] > 0 else (i, i)
+            for k in range(max(0, lo), min(len(rows) - 1, hi) + 1):
+                rk = rows[k]
+                ek, _tk, sk = (expr, text, sd) if k == i else self._effective(
+                    base, rk[3], rk[4], rk[5])
+                if ek is not None or sk is not None:
+                    controls.append((rk[1], rk[2], ek, sk))
             seg = SegmentInfo(id=r[0], timeline_id=tl.id, index=i, start=r[1], end=r[2],
                               overrides=SegmentOverrides(r[3], r[4], _expr_from_json(r[5])),
                               state="missing", spec_hash=h, render_path=None)
@@ -1081,7 +1109,7 @@ class Project:
                 out_path=self._folder / "renders" / f"{h}.mp4", portrait_id=tl.portrait_id,
                 audio_id=tl.audio_id, base_expression=base["expr"], base_text=base["text"],
                 expression=expr or base["expr"], text=text or base["text"],
-                seed=int(base["tl"].seed if sd is None else sd), control=control,
+                seed=int(base["tl"].seed if sd is None else sd), controls=tuple(controls),
             )
 
         return self.db.run_read(build)
@@ -1096,21 +1124,21 @@ class Project:
         p = self.portrait(tl.portrait_id)
         a = self.audio(tl.audio_id)
         lm = self.db.run_read(lambda s: s.get(Portrait, tl.portrait_id).landmarks_json)
-        control = plan.control if plan else None
+        controls = plan.controls if plan else ()
         key = key_of("motion", v=specmod.SPEC_VERSION, portrait=p.sha256, landmarks=lm,
                      audio=a.sha256, transcript=a.transcript, fps=tl.fps,
                      expr=specmod.expression_dict(base_expr), seed=tl.seed,
-                     control=None if control is None else [
-                         control[0], control[1], specmod.expression_dict(control[2]),
-                         control[3]])
+                     controls=[[c[0], c[1], specmod.expression_dict(c[2]), c[3]]
+                               for c in controls])
 
         def compute() -> MotionTrack:
             rig = self.portrait_rig(tl.portrait_id)
             feats = self.audio_features(tl.audio_id, tl.fps)
-            return pipeline.plan_motion(rig, feats, base_expr, tl.seed,
-                                        [control] if control else None)
+            return pipeline.plan_motion(rig, feats, base_expr, tl.seed, list(controls))
 
-        return self.cache.get_or_compute(key, compute)
+        # the base plan is kept on disk; per-segment override plans are cheap (tens of ms
+        # for a minute) and many, so they stay in memory only
+        return self.cache.get_or_compute(key, compute, disk=not controls)
 
     def _base_expression(self, tl: TimelineInfo) -> Expression:
         if tl.preset_id is None:
@@ -1146,6 +1174,21 @@ class Project:
             return s.execute(q).scalars().all()
 
         return [self._render_info(r) for r in self.db.run_read(get)]
+
+    def verify_renders(self, timeline_id: int | None = None) -> int:
+        """Mark `missing` the done renders whose file is gone (e.g. deleted by hand while
+        the project was open). Returns how many were marked."""
+        def get(s: Session):
+            q = select(Render.id, Render.file).where(Render.status == "done")
+            if timeline_id is not None:
+                q = q.where(Render.timeline_id == int(timeline_id))
+            return s.execute(q).all()
+
+        gone = [rid for rid, f in self.db.run_read(get) if not (self._folder / f).is_file()]
+        if gone:
+            self.db.run_write(lambda s: s.execute(
+                update(Render).where(Render.id.in_(gone)).values(status="missing")))
+        return len(gone)
 
     def record_render(self, plan: RenderPlan, seconds: float, job_id: int | None = None,
                       reused: bool = False) -> int:

@@ -191,7 +191,7 @@ def wav2vec_states(model, waveform: Waveform, n_frames: int, device="cpu") -> np
     with torch.inference_mode():
         inp = torch.from_numpy(x)[None].to(device, next(model.parameters()).dtype)
         out = model(inp, output_hidden_states=True)
-        hs = torch.stack(out.hidden_states[1:], dim=1)[0].float()  # [T, layers, C]
+        hs = torch.stack(out.hidden_states[1:], dim=2)[0].float()  # [T, layers, C]
         hs = torch.nn.functional.interpolate(
             hs.permute(1, 2, 0), size=n_frames, mode="linear", align_corners=True
         ).permute(2, 0, 1)

@@ -195,6 +195,7 @@ class MagicTalkPipeline(DiffusionPipeline):
             pipe = super().from_pretrained(str(folder), **kwargs)
         for module in pipe.components.values():
             if isinstance(module, torch.nn.Module):
+                _own_memory(module)
                 module.eval()
         return pipe
 
@@ -458,6 +459,22 @@ class MagicTalkPipeline(DiffusionPipeline):
                 img = self.vae.decode(z).sample[0]
             img = ((img.float().clamp(-1, 1) + 1.0) * 127.5).round().to(torch.uint8)
             yield img.permute(1, 2, 0).cpu().numpy()
+
+
+def _own_memory(module: torch.nn.Module) -> None:
+    """Give every parameter/buffer its own freshly allocated storage.
+
+    Loaded safetensors tensors can sit at addresses that are not 64-byte aligned; CPU
+    kernels then take other vectorised paths and results differ in the last float bits
+    from a model built in memory. Re-allocating makes a loaded model compute bit-for-bit
+    like the one that was saved (and drops any reference to the file mapping).
+    """
+    with torch.no_grad():
+        for p in module.parameters():
+            p.data = p.data.clone()
+        for name, buf in list(module.named_buffers()):
+            owner = module.get_submodule(name.rpartition(".")[0]) if "." in name else module
+            setattr(owner, name.rpartition(".")[2], buf.clone())
 
 
 class _quiet_loading:

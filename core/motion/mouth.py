@@ -24,6 +24,7 @@ from core.types import AudioFeatures
 
 ANTICIPATION_S = 0.10
 RELEASE_S = 0.07
+ENERGY_OPEN = 0.07  # opening (face-height units) at normal speech loudness, energy-only path
 
 
 def smooth(x: np.ndarray, sigma_frames: float) -> np.ndarray:
@@ -85,8 +86,12 @@ def mouth_channels(features: AudioFeatures) -> dict[str, np.ndarray]:
     speech_w = 1.0 - w[:, 0]
     has_visemes = speech_w.sum() > 0.5  # any phone activity at all
     if has_visemes:
-        gain = 0.55 + 0.55 * np.clip(e, 0, 1.4)
-        open_ = open_t * gain
+        # Forced-aligned phones are trustworthy, so their targets lead; free phone-loop
+        # decoding is noisy (wrong classes, shifted times), so energy, which is always right
+        # about when the voice is loud, carries more of the opening there.
+        trust = 0.75 if features.aligned else 0.45
+        gain = 0.4 + 0.75 * np.clip(e, 0, 1.4)
+        open_ = trust * open_t * gain + (1 - trust) * ENERGY_OPEN * np.clip(e - 0.1, 0, 1.3)
         # fallback where the phone track says silence but the voice is there
         open_ = np.maximum(open_, 0.035 * np.clip(e - 0.15, 0, 1.2) * (1 - speech_w))
     else:

@@ -46,11 +46,16 @@ def _fake_pretrained(root: Path, tiny, wrap_motion: bool) -> Path:
     torch.save(dict(tiny["net"]), root / "hallo" / "net.pth")
     (root / "motion_module").mkdir()
     motion = dict(tiny["motion"])
-    torch.save({"state_dict": motion} if wrap_motion else motion,
-               root / "motion_module" / "mm_sd_v15_v2.ckpt")
+    torch.save(
+        {"state_dict": motion} if wrap_motion else motion,
+        root / "motion_module" / "mm_sd_v15_v2.ckpt",
+    )
     vae = AutoencoderKL(
-        block_out_channels=(8,), down_block_types=("DownEncoderBlock2D",),
-        up_block_types=("UpDecoderBlock2D",), latent_channels=4, norm_num_groups=8,
+        block_out_channels=(8,),
+        down_block_types=("DownEncoderBlock2D",),
+        up_block_types=("UpDecoderBlock2D",),
+        latent_channels=4,
+        norm_num_groups=8,
         sample_size=16,
     )
     vae.save_pretrained(root / "sd-vae-ft-mse")
@@ -61,8 +66,11 @@ def _fake_pretrained(root: Path, tiny, wrap_motion: bool) -> Path:
     # cross-attention K/V matter here (they seed the text adapter).
     from safetensors.torch import save_file
 
-    sd = {k[len("reference_unet."):]: v for k, v in tiny["net"].items()
-          if k.startswith("reference_unet.")}
+    sd = {
+        k[len("reference_unet.") :]: v
+        for k, v in tiny["net"].items()
+        if k.startswith("reference_unet.")
+    }
     save_file(sd, str(unet / "diffusion_pytorch_model.safetensors"))
     return root
 
@@ -88,11 +96,13 @@ def test_import_hallo_end_to_end(tiny, tmp_path, wrap_motion):
     assert index["animate_net"] == ["core.diffusion.models", "AnimateNet"]
     assert index["vae"] == ["diffusers", "AutoencoderKL"]
     assert index["text_encoder"] == [None, None]
-    classes = {"reference_net": (ReferenceNet, "reference_unet"),
-               "animate_net": (AnimateNet, "denoising_unet"),
-               "face_locator": (FaceLocator, "face_locator"),
-               "image_proj": (ImageProj, "imageproj"),
-               "audio_proj": (AudioProj, "audioproj")}
+    classes = {
+        "reference_net": (ReferenceNet, "reference_unet"),
+        "animate_net": (AnimateNet, "denoising_unet"),
+        "face_locator": (FaceLocator, "face_locator"),
+        "image_proj": (ImageProj, "imageproj"),
+        "audio_proj": (AudioProj, "audioproj"),
+    }
     total = 0
     for component, (cls, prefix) in classes.items():
         assert (out / component / "diffusion_pytorch_model.safetensors").is_file()
@@ -105,7 +115,9 @@ def test_import_hallo_end_to_end(tiny, tmp_path, wrap_motion):
     proj = adapter.projections_by_block()["up_blocks.3.attentions.0.transformer_blocks.0"]
     assert torch.equal(
         proj.to_k_text.weight,
-        tiny["net"]["reference_unet.up_blocks.3.attentions.0.transformer_blocks.0.attn2.to_k.weight"],
+        tiny["net"][
+            "reference_unet.up_blocks.3.attentions.0.transformer_blocks.0.attn2.to_k.weight"
+        ],
     )
     from diffusers import AutoencoderKL, DDIMScheduler
 
@@ -140,8 +152,11 @@ def test_wrong_shape_is_refused(tiny, meta_modules):
     net = dict(tiny["net"])
     key = "denoising_unet.down_blocks.2.audio_modules.0.proj_in.weight"
     net[key] = torch.zeros(64, 64, 1, 1)  # the block width instead of Hallo's input width
-    with pytest.raises(InputError, match=r"wrong shape.*proj_in.weight is \[64, 64, 1, 1\], "
-                                         r"expected \[32, 64, 1, 1\]"):
+    with pytest.raises(
+        InputError,
+        match=r"wrong shape.*proj_in.weight is \[64, 64, 1, 1\], "
+        r"expected \[32, 64, 1, 1\]",
+    ):
         merge_hallo_state(meta_modules, net, None, "net.pth")
 
 

@@ -18,6 +18,14 @@ from core.diffusion.models import (
 )
 
 
+@pytest.fixture(autouse=True)
+def _fast_cpu_math():
+    from core.diffusion.models import flushed_denormals
+
+    with flushed_denormals():
+        yield
+
+
 @pytest.fixture(scope="module")
 def tiny_cfg(fixtures_dir):
     path = fixtures_dir / "hallo_tiny" / "config.json"
@@ -63,10 +71,20 @@ def test_text_scale_zero_is_bit_identical_to_no_adapter(nets):
         plain = den(**kwargs, reference_rows=ref_rows, motion_frame_rows=motion_rows)
         adapter = TextAdapter.for_animate_net(den)
         den.set_text_adapter(adapter)
-        zero = den(**kwargs, reference_rows=ref_rows, motion_frame_rows=motion_rows,
-                   text_tokens=text, text_scale=0.0)
-        on = den(**kwargs, reference_rows=ref_rows, motion_frame_rows=motion_rows,
-                 text_tokens=text, text_scale=0.7)
+        zero = den(
+            **kwargs,
+            reference_rows=ref_rows,
+            motion_frame_rows=motion_rows,
+            text_tokens=text,
+            text_scale=0.0,
+        )
+        on = den(
+            **kwargs,
+            reference_rows=ref_rows,
+            motion_frame_rows=motion_rows,
+            text_tokens=text,
+            text_scale=0.7,
+        )
     den.set_text_adapter(None)
     assert torch.equal(plain, zero)
     assert (on - plain).abs().max() > 1e-4

@@ -62,3 +62,35 @@ def test_export_cancel_and_bad_options(project, tmp_path):
         project.export_video(tid, tmp_path / "x.mp4", crf=99)
     with pytest.raises(InputError, match="does not exist"):
         project.export_video(tid, tmp_path / "nope" / "x.mp4")
+
+
+def test_deleted_render_file_is_detected_and_rerendered(project, project_dir, tmp_path,
+                                                       counting_factory):
+    from studio.project import Project
+    from studio.queue import JobRunner
+
+    tid = project.timeline().id
+    project.enqueue(tid)
+    with JobRunner(project.path) as r:
+        r.run_all()
+    victim = project.segments(tid)[0]
+    victim.render_path.unlink()
+    # on open: the db is never left pointing at a missing file
+    with Project.open(project_dir) as again:
+        assert {r.status for r in again.renders(tid)} == {"done", "missing"}
+        assert again.segment(victim.id).state != "rendered"
+    # while open: export notices, renders just that segment, and succeeds
+    victim2 = project.segments(tid)[1]
+    victim2.render_path.unlink()
+    out = project.export_video(tid, tmp_path / "x.mp4")
+    assert probe(out)["n_frames"] == project.timeline(tid).n_frames
+    assert all(s.state == "rendered" for s in project.segments(tid))
+
+
+def test_scale_helper_small(project_dir):
+    """The bench's open/list measurement runs (small numbers here; targets in the bench)."""
+    from studio.bench.studio_bench import _scale
+
+    res = _scale(project_dir, n_segments=40, n_renders=120)
+    assert res["segments"] == 40 and res["renders"] == 120
+    assert res["open_s"] < 10 and res["list_segments_s"] < 5

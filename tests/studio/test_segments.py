@@ -130,3 +130,24 @@ def test_presets_crud(project):
     project.remove_preset(p.id)
     assert project.presets() == []
     assert project.restore_preset(p2) == p2
+
+
+def test_context_engines_hash_neighbours(project, monkeypatch):
+    """An engine that reads context frames across boundaries (diffusion's overlap) makes a
+    neighbour's override part of the spec, and plans the neighbour's override too."""
+    from studio import spec
+
+    tid = project.timeline().id
+    a, b = project.segments(tid)[:2]
+    project.set_segment_overrides(a.id, seed=5)
+    h_warp = project.segment(b.id).spec_hash
+    assert project.render_plan(b.id).controls == ()
+    monkeypatch.setattr(spec, "engine_traits", lambda name: (8, True))
+    spec_b = project.segment_spec(b.id)
+    assert spec_b["context"]["before"] == [b.start - 8, b.start]
+    assert spec_b["context"]["prev"]["seed"] == 5
+    h_ctx = project.segment(b.id).spec_hash
+    assert h_ctx != h_warp
+    assert project.render_plan(b.id).controls == ((a.start, a.end, None, 5),)
+    project.set_segment_overrides(a.id, seed=6)
+    assert project.segment(b.id).spec_hash != h_ctx

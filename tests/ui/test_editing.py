@@ -44,7 +44,8 @@ def _open(make_window, qtbot, folder, settings=None):
     loaded = []
     win.timelineLoaded.connect(loaded.append)
     assert win.open_project(folder)
-    wait_for(qtbot, lambda: loaded and not win.busy, what="timeline loaded")
+    wait_for(qtbot, lambda: loaded and not win.busy and win.workers.ready,
+             what="timeline loaded, workers ready")
     return win
 
 
@@ -244,6 +245,7 @@ def test_session_restored_where_the_user_left(make_window, qtbot, project_copy, 
     win2.timelineLoaded.connect(loaded.append)
     win2.restore_session()
     wait_for(qtbot, lambda: loaded and not win2.busy, what="restore")
+    wait_for(qtbot, lambda: win2.workers.ready, what="workers")
     assert win2.project.path.resolve() == project_copy.resolve()
     assert win2.timeline_id == tid
     assert win2.preview.player.frame == n // 2 + 3

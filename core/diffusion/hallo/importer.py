@@ -76,8 +76,9 @@ class HalloConfig:
         den["up_block_types"] = [t.replace("2D", "3D") for t in unet_config["up_block_types"]]
         den["mid_block_type"] = "UNetMidBlock3DCrossAttn"
         improj = dict(HALLO_IMAGE_PROJ, cross_attention_dim=unet_config["cross_attention_dim"])
-        locator = dict(HALLO_FACE_LOCATOR,
-                       conditioning_embedding_channels=unet_config["block_out_channels"][0])
+        locator = dict(
+            HALLO_FACE_LOCATOR, conditioning_embedding_channels=unet_config["block_out_channels"][0]
+        )
         return cls(dict(unet_config), den, imageproj=improj, face_locator=locator)
 
     @classmethod
@@ -130,15 +131,13 @@ def merge_hallo_state(
             raise InputError(
                 motion_name,
                 f"{len(unknown)} keys are not motion-module keys of the denoiser, e.g. "
-                + ", ".join(k[len(MOTION_PREFIX):] for k in unknown[:3]),
+                + ", ".join(k[len(MOTION_PREFIX) :] for k in unknown[:3]),
             )
         _check_shapes(motion_keys, expected, motion_name, strip=MOTION_PREFIX)
     parts, unknown = split_by_component(net_sd)
     extra = unknown + [k for k in net_sd if k not in expected and k not in unknown]
     if extra:
-        raise InputError(
-            net_name, f"{len(extra)} unexpected keys, e.g. {', '.join(extra[:3])}"
-        )
+        raise InputError(net_name, f"{len(extra)} unexpected keys, e.g. {', '.join(extra[:3])}")
     missing = [k for k in expected if k not in net_sd]
     if missing:
         raise InputError(net_name, f"{len(missing)} keys missing, e.g. {', '.join(missing[:3])}")
@@ -156,7 +155,7 @@ def _check_shapes(sd, expected, name, strip: str = "") -> None:
     bad = [k for k, v in sd.items() if tuple(v.shape) != expected[k].shape]
     if bad:
         shown = ", ".join(
-            f"{k[len(strip):]} is {list(sd[k].shape)}, expected {list(expected[k].shape)}"
+            f"{k[len(strip) :]} is {list(sd[k].shape)}, expected {list(expected[k].shape)}"
             for k in bad[:3]
         )
         raise InputError(name, f"{len(bad)} tensors have the wrong shape: {shown}")
@@ -205,9 +204,12 @@ def import_hallo(
     motion_path = src / "motion_module" / "mm_sd_v15_v2.ckpt"
     vae_dir = src / "sd-vae-ft-mse"
     unet_dir = src / "stable-diffusion-v1-5" / "unet"
-    for need, what in ((net_path, "Hallo net weights"), (motion_path, "motion module weights"),
-                       (vae_dir / "config.json", "VAE config"),
-                       (unet_dir / "config.json", "SD1.5 UNet config")):
+    for need, what in (
+        (net_path, "Hallo net weights"),
+        (motion_path, "motion module weights"),
+        (vae_dir / "config.json", "VAE config"),
+        (unet_dir / "config.json", "SD1.5 UNet config"),
+    ):
         if not need.is_file():
             raise InputError(need, f"{what} not found (expected Hallo's pretrained_models layout)")
 
@@ -248,8 +250,9 @@ def _import(src, out, net_path, motion_path, vae_dir, unet_dir, steps, dtype, co
         DDIMScheduler(**HALLO_SCHEDULER).save_pretrained(tmp / "scheduler")
         index["scheduler"] = ["diffusers", "DDIMScheduler"]
         steps.advance("optional components")
-        index["text_adapter"] = _import_text_adapter(unet_dir, modules["animate_net"],
-                                                     tmp / "text_adapter")
+        index["text_adapter"] = _import_text_adapter(
+            unet_dir, modules["animate_net"], tmp / "text_adapter"
+        )
         index.update(_copy_optional(src, tmp))
         index["_source"] = {"format": "hallo", "net": str(net_path), "motion": str(motion_path)}
         (tmp / "model_index.json").write_text(json.dumps(index, indent=2) + "\n")
@@ -290,7 +293,7 @@ def _import_vae(vae_dir: Path, dst: Path) -> list:
 
     try:
         vae = AutoencoderKL.from_pretrained(str(vae_dir), local_files_only=True)
-    except (OSError, ValueError, RuntimeError, EnvironmentError) as exc:
+    except (OSError, ValueError, RuntimeError) as exc:
         msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise InputError(vae_dir, f"not a loadable AutoencoderKL folder ({msg})") from None
     vae.save_pretrained(str(dst), safe_serialization=True)
@@ -318,8 +321,10 @@ def _import_text_adapter(unet_dir: Path, net: AnimateNet, dst: Path) -> list:
 def _copy_optional(src: Path, dst: Path) -> dict:
     entries: dict = {}
     sd = src / "stable-diffusion-v1-5"
-    for name, lib, cls in (("text_encoder", "transformers", "CLIPTextModel"),
-                           ("tokenizer", "transformers", "CLIPTokenizer")):
+    for name, lib, cls in (
+        ("text_encoder", "transformers", "CLIPTextModel"),
+        ("tokenizer", "transformers", "CLIPTokenizer"),
+    ):
         if (sd / name).is_dir():
             shutil.copytree(sd / name, dst / name)
             entries[name] = [lib, cls]

@@ -48,10 +48,19 @@ HALLO_UNET_ADDITIONAL_KWARGS: dict = {
 
 # Constructor arguments scripts/inference.py passes for the released model.
 HALLO_FACE_LOCATOR = {"conditioning_embedding_channels": 320}
-HALLO_IMAGE_PROJ = {"cross_attention_dim": 768, "clip_embeddings_dim": 512,
-                    "clip_extra_context_tokens": 4}
-HALLO_AUDIO_PROJ = {"seq_len": 5, "blocks": 12, "channels": 768, "intermediate_dim": 512,
-                    "output_dim": 768, "context_tokens": 32}
+HALLO_IMAGE_PROJ = {
+    "cross_attention_dim": 768,
+    "clip_embeddings_dim": 512,
+    "clip_extra_context_tokens": 4,
+}
+HALLO_AUDIO_PROJ = {
+    "seq_len": 5,
+    "blocks": 12,
+    "channels": 768,
+    "intermediate_dim": 512,
+    "output_dim": 768,
+    "context_tokens": 32,
+}
 
 # Hallo's DDIM settings (inference.py / default.yaml).
 HALLO_SCHEDULER = {

@@ -18,6 +18,7 @@ import torch
 
 from core.errors import InputError
 
+from ..models.unet_core import flushed_denormals
 from .checkpoint import load_state_dict
 from .importer import HalloConfig, build_modules, load_hallo_modules
 from .keys import compare_key_tables, module_key_table, read_keys_txt
@@ -55,10 +56,11 @@ class VerifyReport:
 
     @property
     def ok(self) -> bool:
-        return bool(self.comparisons) and all(c.ok for c in self.comparisons) and (
-            not self.key_problems and self.keys_checked > 0
+        return (
+            bool(self.comparisons)
+            and all(c.ok for c in self.comparisons)
+            and (not self.key_problems and self.keys_checked > 0)
         )
-
 
     def format(self) -> str:
         lines = [f"{'tensor':30s} {'max abs':>10s} {'max rel':>10s} {'atol':>8s}  result"]
@@ -79,8 +81,14 @@ class VerifyReport:
 
 def _compare(name: str, actual: torch.Tensor, expected: torch.Tensor) -> Comparison:
     if tuple(actual.shape) != tuple(expected.shape):
-        return Comparison(name, float("inf"), float("inf"), 0.0, False,
-                          f"shape {list(actual.shape)} != {list(expected.shape)}")
+        return Comparison(
+            name,
+            float("inf"),
+            float("inf"),
+            0.0,
+            False,
+            f"shape {list(actual.shape)} != {list(expected.shape)}",
+        )
     a, e = actual.detach().double(), expected.detach().double()
     diff = (a - e).abs()
     max_abs = float(diff.max()) if diff.numel() else 0.0
@@ -118,8 +126,11 @@ def run_fixture_step(fixture_dir: Path, modules: dict, cfg: dict, case: dict) ->
     scheduler.set_timesteps(int(inf["num_inference_steps"]))
     t = scheduler.timesteps[int(step["step_index"])]
     if int(t) != int(case["in.timestep"].reshape(-1)[0]):
-        raise InputError(fixture_dir, f"scheduler gives t={int(t)} at the stored step index, "
-                         f"case has {int(case['in.timestep'])}")
+        raise InputError(
+            fixture_dir,
+            f"scheduler gives t={int(t)} at the stored step index, "
+            f"case has {int(case['in.timestep'])}",
+        )
 
     face_emb = case["in.face_emb"]
     cond_tokens = modules["image_proj"](face_emb)
@@ -155,7 +166,9 @@ def run_fixture_step(fixture_dir: Path, modules: dict, cfg: dict, case: dict) ->
     ref_rows, motion_rows = hallo_bank_rows(batch, frames, samples_per_batch, cfg=cfg_on)
     latents = case["in.latents"]
     masks = {
-        region_name: [case[f"in.{region_name}_mask.{lv}"] for lv in range(len(inf["mask_levels_side"]))]
+        region_name: [
+            case[f"in.{region_name}_mask.{lv}"] for lv in range(len(inf["mask_levels_side"]))
+        ]
         for region_name in ("full", "face", "lip")
     }
     motion_scale = [float(v) for v in inf["motion_scale_pose_face_lip"]]
@@ -226,7 +239,7 @@ def verify_fixture(
     case = load_state_dict(fixture_dir / "case.safetensors", "fixture case")
     report = VerifyReport()
     start = time.perf_counter()
-    with torch.no_grad():
+    with torch.no_grad(), flushed_denormals():
         ours = run_fixture_step(fixture_dir, modules, cfg, case)
     report.step_seconds = time.perf_counter() - start
     report.outputs = ours

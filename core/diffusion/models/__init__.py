@@ -15,11 +15,13 @@ Public API (state-dict keys = Hallo's `net.pth` keys minus the component prefix)
 * `ImageProj(cross_attention_dim, clip_embeddings_dim=512, clip_extra_context_tokens=4)`:
   [N,512] → [N,4,E]. `AudioProj(seq_len, blocks, channels, intermediate_dim, output_dim,
   context_tokens)`: [B,F,5,12,C] → [B,F,32,D]; `window_audio_features` makes the windows.
+* `flushed_denormals()`: wrap CPU inference in it (denormals made a tiny call 25× slower).
 """
 
 from .face_locator import FaceLocator
 from .projectors import AudioProj, ImageProj, window_audio_features
 from .unet3d import AnimateNet, TextAdapter, hallo_bank_rows, init_text_adapter_from_unet
+from .unet_core import flushed_denormals
 from .unet_ref import ReferenceBank, ReferenceNet
 
 __all__ = [
@@ -30,6 +32,7 @@ __all__ = [
     "ReferenceBank",
     "ReferenceNet",
     "TextAdapter",
+    "flushed_denormals",
     "hallo_bank_rows",
     "init_text_adapter_from_unet",
     "window_audio_features",

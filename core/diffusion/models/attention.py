@@ -166,7 +166,10 @@ class SpatialTransformerBlock(nn.Module):
                 attn = attn.index_copy(0, plain_index, self.attn1(norm[plain_index]))
                 attn = attn.index_copy(0, ref_index, with_ref)
         x = attn + x
-        x = decoupled_cross_attention(
-            self.attn2, self.norm2(x), context, text, text_tokens, text_scale
-        ) + x
+        x = (
+            decoupled_cross_attention(
+                self.attn2, self.norm2(x), context, text, text_tokens, text_scale
+            )
+            + x
+        )
         return self.ff(self.norm3(x)) + x

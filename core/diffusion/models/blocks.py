@@ -173,8 +173,14 @@ class UNetBlock(nn.Module):
                 )
                 if spec.audio_dim is not None:
                     audio.append(
-                        AudioModule(spec.out_channels, audio_in, spec.heads, spec.audio_dim,
-                                    spec.groups, spec.audio_stacked)
+                        AudioModule(
+                            spec.out_channels,
+                            audio_in,
+                            spec.heads,
+                            spec.audio_dim,
+                            spec.groups,
+                            spec.audio_stacked,
+                        )
                     )
             m = _motion(spec.out_channels, spec.motion_kwargs, spec.groups)
             if m is not None:
@@ -243,11 +249,13 @@ class MidBlock(nn.Module):
         resnets = [ResnetBlock(c, c, spec.temb_channels, spec.groups, spec.eps, osf)]
         attentions, audio, motion = [], [], []
         for _ in range(spec.num_layers):
-            attentions.append(SpatialTransformer(c, spec.heads, spec.cross_attention_dim,
-                                                 spec.groups))
+            attentions.append(
+                SpatialTransformer(c, spec.heads, spec.cross_attention_dim, spec.groups)
+            )
             if spec.audio_dim is not None:
-                audio.append(AudioModule(c, c, spec.heads, spec.audio_dim, spec.groups,
-                                         spec.audio_stacked))
+                audio.append(
+                    AudioModule(c, c, spec.heads, spec.audio_dim, spec.groups, spec.audio_stacked)
+                )
             m = _motion(c, spec.motion_kwargs, spec.groups)
             if m is not None:
                 motion.append(m)

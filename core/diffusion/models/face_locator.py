@@ -32,8 +32,9 @@ class FaceLocator(ModelMixin, ConfigMixin):
         for c_in, c_out in zip(block_out_channels[:-1], block_out_channels[1:], strict=True):
             self.blocks.append(nn.Conv2d(c_in, c_in, 3, padding=1))
             self.blocks.append(nn.Conv2d(c_in, c_out, 3, padding=1, stride=2))
-        self.conv_out = nn.Conv2d(block_out_channels[-1], conditioning_embedding_channels, 3,
-                                  padding=1)
+        self.conv_out = nn.Conv2d(
+            block_out_channels[-1], conditioning_embedding_channels, 3, padding=1
+        )
         nn.init.zeros_(self.conv_out.weight)
         nn.init.zeros_(self.conv_out.bias)
 

@@ -68,7 +68,10 @@ class TemporalTransformerBlock(nn.Module):
             if name != "Temporal_Self":
                 raise ValueError(f"unsupported motion attention block type {name!r}")
         self.attention_blocks = nn.ModuleList(
-            [TemporalAttention(dim, heads, dim_head, position_encoding, max_len) for _ in block_types]
+            [
+                TemporalAttention(dim, heads, dim_head, position_encoding, max_len)
+                for _ in block_types
+            ]
         )
         self.norms = nn.ModuleList([nn.LayerNorm(dim) for _ in block_types])
         self.ff = FeedForward(dim)
@@ -98,8 +101,9 @@ class TemporalTransformer(nn.Module):
         self.proj_in = nn.Linear(in_channels, inner)
         self.transformer_blocks = nn.ModuleList(
             [
-                TemporalTransformerBlock(inner, heads, dim_head, block_types, position_encoding,
-                                         max_len)
+                TemporalTransformerBlock(
+                    inner, heads, dim_head, block_types, position_encoding, max_len
+                )
                 for _ in range(num_layers)
             ]
         )

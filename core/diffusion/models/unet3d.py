@@ -59,10 +59,16 @@ class AnimateNet(ModelMixin, ConfigMixin):
         block_out_channels: tuple[int, ...] = (320, 640, 1280, 1280),
         layers_per_block: int = 2,
         down_block_types: tuple[str, ...] = (
-            "CrossAttnDownBlock3D", "CrossAttnDownBlock3D", "CrossAttnDownBlock3D", "DownBlock3D",
+            "CrossAttnDownBlock3D",
+            "CrossAttnDownBlock3D",
+            "CrossAttnDownBlock3D",
+            "DownBlock3D",
         ),
         up_block_types: tuple[str, ...] = (
-            "UpBlock3D", "CrossAttnUpBlock3D", "CrossAttnUpBlock3D", "CrossAttnUpBlock3D",
+            "UpBlock3D",
+            "CrossAttnUpBlock3D",
+            "CrossAttnUpBlock3D",
+            "CrossAttnUpBlock3D",
         ),
         cross_attention_dim: int = 768,
         attention_head_dim: int | tuple[int, ...] = 8,
@@ -203,9 +209,10 @@ class AnimateNet(ModelMixin, ConfigMixin):
             if idx:
                 ref_index = torch.tensor(idx, device=x.device)
                 ref_rows = torch.tensor(rows, device=x.device)
-        if motion_frame_rows is not None:
-            if len(motion_frame_rows) != b or len({len(r) for r in motion_frame_rows}) > 1:
-                raise ValueError("motion_frame_rows needs one equally long row list per sample")
+        if motion_frame_rows is not None and (
+            len(motion_frame_rows) != b or len({len(r) for r in motion_frame_rows}) > 1
+        ):
+            raise ValueError("motion_frame_rows needs one equally long row list per sample")
 
         if audio_tokens is None:
             audio = x.new_zeros(n, 1, self.config.audio_attention_dim)

@@ -41,7 +41,9 @@ class ReferenceBank:
         return list(self.features)
 
     def to(self, device=None, dtype=None) -> ReferenceBank:
-        return ReferenceBank({k: v.to(device=device, dtype=dtype) for k, v in self.features.items()})
+        return ReferenceBank(
+            {k: v.to(device=device, dtype=dtype) for k, v in self.features.items()}
+        )
 
     def select(self, rows: Iterable[int]) -> ReferenceBank:
         """A bank holding only `rows` (in that order): e.g. drop the uncond rows."""
@@ -66,10 +68,16 @@ class ReferenceNet(ModelMixin, ConfigMixin):
         block_out_channels: tuple[int, ...] = (320, 640, 1280, 1280),
         layers_per_block: int = 2,
         down_block_types: tuple[str, ...] = (
-            "CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "DownBlock2D",
+            "CrossAttnDownBlock2D",
+            "CrossAttnDownBlock2D",
+            "CrossAttnDownBlock2D",
+            "DownBlock2D",
         ),
         up_block_types: tuple[str, ...] = (
-            "UpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D",
+            "UpBlock2D",
+            "CrossAttnUpBlock2D",
+            "CrossAttnUpBlock2D",
+            "CrossAttnUpBlock2D",
         ),
         cross_attention_dim: int = 768,
         attention_head_dim: int | tuple[int, ...] = 8,
@@ -137,9 +145,7 @@ class ReferenceNet(ModelMixin, ConfigMixin):
 
     def bank_names(self) -> list[str]:
         """Transformer-block names in module-traversal order (Hallo's bank order)."""
-        return [
-            name for name, m in self.named_modules() if getattr(m, "bank_name", None) == name
-        ]
+        return [name for name, m in self.named_modules() if getattr(m, "bank_name", None) == name]
 
 
 def _pair_context(ehs: torch.Tensor, n: int) -> torch.Tensor:

@@ -14,6 +14,7 @@ def register(sub) -> None:
     p.add_argument("--size", default=None, help="side in pixels (default: the timeline's)")
     p.add_argument("--fps", default=None, help="frame rate (default: the timeline's)")
     p.add_argument("--crf", default="18", help="quality 0..51, lower is better (default 18)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
     add_project_arg(p)
     p.set_defaults(func=_export)
 
@@ -29,14 +30,24 @@ def _export(args) -> int:
     with open_project(args) as project:
         tl = project.timeline(pick_timeline(project, args.timeline))
         t0 = time.perf_counter()
-        with tqdm(total=1000, unit="‰", desc="export", leave=False) as bar:
-            def progress(f, m):
-                bar.n = int(f * 1000)
-                bar.set_postfix_str(m[:40], refresh=False)
-                bar.refresh()
+        bar = None  # created on the first progress report, so a bad option prints one line
 
+        def progress(f, m):
+            nonlocal bar
+            if args.quiet:
+                return
+            if bar is None:
+                bar = tqdm(total=1000, unit="‰", desc="export", leave=False)
+            bar.n = int(f * 1000)
+            bar.set_postfix_str(m[:40], refresh=False)
+            bar.refresh()
+
+        try:
             out = project.export_video(tl.id, args.out, size=size, fps=fps, crf=crf,
                                        progress=progress)
+        finally:
+            if bar is not None:
+                bar.close()
         dt = time.perf_counter() - t0
         print(f"exported timeline {tl.id} ({tl.duration:.2f}s) to {out} in {dt:.1f}s")
     return 0

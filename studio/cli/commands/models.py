@@ -52,8 +52,7 @@ def _import_hallo(args) -> int:
 
     from core.diffusion.hallo.importer import import_hallo
 
-    out = import_hallo(args.pretrained_models, args.out,
-                       dtype=torch.float16 if args.fp16 else None)
+    out = import_hallo(args.pretrained_models, args.out, dtype=torch.float16 if args.fp16 else None)
     print(f"wrote {out}")
     return 0
 
