@@ -18,6 +18,7 @@ import contextlib
 import os
 import re
 import tempfile
+import time
 from collections.abc import Iterator
 from fractions import Fraction
 from pathlib import Path
@@ -80,10 +81,17 @@ def export_timeline(project: Project, timeline_id: int, out_path: str | Path | N
             done_n[0] += 1
 
         with JobRunner(project.path) as runner:
-            runner.run_all(progress=job_progress, cancel=is_cancelled, on_job_done=job_done,
-                           job_ids=ids)
-        if is_cancelled():
-            raise Cancelled()
+            while True:
+                runner.run_all(progress=job_progress, cancel=is_cancelled,
+                               on_job_done=job_done, job_ids=ids)
+                if is_cancelled():
+                    raise Cancelled()
+                # a job may be running in another runner (the app's worker, another CLI)
+                active = [j for j in project.jobs(("queued", "running")) if j.id in ids]
+                if not active:
+                    break
+                prog(render_share * done_n[0] / total, "waiting for a render in progress")
+                time.sleep(0.2)
         segs = project.segments(tl.id)
         bad = [s for s in segs if s.state != "rendered"]
         if bad:

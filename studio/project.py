@@ -19,7 +19,7 @@ import os
 import re
 import socket
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -159,6 +159,7 @@ class Project:
         self.db = Database(self._folder / DB_NAME)
         self.cache = DiskCache(self._folder / "cache")
         self._engines: dict[str, object] = {}
+        self._preview: tuple[str, object] | None = None
         self._closed = False
 
     # ------------------------------------------------------------ lifecycle
@@ -285,13 +286,14 @@ class Project:
                 if name.startswith(".") and ".tmp-" in name:
                     with contextlib.suppress(OSError):
                         (renders_dir / name).unlink()
-        exports = self._folder / "exports"
-        with contextlib.suppress(OSError):
-            for e in os.scandir(exports):
-                if e.name.startswith(".") and ".tmp-" in e.name and (
-                        _now() - e.stat().st_mtime > 3600):
-                    with contextlib.suppress(OSError):
-                        os.unlink(e.path)
+        # exports and imports of another live process may be in flight: only old leftovers
+        for sub, marker in (("exports", ".tmp-"), ("media", ".part"), ("cache", ".tmp")):
+            with contextlib.suppress(OSError):
+                for e in os.scandir(self._folder / sub):
+                    if e.name.startswith(".") and marker in e.name and (
+                            _now() - e.stat().st_mtime > 3600):
+                        with contextlib.suppress(OSError):
+                            os.unlink(e.path)
 
     # ------------------------------------------------------------ assets
     def _portrait_info(self, r: Portrait) -> PortraitInfo:
@@ -349,6 +351,14 @@ class Project:
                 return row
 
             row = self.db.run_write(insert)
+        except IntegrityError:
+            # another process imported the same file a moment ago: the stored file is
+            # theirs too (same content), so keep it and return their row
+            other = self.db.run_read(lambda s: s.execute(
+                select(Portrait).where(Portrait.sha256 == sha)).scalar())
+            if other is None:
+                raise
+            return self._portrait_info(other)
         except BaseException:
             if created:
                 assets.discard(stored)
@@ -400,6 +410,14 @@ class Project:
                 return row
 
             row = self.db.run_write(insert)
+        except IntegrityError:
+            # another process imported the same file a moment ago: the stored file is
+            # theirs too (same content), so keep it and return their row
+            other = self.db.run_read(lambda s: s.execute(
+                select(AudioTrack).where(AudioTrack.sha256 == sha)).scalar())
+            if other is None:
+                raise
+            return self._audio_info(other)
         except BaseException:
             if created:
                 assets.discard(stored)
@@ -1239,12 +1257,19 @@ class Project:
             img = _decode_frame(seg.render_path, frame - seg.start)
             if img is not None:
                 return img
-        plan = self.render_plan(seg.id)
-        request = self.render_request(plan)
+        # scrubbing asks for many frames of one segment: keep its request (the warp engine
+        # caches its per-request preparation, so later frames cost one warp each)
+        cached = self._preview
+        if cached is not None and cached[0] == seg.spec_hash:
+            request = cached[1]
+        else:
+            request = self.render_request(self.render_plan(seg.id))
+            self._preview = (seg.spec_hash, request)
         engine = self._engines.get("warp")
         if engine is None:
             engine = self._engines["warp"] = pipeline.create_engine("warp")
-        return next(iter(engine.render(request, frames=range(frame, frame + 1))))
+        preview = request if tl.engine == "warp" else replace(request, settings={})
+        return next(iter(engine.render(preview, frames=range(frame, frame + 1))))
 
     # ------------------------------------------------------------ queue
     def enqueue(self, timeline_id: int, segment_ids: list[int] | None = None) -> list[JobInfo]:

@@ -111,11 +111,27 @@ class MagicTalkOutput(BaseOutput):
     frames: np.ndarray  # [F, size, size, 3] uint8
 
 
-def frame_noise(seed: int, frame: int, shape: tuple[int, ...]) -> torch.Tensor:
-    """The initial noise of one frame, a function of (seed, frame) only."""
-    digest = hashlib.blake2b(f"{int(seed)}:{int(frame)}".encode(), digest_size=8).digest()
+def _noise(key: str, shape: tuple[int, ...]) -> torch.Tensor:
+    digest = hashlib.blake2b(key.encode(), digest_size=8).digest()
     g = torch.Generator().manual_seed(int.from_bytes(digest, "little") & ((1 << 63) - 1))
     return torch.randn(shape, generator=g, dtype=torch.float32)
+
+
+def frame_noise(
+    seed: int, frame: int, shape: tuple[int, ...], shared: float = 0.0
+) -> torch.Tensor:
+    """The initial noise of one frame, a function of (seed, frame) only.
+
+    `shared` in [0, 1] mixes in one clip-wide noise field (variance-preserving:
+    √s·common + √(1−s)·own). 0 = independent frames (Hallo); larger values start all frames
+    from more similar noise, which makes consecutive frames more alike.
+    """
+    own = _noise(f"{int(seed)}:{int(frame)}", shape)
+    s = float(shared)
+    if s <= 0.0:
+        return own
+    common = _noise(f"{int(seed)}:shared", shape)
+    return common * s**0.5 + own * (1.0 - s) ** 0.5
 
 
 class MagicTalkPipeline(DiffusionPipeline):
@@ -299,6 +315,7 @@ class MagicTalkPipeline(DiffusionPipeline):
         context: int | None = None,
         waveform: Waveform | None = None,
         motion_scale: Sequence[float] = (1.0, 1.0, 1.0),
+        shared_noise: float = 0.0,
         reference: ReferenceState | None = None,
         cache_reference: bool = True,
         use_guider: bool = True,
@@ -311,7 +328,8 @@ class MagicTalkPipeline(DiffusionPipeline):
         The span [frames.start − context, frames.stop + context) (context defaults to
         `overlap`) is denoised so the returned frames see their neighbours. `reference`: a
         precomputed `encode_reference` result; `cache_reference=False` recomputes the bank
-        at every denoiser call (for the bench only). `callback_on_step_end(pipe, i, t,
+        at every denoiser call (for the bench only). `shared_noise` (0..1) correlates the
+        initial noise of all frames (see `frame_noise`). `callback_on_step_end(pipe, i, t,
         {"latents": ...})` may return {"latents": tensor} to replace them.
         """
         size = int(size or 512)
@@ -360,7 +378,8 @@ class MagicTalkPipeline(DiffusionPipeline):
         shape = (1, c_lat, len(span), latent_side, latent_side)
         latents = torch.empty(shape, dtype=torch.float32)
         for i, k in enumerate(span):
-            latents[0, :, i] = frame_noise(seed, k, (c_lat, latent_side, latent_side))
+            latents[0, :, i] = frame_noise(seed, k, (c_lat, latent_side, latent_side),
+                                           shared_noise)
         latents.mul_(float(self.scheduler.init_noise_sigma))
 
         self.scheduler.set_timesteps(num_inference_steps)
