@@ -91,7 +91,7 @@ def main() -> int:
     win.render_all()
     wait(app, lambda: all(s.state == "rendered" for s in win.segments) and
          not win.workers.render.busy, timeout=600, what="render")
-    # one more queued job so the queue shows a mix, then a re-render of segment 1
+    win.library.tabs.setCurrentIndex(0)
     win.select_segment(win.segments[1].id)
     mid = (win.segments[1].start + win.segments[1].end) // 2
     win.preview.player.seek(mid)
@@ -99,6 +99,8 @@ def main() -> int:
     settle(app, 1.0)
     win.grab().save(str(out_dir / "screenshot-main.png"))
 
+    win.library.tabs.setCurrentIndex(2)
+    win.library.preset_list.select_id(cheerful.id)
     win.show_preset(cheerful.id)
     settle(app, 2.5)
     win.grab().save(str(out_dir / "screenshot-preset.png"))

@@ -98,8 +98,7 @@ class RenderPlan:
     expression: Expression  # effective for this segment
     text: TextEdit  # effective for this segment
     seed: int  # effective for this segment
-    # planner overrides (start, end, expression|None, seed|None): this segment's own, plus
-    # its neighbours' when the engine reads context frames across the boundary
+    # planner overrides (start, end, expression|None, seed|None): this segment's own
     controls: tuple[tuple[int, int, Expression | None, int | None], ...] = ()
 
 
@@ -804,7 +803,7 @@ class Project:
         portrait = s.get(Portrait, tl.portrait_id)
         audio = s.get(AudioTrack, tl.audio_id)
         presets = {r.id: _preset_info(r) for r in s.execute(select(EditPreset)).scalars()}
-        ctx, uses_text = specmod.engine_traits(tl.engine)
+        ctx, uses_text = specmod.engine_traits(tl.engine, tl.settings_json or "{}")
         base_preset = presets.get(tl.preset_id)
         base_expr = base_preset.expression if base_preset else Expression()
         base_text = TextEdit(base_preset.prompt, base_preset.negative_prompt,
@@ -865,18 +864,16 @@ class Project:
         ctx = base["ctx"]
         n = base["tl"].n_frames
         out = []
-        for i, part in enumerate(parts):
+        for part in parts:
             spec = {"base": base["spec"], "segment": part}
             if ctx > 0:
+                # the frames the engine denoises together with the segment (diffusion's
+                # window overlap); they are not yielded, and the neighbours' overrides stay
+                # out: a neighbour's edit re-renders only the neighbour, which then meets
+                # this render seamlessly (noise depends on seed and frame only)
                 s0, e0 = part["range"]
-                spec["context"] = {
-                    "before": [max(0, s0 - ctx), s0],
-                    "after": [e0, min(n, e0 + ctx)],
-                    "prev": {k: v for k, v in parts[i - 1].items() if k != "range"}
-                    if i > 0 else None,
-                    "next": {k: v for k, v in parts[i + 1].items() if k != "range"}
-                    if i + 1 < len(parts) else None,
-                }
+                spec["context"] = {"before": [max(0, s0 - ctx), s0],
+                                   "after": [e0, min(n, e0 + ctx)]}
             out.append((spec, specmod.spec_hash(spec)))
         return out
 
@@ -1111,14 +1108,9 @@ class Project:
             r = rows[i]
             spec, h = specs[i]
             expr, text, sd = self._effective(base, r[3], r[4], r[5])
-            controls = []
-            lo, hi = (i - 1, i + 1) if base["ctx"] > 0 else (i, i)
-            for k in range(max(0, lo), min(len(rows) - 1, hi) + 1):
-                rk = rows[k]
-                ek, _tk, sk = (expr, text, sd) if k == i else self._effective(
-                    base, rk[3], rk[4], rk[5])
-                if ek is not None or sk is not None:
-                    controls.append((rk[1], rk[2], ek, sk))
+            # the planner keeps frames outside a segment independent of its overrides, so
+            # the segment's own override is all its frames depend on
+            controls = [] if expr is None and sd is None else [(r[1], r[2], expr, sd)]
             seg = SegmentInfo(id=r[0], timeline_id=tl.id, index=i, start=r[1], end=r[2],
                               overrides=SegmentOverrides(r[3], r[4], _expr_from_json(r[5])),
                               state="missing", spec_hash=h, render_path=None)

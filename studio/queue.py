@@ -15,6 +15,7 @@ every finished segment intact. A file renamed into place just before a kill is a
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import threading
@@ -47,7 +48,7 @@ class JobRunner:
         self.project = Project.open(folder)
         self._engine_options = dict(engine_options or {})
         self._factory = engine_factory
-        self._engines: dict[str, object] = {}
+        self._engines: dict[tuple[str, str], object] = {}
         self._lock = threading.Lock()
 
     def close(self) -> None:
@@ -59,14 +60,20 @@ class JobRunner:
     def __exit__(self, *exc) -> None:
         self.close()
 
-    def engine(self, name: str):
-        """The engine `name`, built once per runner (engines load models on creation)."""
-        if name not in self._engines:
-            if self._factory is not None:
-                self._engines[name] = self._factory(name)
-            else:
-                self._engines[name] = pipeline.create_engine(name, **self._engine_options)
-        return self._engines[name]
+    def engine(self, name: str, settings: dict | None = None):
+        """The engine `name`, built once per runner and settings (engines load models on
+        creation or first use). Without an engine_factory it is built with the runner's
+        engine_options plus the timeline's settings (e.g. the diffusion weights folder)."""
+        if self._factory is not None:
+            key = (name, "")
+            if key not in self._engines:
+                self._engines[key] = self._factory(name)
+            return self._engines[key]
+        options = {**self._engine_options, **(settings or {})} if name != "warp" else {}
+        key = (name, json.dumps(options, sort_keys=True, default=str))
+        if key not in self._engines:
+            self._engines[key] = pipeline.create_engine(name, **options)
+        return self._engines[key]
 
     # ------------------------------------------------------------ claiming
     def _claim(self, job_ids: set[int] | None) -> Job | None:
@@ -212,12 +219,9 @@ def render_to_file(runner: JobRunner, plan: RenderPlan, progress: ProgressFn,
 
     tl = plan.timeline
     request = runner.project.render_request(plan)
-    engine = runner.engine(tl.engine)
-    ok, reason = engine.available()
-    if not ok:
-        from core.errors import EngineUnavailable
-
-        raise EngineUnavailable(tl.engine, reason)
+    # no available() pre-check: an engine may take its resources from request.settings
+    # (the timeline's weights folder); render raises EngineUnavailable with the reason
+    engine = runner.engine(tl.engine, tl.settings)
     seg = plan.segment
     n = seg.n_frames
     progress(0.0, f"rendering frames {seg.start}-{seg.end}")

@@ -15,6 +15,7 @@ import numpy as np
 MIN_SECONDS = 2.0
 MAX_SECONDS = 8.0
 PREFERRED_SECONDS = 4.5
+SEGMENT_COST = 2.0
 
 
 def cut_scores(vad: np.ndarray, rms: np.ndarray | None, fps: float,
@@ -72,8 +73,10 @@ def _dp(n: int, score: np.ndarray, lo: int, hi: int, pref: float,
     prev = np.full(n + 1, -1, dtype=np.int64)
     best[0] = 0.0
     lengths = np.arange(hi + 1, dtype=np.float64)
-    # a mild penalty for straying from the preferred length (per segment)
-    length_pen = 0.5 * ((lengths - pref) / pref) ** 2
+    # per segment: a fixed cost (so only a real pause is worth an extra cut; without it
+    # a run of short pauses becomes a run of minimum-length segments) plus a penalty for
+    # straying from the preferred length
+    length_pen = SEGMENT_COST + 2.0 * ((lengths - pref) / pref) ** 2
     for j in range(lo, n + 1):
         i0, i1 = max(0, j - hi), j - lo
         if i1 < i0:

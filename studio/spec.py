@@ -6,10 +6,11 @@ A segment's render is reused while its spec hash is unchanged. What goes in:
 - the segment: its frame range and its own overrides (effective preset VALUES, not ids,
   so editing a preset re-renders exactly the segments that use it);
 - neighbour context only for engines that need it (`context_frames` > 0, e.g. diffusion
-  with overlapping windows): the context frame ranges and the neighbours' overrides.
+  with overlapping windows): the context frame ranges denoised with the segment.
 The motion planner guarantees frames outside a segment do not depend on that segment's
-overrides, and the base plan covers the whole track, so for the warp engine a neighbour's
-edit never changes this segment's hash.
+overrides, and the base plan covers the whole track, so a neighbour's edit never changes
+this segment's hash (for diffusion too: its initial noise depends on seed and frame only,
+so a re-rendered neighbour meets this render without a seam).
 """
 
 from __future__ import annotations
@@ -32,12 +33,14 @@ _ENGINE_CLASSES = {
 }
 
 
-@lru_cache(maxsize=16)
-def engine_traits(name: str) -> tuple[int, bool]:
-    """(context_frames, uses_text) of an engine, read from its class without building it.
+@lru_cache(maxsize=64)
+def engine_traits(name: str, settings_json: str = "{}") -> tuple[int, bool]:
+    """(context_frames, uses_text) of engine `name` with the timeline's settings (JSON).
 
-    context_frames: frames of neighbour context its render of a range depends on (0 = none).
-    uses_text: whether prompts affect its frames (the warp engine ignores them).
+    context_frames: frames of neighbour context its render of a range depends on (0 = none);
+    read from the class, or, when it is a per-instance property (the diffusion engine's
+    window overlap), from an instance built with the settings (engines load no weights in
+    their constructor). uses_text: whether prompts affect its frames (warp ignores them).
     """
     default_text = name != "warp"
     target = _ENGINE_CLASSES.get(name)
@@ -49,6 +52,14 @@ def engine_traits(name: str) -> tuple[int, bool]:
     except Exception:  # engine not importable here: it cannot render either
         return 0, default_text
     ctx = getattr(cls, "context_frames", 0)
+    if not isinstance(ctx, int | float):
+        try:
+            ctx = getattr(cls(**json.loads(settings_json or "{}")), "context_frames", 0)
+        except Exception:
+            try:
+                ctx = getattr(cls(), "context_frames", 0)
+            except Exception:
+                ctx = 0
     ctx = int(ctx) if isinstance(ctx, int | float) else 0
     return max(0, ctx), bool(getattr(cls, "uses_text", default_text))
 

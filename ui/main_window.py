@@ -195,15 +195,18 @@ class MainWindow(QMainWindow):
         a("play", "Play / pause", self.preview.player.toggle)
         a("step_back", "Previous frame", lambda: self.preview.player.step(-1))
         a("step_fwd", "Next frame", lambda: self.preview.player.step(1))
-        undo_act = self.undo_stack.createUndoAction(self, "Undo")
-        redo_act = self.undo_stack.createRedoAction(self, "Redo")
-        for act, action_id, icon in ((undo_act, "undo", S.SP_ArrowBack),
-                                     (redo_act, "redo", S.SP_ArrowForward)):
-            act.setShortcut(QKeySequence(self.settings.shortcut(action_id)))
-            act.setIcon(self.style().standardIcon(icon))
-            act.setObjectName(f"action_{action_id}")
-            self.addAction(act)
-            self.actions_by_id[action_id] = act
+        # own Undo/Redo actions (short toolbar text; the command's name in the tooltip)
+        stack = self.undo_stack
+        undo_act = a("undo", "Undo", stack.undo, S.SP_ArrowBack)
+        redo_act = a("redo", "Redo", stack.redo, S.SP_ArrowForward)
+        undo_act.setEnabled(False)
+        redo_act.setEnabled(False)
+        stack.canUndoChanged.connect(undo_act.setEnabled)
+        stack.canRedoChanged.connect(redo_act.setEnabled)
+        stack.undoTextChanged.connect(
+            lambda t: undo_act.setToolTip(f"Undo {t} ({self.settings.shortcut('undo')})"))
+        stack.redoTextChanged.connect(
+            lambda t: redo_act.setToolTip(f"Redo {t} ({self.settings.shortcut('redo')})"))
         new_tl = QAction("New timeline…", self)
         new_tl.triggered.connect(self.new_timeline_dialog)
         self.actions_by_id["new_timeline"] = new_tl
@@ -250,7 +253,6 @@ class MainWindow(QMainWindow):
         tb.addSeparator()
         for key in ("undo", "redo"):
             tb.addAction(ids[key])
-            tb.widgetForAction(ids[key]).setToolButtonStyle(Qt.ToolButtonIconOnly)
         tb.addSeparator()
         tb.addWidget(QLabel(" Timeline "))
         self.timeline_combo = QComboBox()
@@ -867,6 +869,11 @@ class MainWindow(QMainWindow):
             self._show_timeline_or_segment()
         self.preview.player.seek(min(frame, max(info.n_frames - 1, 0)))
         self._update_enabled()
+        self._load_timeline_audio()
+
+    def _load_timeline_audio(self) -> None:
+        """Waveform + aligned words of the current timeline, computed off the GUI thread."""
+        info = self.timeline_info
         audio_id, fps, tid = info.audio_id, info.fps, info.id
 
         def work(p, _pr, _c):
@@ -1004,6 +1011,9 @@ class MainWindow(QMainWindow):
             self.refresh_segments()
         elif kind == "audio":
             self.refresh_library()
+            if self.timeline_info is not None and self.timeline_info.audio_id == ident:
+                self.refresh_segments()  # the transcript is part of every segment's spec
+                self._load_timeline_audio()  # re-aligned words
 
     # ------------------------------------------------------------ render queue
     def render_all(self) -> None:

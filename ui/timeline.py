@@ -111,6 +111,7 @@ class TimelineWidget(QWidget):
         self.boundaries: list[pg.InfiniteLine] = []
         self.selected_id: int | None = None
         self.preset_names: dict[int, str] = {}
+        self.words: list = []
         self.phone_items: list = []
         self.playhead_frame = 0
         self._syncing = False
@@ -234,6 +235,7 @@ class TimelineWidget(QWidget):
     def set_words(self, words, phones=()) -> None:
         """Words (text, start, end seconds) on the upper row, phones on the lower row."""
         self._clear_text()
+        self.words = list(words)
         font = QFont()
         font.setPointSizeF(8.5)
         small = QFont()

@@ -81,6 +81,8 @@ REQUIRED_COMPONENTS = (
 )
 OPTIONAL_COMPONENTS = ("text_encoder", "tokenizer", "text_adapter", "wav2vec")
 
+_STEP_CHUNK = 32  # frames per in-place DDIM update (bounds the step's temporaries)
+
 # Hallo's CFG layout over a 2-row bank [ref·uncond-ctx, ref·cond-ctx] (see module doc).
 _REF_ROWS_CFG = [None, 1]
 _MOTION_ROWS_CFG = [[1, 0], [0, 1]]
@@ -456,7 +458,9 @@ class MagicTalkPipeline(DiffusionPipeline):
                 for i, t in enumerate(timesteps):
                     check()
                     pred = fusion.predict(latents, denoise_at(t), device, dtype, check)
-                    ddim_step_(self.scheduler, pred, t, latents)
+                    for c0 in range(0, latents.shape[2], _STEP_CHUNK):  # no clip-size temps
+                        c1 = c0 + _STEP_CHUNK
+                        ddim_step_(self.scheduler, pred[:, :, c0:c1], t, latents[:, :, c0:c1])
                     if callback_on_step_end is not None:
                         local = {"latents": latents}
                         kwargs = {k: local[k] for k in callback_on_step_end_tensor_inputs}

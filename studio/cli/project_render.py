@@ -68,7 +68,22 @@ def render_timeline(args) -> int:
                     print(_line(info))
 
             try:
-                runner.run_all(progress=progress, on_job_done=done, job_ids=ids)
+                waited = False
+                while True:
+                    runner.run_all(progress=progress, on_job_done=done, job_ids=ids)
+                    # jobs claimed by another runner (the app, another CLI): wait for them
+                    ours = {r.id for r in results}
+                    active = [j for j in project.jobs(("queued", "running"))
+                              if j.id in ids and j.id not in ours]
+                    if not active:
+                        break
+                    if not waited:
+                        print(f"waiting for {len(active)} segment(s) being rendered by "
+                              "another process", file=sys.stderr)
+                        waited = True
+                    time.sleep(0.25)
+                seen = {r.id for r in results}
+                results += [project.job(i) for i in sorted(ids - seen)]
             finally:
                 if bar is not None:
                     bar.close()

@@ -210,3 +210,22 @@ def test_bad_arguments_are_input_errors(pipe, inputs, reference):
         pipe(*inputs, reference=reference, frames=range(5, 50), **RUN)
     with pytest.raises(InputError):
         pipe(*inputs, reference=reference, **{**RUN, "overlap": 8})
+
+
+def test_two_row_bank_equals_hallos_six_row_layout(pipe, inputs, reference):
+    """Hallo's first clip runs ReferenceNet on [r, m1, m2] × 2 with motion frames = the
+    portrait, context pairing i % 2, cond reading row 3 and motion rows [1, 2] / [4, 5].
+    The pipeline's 2-row bank with rows [None, 1] / motion [[1, 0], [0, 1]] must give the
+    same denoiser output (it is the same computation without the duplicate rows)."""
+    net = pipe.animate_net
+    lat = reference.latent
+    tokens = reference.image_tokens
+    with torch.inference_mode():
+        bank6 = pipe.reference_net.compute_bank(lat.repeat(6, 1, 1, 1), tokens, 0)
+        x = torch.randn(2, 4, 6, 8, 8, generator=torch.Generator().manual_seed(0))
+        common = dict(encoder_hidden_states=tokens)
+        hallo = net(x, 499, reference_bank=bank6, reference_rows=[None, 3],
+                    motion_frame_rows=[[1, 2], [4, 5]], **common)
+        ours = net(x, 499, reference_bank=reference.bank, reference_rows=[None, 1],
+                   motion_frame_rows=[[1, 0], [0, 1]], **common)
+    torch.testing.assert_close(ours, hallo, rtol=1e-5, atol=1e-5)

@@ -87,3 +87,27 @@ def test_landmarks_and_transcript(project):
     project.set_transcript(project.audio_tracks()[0].id, "hello there")
     assert project.audio_tracks()[0].transcript == "hello there"
     assert project.segments(tid)[0].spec_hash != h0  # the transcript is part of it too
+
+
+def test_remove_timeline_then_assets(project):
+    from studio.queue import JobRunner
+
+    tl = project.timeline()
+    project.enqueue(tl.id)
+    with JobRunner(project.path) as r:
+        r.run_all()
+    files = [s.render_path for s in project.segments(tl.id)]
+    assert all(f.is_file() for f in files)
+    assert project.clear_finished_jobs() == len(files)
+    project.remove_timeline(tl.id)
+    assert project.timelines() == [] and project.renders() == []
+    assert not any(f.exists() for f in files)
+    por, aud = project.portraits()[0], project.audio_tracks()[0]
+    project.remove_audio(aud.id)
+    project.remove_portrait(por.id)
+    assert not por.path.exists() and not aud.path.exists()
+    assert list((project.path / "media").iterdir()) == []
+    with pytest.raises(InputError, match="no timeline yet"):
+        project.timeline()
+    project.rename("renamed")
+    assert project.name == "renamed"

@@ -132,22 +132,23 @@ def test_presets_crud(project):
     assert project.restore_preset(p2) == p2
 
 
-def test_context_engines_hash_neighbours(project, monkeypatch):
-    """An engine that reads context frames across boundaries (diffusion's overlap) makes a
-    neighbour's override part of the spec, and plans the neighbour's override too."""
+def test_context_engines_hash_context_frames(project, monkeypatch):
+    """An engine that denoises context frames across boundaries (diffusion's overlap) gets
+    them in the spec; a neighbour's override still re-renders only the neighbour."""
     from studio import spec
 
     tid = project.timeline().id
     a, b = project.segments(tid)[:2]
-    project.set_segment_overrides(a.id, seed=5)
     h_warp = project.segment(b.id).spec_hash
-    assert project.render_plan(b.id).controls == ()
-    monkeypatch.setattr(spec, "engine_traits", lambda name: (8, True))
+    monkeypatch.setattr(spec, "engine_traits", lambda name, settings="{}": (8, True))
     spec_b = project.segment_spec(b.id)
-    assert spec_b["context"]["before"] == [b.start - 8, b.start]
-    assert spec_b["context"]["prev"]["seed"] == 5
+    assert spec_b["context"] == {"before": [b.start - 8, b.start],
+                                 "after": [b.end, min(b.end + 8, project.timeline().n_frames)]}
     h_ctx = project.segment(b.id).spec_hash
     assert h_ctx != h_warp
-    assert project.render_plan(b.id).controls == ((a.start, a.end, None, 5),)
-    project.set_segment_overrides(a.id, seed=6)
-    assert project.segment(b.id).spec_hash != h_ctx
+    project.set_segment_overrides(a.id, seed=5)
+    assert project.segment(b.id).spec_hash == h_ctx
+    assert project.render_plan(b.id).controls == ()
+    assert project.render_plan(a.id).controls == ((a.start, a.end, None, 5),)
+    x, y = project.move_boundary(a.id, a.end - 3)  # b's range (and context) moves
+    assert y.spec_hash != h_ctx

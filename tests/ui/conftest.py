@@ -7,6 +7,7 @@ dialog.
 
 from __future__ import annotations
 
+import shutil
 import time
 
 import pytest
@@ -76,3 +77,38 @@ class LoopProbe:
 
     def stop(self) -> None:
         self.timer.stop()
+
+
+@pytest.fixture(scope="session")
+def base_project(tmp_path_factory, samples):
+    """A project with a portrait, a 3 s track (with transcript) and a 512 px timeline,
+    made once through the studio API; tests work on copies (`project_copy`)."""
+    from studio.project import Project
+
+    folder = tmp_path_factory.mktemp("ui-base") / "base"
+    with Project.create(folder, "base") as p:
+        portrait = p.add_portrait(samples / "portraits" / "hallo_2.jpg")
+        audio = p.add_audio(samples / "audio" / "asterisk_conf-onlyperson.wav",
+                            transcript="You are currently the only person in this conference.")
+        p.new_timeline(portrait.id, audio.id, size=512, name="base")
+        p.audio_features(audio.id, 25)  # cache the analysis in the copy
+        p.checkpoint()
+    return folder
+
+
+@pytest.fixture
+def project_copy(base_project, tmp_path):
+    dst = tmp_path / "proj"
+    shutil.copytree(base_project, dst)
+    return dst
+
+
+def open_window(make_window, qtbot, folder, settings=None):
+    """A window with `folder` open, its timeline loaded and the workers warmed up."""
+    win = make_window(settings)
+    loaded = []
+    win.timelineLoaded.connect(loaded.append)
+    assert win.open_project(folder)
+    wait_for(qtbot, lambda: loaded and not win.busy and win.workers.ready,
+             what="timeline loaded, workers ready")
+    return win

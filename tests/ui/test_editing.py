@@ -4,8 +4,6 @@ a detectable face placed by clicking its 5 key points; the session restored on r
 
 from __future__ import annotations
 
-import shutil
-
 import numpy as np
 import pytest
 from PIL import Image
@@ -13,40 +11,9 @@ from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent
 
 from core.types import Expression
-from tests.ui.conftest import LoopProbe, wait_for
+from tests.ui.conftest import LoopProbe, open_window, wait_for
 
-
-@pytest.fixture(scope="module")
-def base_project(tmp_path_factory, samples):
-    """A project with a portrait, a 3 s track and a 512 px timeline, made once through
-    the studio API; each test works on its own copy."""
-    from studio.project import Project
-
-    folder = tmp_path_factory.mktemp("ui-base") / "base"
-    with Project.create(folder, "base") as p:
-        portrait = p.add_portrait(samples / "portraits" / "hallo_2.jpg")
-        audio = p.add_audio(samples / "audio" / "asterisk_conf-onlyperson.wav",
-                            transcript="You are currently the only person in this conference.")
-        p.new_timeline(portrait.id, audio.id, size=512, name="base")
-        p.checkpoint()
-    return folder
-
-
-@pytest.fixture
-def project_copy(base_project, tmp_path):
-    dst = tmp_path / "proj"
-    shutil.copytree(base_project, dst)
-    return dst
-
-
-def _open(make_window, qtbot, folder, settings=None):
-    win = make_window(settings)
-    loaded = []
-    win.timelineLoaded.connect(loaded.append)
-    assert win.open_project(folder)
-    wait_for(qtbot, lambda: loaded and not win.busy and win.workers.ready,
-             what="timeline loaded, workers ready")
-    return win
+_open = open_window
 
 
 def _spans(win):
@@ -121,6 +88,30 @@ def test_undo_redo_segment_and_preset_edits(make_window, qtbot, project_copy):
     assert win.segments[0].overrides.seed == 7
     assert win.project.preset(preset.id).expression == Expression(brows=0.6)
     assert win.errors == []
+
+    # timeline settings through the inspector's timeline page, undoable
+    win.select_segment(None)
+    assert win.inspector.current_page() == "timeline"
+    tpage = win.inspector.timeline_page
+    tpage.seed.setValue(5)
+    tpage.seed.editingFinished.emit()
+    assert win.project.timeline(win.timeline_id).seed == 5
+    stack.undo()
+    assert win.project.timeline(win.timeline_id).seed == 0
+    stack.redo()
+
+    # a transcript edit (undoable) re-aligns the words shown on the timeline
+    aid = win.timeline_info.audio_id
+    loaded = []
+    win.timelineLoaded.connect(loaded.append)
+    assert "currently" in [w.text.lower() for w in win.timeline.words]
+    win.set_transcript(aid, "You are the only person here.")
+    wait_for(qtbot, lambda: loaded and not win.busy, what="re-alignment")
+    assert "currently" not in [w.text.lower() for w in win.timeline.words]
+    assert "person" in [w.text.lower() for w in win.timeline.words]
+    stack.undo()
+    assert win.project.audio(aid).transcript.startswith("You are currently")
+    steps = stack.count()
 
     # a refused edit is reported and is not an undo step
     win.preview.player.seek(win.segments[0].start)
