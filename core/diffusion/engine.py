@@ -18,7 +18,9 @@ segment render denoises with it: `render(request, frames=range(a, b))` denoises
 Because the initial noise of every frame depends only on (seed, frame) and the neighbour
 frames are denoised together with the segment, a re-rendered segment meets its
 neighbours' existing renders without a seam. The studio therefore passes the whole clip's
-motion/features and the segment's range; it need not add the overlap itself.
+motion/features and the segment's range; it need not add the overlap itself, but a
+segment's spec hash must cover the inputs of [a − context_frames, b + context_frames) (the
+neighbours' motion, audio and seed), since those frames influence the segment's pixels.
 
 The ReferenceNet bank (plus identity tokens and the portrait latent) is computed once per
 (weights, portrait, size) and kept in a small LRU cache, so re-rendering a segment with
@@ -92,7 +94,20 @@ def optional_notes(folder: str | Path) -> list[str]:
         notes.append("no wav2vec/: audio tokens come from the mel/viseme features")
     if not (folder / "face_analysis").is_dir():
         notes.append("no face_analysis/: identity embedding from dlib's descriptor, not ArcFace")
+    elif _arcface_loader() is None:
+        notes.append("face_analysis/ present but no ArcFace loader is installed: identity "
+                     "embedding from dlib's descriptor")
     return notes
+
+
+def _arcface_loader():
+    """`core.diffusion.face_analysis.load_arcface(folder) -> (image -> [512]) | None`, the
+    onnxruntime ArcFace path, when that module exists; None otherwise (dlib fallback)."""
+    try:
+        from core.diffusion.face_analysis import load_arcface  # type: ignore[import-not-found]
+    except ImportError:
+        return None
+    return load_arcface
 
 
 def _torch_device(device: str | None) -> str:
@@ -101,6 +116,14 @@ def _torch_device(device: str | None) -> str:
     if device:
         return str(device)
     return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def _dtype_kw(dtype) -> dict:
+    """diffusers renamed from_pretrained's `torch_dtype` to `dtype` in 0.36."""
+    import diffusers
+
+    major, minor = (int(x) for x in diffusers.__version__.split(".")[:2])
+    return {"dtype": dtype} if (major, minor) >= (0, 36) else {"torch_dtype": dtype}
 
 
 class DiffusionEngine:
@@ -189,12 +212,15 @@ class DiffusionEngine:
                 from core.diffusion.pipeline import MagicTalkPipeline
 
                 try:
-                    pipe = MagicTalkPipeline.from_pretrained(weights)
+                    pipe = MagicTalkPipeline.from_pretrained(weights, **_dtype_kw(dtype))
                 except (OSError, ValueError, KeyError, RuntimeError) as exc:
                     raise EngineUnavailable(
                         self.name, f"cannot load weights from {weights}: {exc}"
                     ) from None
-                pipe.to(dev, dtype)
+                pipe.to(dev)
+                loader = _arcface_loader()
+                if loader is not None and (weights / "face_analysis").is_dir():
+                    pipe.arcface = loader(weights / "face_analysis")
                 pipe.set_progress_bar_config(disable=True)
                 self._pipes.clear()  # one model in memory at a time
                 self._pipes[key] = pipe

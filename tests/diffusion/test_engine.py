@@ -27,7 +27,7 @@ def _threads():
 
 @pytest.fixture(scope="module")
 def weights(tmp_path_factory):
-    return write_tiny(tmp_path_factory.mktemp("tiny") / "weights", with_wav2vec=False)
+    return write_tiny(tmp_path_factory.mktemp("tiny") / "weights", with_wav2vec=True)
 
 
 @pytest.fixture(scope="module")
@@ -68,7 +68,7 @@ def test_unavailable_names_the_missing_component(weights, tmp_path):
 
 def test_available_with_tiny_weights_warns_about_the_cpu(weights):
     ok, note = DiffusionEngine(weights=weights, device="cpu").available()
-    assert ok and "no GPU" in note and "wav2vec" in note
+    assert ok and "no GPU" in note and "face_analysis" in note
 
 
 def test_env_variable_configures_the_folder(weights, monkeypatch):
@@ -173,3 +173,22 @@ def test_render_writes_an_mp4(engine, request_, tmp_path):
 
     out = write_mp4(engine.render(request_), 25.0, tmp_path / "ok.mp4")
     assert out.is_file() and out.stat().st_size > 0
+
+
+@pytest.fixture(scope="module")
+def real_request(samples):
+    """The real analysis stages on a sample portrait and a 1.4 s recording."""
+    from core import audio, face, image, motion
+
+    rig = face.analyze(image.load_image(samples / "portraits" / "hallo_2.jpg"))
+    wave = audio.load(samples / "audio" / "asterisk_hello-world.wav")
+    feats = audio.analyze(wave, fps=25.0)
+    track = motion.plan(rig, feats, seed=0)
+    return RenderRequest(rig=rig, features=feats, motion=track, size=TINY_SIZE, audio=wave)
+
+
+def test_renders_real_analysis_with_wav2vec_audio(engine, real_request):
+    frames = list(engine.render(real_request, frames=range(0, 6)))
+    assert len(frames) == 6 and frames[0].shape == (TINY_SIZE, TINY_SIZE, 3)
+    assert engine.last_info["audio"] == "wav2vec2"
+    assert engine.last_info["face_embedding"] == "dlib"
