@@ -208,9 +208,10 @@ class MagicTalkPipeline(DiffusionPipeline):
         folder = Path(pretrained_model_name_or_path)
         if not (folder / "model_index.json").is_file():
             raise InputError(folder, "not a MagicTalk weights folder (no model_index.json)")
-        kwargs.setdefault("local_files_only", True)
         with _quiet_loading():
-            pipe = super().from_pretrained(str(folder), **kwargs)
+            parts = _load_components(folder, kwargs.pop("dtype", kwargs.pop("torch_dtype", None)))
+        parts.update(kwargs)  # explicitly passed components win
+        pipe = cls(**parts)
         for module in pipe.components.values():
             if isinstance(module, torch.nn.Module):
                 _own_memory(module)
@@ -395,7 +396,7 @@ class MagicTalkPipeline(DiffusionPipeline):
             idx = np.arange(clip.start, clip.stop)[:, None] + np.arange(
                 -cond.AUDIO_RADIUS, cond.AUDIO_RADIUS + 1
             )[None]
-            idx = np.clip(idx, 0, n - 1) - lo
+            idx = np.clip(np.clip(idx, 0, n - 1) - lo, 0, states_t.shape[0] - 1)
             a = states_t[torch.from_numpy(idx)][None].to(device, dtype)  # [1,W,5,L,C]
             audio_tokens = self.audio_proj(a)
             guide_feat = None
@@ -482,6 +483,48 @@ class MagicTalkPipeline(DiffusionPipeline):
                 img = self.vae.decode(z).sample[0]
             img = ((img.float().clamp(-1, 1) + 1.0) * 127.5).round().to(torch.uint8)
             yield img.permute(1, 2, 0).cpu().numpy()
+
+
+def _load_components(folder: Path, dtype: torch.dtype | None) -> dict:
+    """Every component named in model_index.json, loaded from its sub-folder offline.
+
+    Done here rather than by `DiffusionPipeline.from_pretrained` because diffusers resolves
+    a custom library by looking up both the class and its loading base class (`ModelMixin`)
+    in that library's namespace; a package that re-exports only the classes (the importer
+    writes `core.diffusion.models`) fails that lookup. Each class's own `from_pretrained`
+    accepts either spelling. Entries that are not pipeline components (`face_analysis`) and
+    null entries are skipped.
+    """
+    import importlib
+    import inspect
+    import json
+
+    index = json.loads((folder / "model_index.json").read_text())
+    wanted = set(inspect.signature(MagicTalkPipeline.__init__).parameters) - {"self"}
+    out: dict = {}
+    for name, entry in index.items():
+        if name.startswith("_") or name not in wanted or not isinstance(entry, list):
+            continue
+        library, class_name = entry
+        if library is None:
+            continue
+        cls = getattr(importlib.import_module(library), class_name, None)
+        if cls is None:
+            raise InputError(folder / "model_index.json",
+                             f"component {name}: {library} has no class {class_name}")
+        if not (folder / name).is_dir():
+            raise InputError(folder / name, f"component {name} is missing")
+        if library == "transformers":
+            module = cls.from_pretrained(str(folder / name), local_files_only=True)
+        else:
+            module = cls.from_pretrained(str(folder / name))
+        if dtype is not None and isinstance(module, torch.nn.Module):
+            module = module.to(dtype)
+        out[name] = module
+    missing = [c for c in REQUIRED_COMPONENTS if c not in out]
+    if missing:
+        raise InputError(folder, f"weights folder lacks {', '.join(missing)}")
+    return out
 
 
 def _own_memory(module: torch.nn.Module) -> None:
