@@ -221,11 +221,12 @@ def lift_descriptor(desc: np.ndarray, dim: int = 512) -> np.ndarray:
 def face_embedding(rig: FaceRig, dim: int = 512, arcface=None) -> tuple[np.ndarray, str]:
     """(embedding [dim] float32, source) where source is "arcface" or "dlib".
 
-    `arcface` is an optional callable image[H,W,3] uint8 → [512] (the onnxruntime path when
-    the weights folder has `face_analysis/`); otherwise dlib's descriptor is lifted.
+    `arcface` is an optional callable (image [H,W,3] uint8, landmarks [68,2]) → [512] (the
+    onnxruntime path, `core.diffusion.face_embed.ArcFaceEmbedder`, when the weights folder
+    has an ArcFace model); otherwise dlib's descriptor is lifted.
     """
     if arcface is not None:
-        emb = np.asarray(arcface(rig.image), dtype=np.float32).reshape(-1)
+        emb = np.asarray(arcface(rig.image, rig.landmarks), dtype=np.float32).reshape(-1)
         if emb.shape[0] == dim:
             return emb, "arcface"
     from core.face.detect import face_descriptor

@@ -92,22 +92,20 @@ def optional_notes(folder: str | Path) -> list[str]:
         notes.append("no text_encoder/text_adapter: prompts (text edits) are ignored")
     if not (folder / "wav2vec" / "config.json").is_file():
         notes.append("no wav2vec/: audio tokens come from the mel/viseme features")
-    if not (folder / "face_analysis").is_dir():
-        notes.append("no face_analysis/: identity embedding from dlib's descriptor, not ArcFace")
-    elif _arcface_loader() is None:
-        notes.append("face_analysis/ present but no ArcFace loader is installed: identity "
-                     "embedding from dlib's descriptor")
+    ok, why = _arcface_status(folder)
+    if not ok:
+        notes.append(why)
     return notes
 
 
-def _arcface_loader():
-    """`core.diffusion.face_analysis.load_arcface(folder) -> (image -> [512]) | None`, the
-    onnxruntime ArcFace path, when that module exists; None otherwise (dlib fallback)."""
+def _arcface_status(folder: Path) -> tuple[bool, str]:
+    """(True, model) when an ArcFace ONNX model is in the folder (helper
+    `core.diffusion.face_embed`), else (False, what is missing + the dlib fallback)."""
     try:
-        from core.diffusion.face_analysis import load_arcface  # type: ignore[import-not-found]
+        from core.diffusion.face_embed import face_embedding_status
     except ImportError:
-        return None
-    return load_arcface
+        return False, "no ArcFace support installed: identity embedding from dlib's descriptor"
+    return face_embedding_status(folder)
 
 
 def _torch_device(device: str | None) -> str:
@@ -116,14 +114,6 @@ def _torch_device(device: str | None) -> str:
     if device:
         return str(device)
     return "cuda" if torch.cuda.is_available() else "cpu"
-
-
-def _dtype_kw(dtype) -> dict:
-    """diffusers renamed from_pretrained's `torch_dtype` to `dtype` in 0.36."""
-    import diffusers
-
-    major, minor = (int(x) for x in diffusers.__version__.split(".")[:2])
-    return {"dtype": dtype} if (major, minor) >= (0, 36) else {"torch_dtype": dtype}
 
 
 class DiffusionEngine:
@@ -212,15 +202,16 @@ class DiffusionEngine:
                 from core.diffusion.pipeline import MagicTalkPipeline
 
                 try:
-                    pipe = MagicTalkPipeline.from_pretrained(weights, **_dtype_kw(dtype))
+                    pipe = MagicTalkPipeline.from_pretrained(weights, dtype=dtype)
                 except (OSError, ValueError, KeyError, RuntimeError) as exc:
                     raise EngineUnavailable(
                         self.name, f"cannot load weights from {weights}: {exc}"
                     ) from None
                 pipe.to(dev)
-                loader = _arcface_loader()
-                if loader is not None and (weights / "face_analysis").is_dir():
-                    pipe.arcface = loader(weights / "face_analysis")
+                if _arcface_status(weights)[0]:
+                    from core.diffusion.face_embed import load_arcface
+
+                    pipe.arcface = load_arcface(weights)
                 pipe.set_progress_bar_config(disable=True)
                 self._pipes.clear()  # one model in memory at a time
                 self._pipes[key] = pipe

@@ -204,7 +204,9 @@ class MagicTalkPipeline(DiffusionPipeline):
     # -------------------------------------------------------------- loading / saving
     @classmethod
     def from_pretrained(cls, pretrained_model_name_or_path, **kwargs) -> MagicTalkPipeline:
-        """Load a local weights folder (no network). `wav2vec/` is picked up when present."""
+        """Load a local weights folder offline: every component listed in model_index.json
+        with its own class's `from_pretrained` (see `_load_components`); `dtype=` casts the
+        modules; components passed as keyword arguments replace the stored ones."""
         folder = Path(pretrained_model_name_or_path)
         if not (folder / "model_index.json").is_file():
             raise InputError(folder, "not a MagicTalk weights folder (no model_index.json)")

@@ -22,8 +22,9 @@ from collections.abc import Iterator
 import cv2
 import numpy as np
 
+from core.engines.warp_eyes import lid_colours, paint_lids
 from core.engines.warp_mesh import MeshWarp
-from core.engines.warp_mouth import MouthPalette, paint_mouth
+from core.engines.warp_mouth import MouthPalette, paint_mouth, paint_seam
 from core.errors import Cancelled, InputError
 from core.motion.landmarks import EYE_L, EYE_R, inner_gap
 from core.types import CancelFn, ProgressFn, RenderRequest
@@ -38,6 +39,7 @@ class _Prepared:
         rig = request.rig
         self.mesh = MeshWarp.build(rig, size)
         self.palette = MouthPalette.from_rig(rig)
+        self.lids = lid_colours(rig)
         s = self.mesh.out_scale
         self.src_gap = float(inner_gap(np.asarray(rig.landmarks, np.float64))) * s
         self.face_h = self.mesh.geo.face_h * s
@@ -123,6 +125,9 @@ class WarpEngine:
             mesh.src, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101
         )
         paint_mouth(frame, out_lm, prep.palette, prep.src_gap, prep.face_h)
+        paint_seam(frame, out_lm, prep.palette, prep.src_gap, prep.face_h)
+        if m.blink[i] > 0:
+            paint_lids(frame, out_lm, prep.lids, float(m.blink[i]), prep.face_h)
         return frame
 
 

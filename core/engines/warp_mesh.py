@@ -52,9 +52,68 @@ LOCAL_WEIGHT = {
 
 
 def interior_triangles(triangles: np.ndarray) -> np.ndarray:
-    """[T] bool: triangles inside the inner-lip polygon (every vertex in 60..67)."""
+    """[T] bool: triangles inside the inner-lip polygon (every vertex in 60..67) or inside
+    one eye (every vertex in 36..41 or in 42..47).
+
+    These are the triangles that collapse to nothing when the lips meet or the lids close.
+    Nearly degenerate, their affine maps are ill-conditioned (a 30:1 compression), so they
+    are never grown and are skipped below a pixel of area: growing one by half a pixel
+    would sample the photo many pixels away and draw streaks (measured: jagged tears beside
+    every closed eye)."""
     t = np.asarray(triangles)
-    return ((t >= 60) & (t <= 67)).all(axis=1)
+
+    def inside(lo: int, hi: int) -> np.ndarray:
+        return ((t >= lo) & (t <= hi)).all(axis=1)
+
+    return inside(60, 67) | inside(36, 41) | inside(42, 47)
+
+
+def lip_edges(rig: FaceRig, geo: RigGeometry) -> np.ndarray:
+    """[68,2] the portrait's landmarks with the inner-lip points 61-63 / 65-67 moved onto
+    the real lip edge, for a portrait that shows teeth.
+
+    dlib often places the inner-lip points of a smiling, teeth-showing photo inside the
+    teeth (measured on hallo_3: the lower inner points sit 2-4 px above the lower lip). If
+    those points are the source of the closed lips, the lips carry a band of teeth pixels
+    and a closed mouth reads as parted (rest gap 0.025 IOD instead of ~0). So along each
+    inner-to-outer lip column we walk out of the bright, low-saturation teeth pixels and
+    put the source point a pixel inside the lip (at most 60 % of the way to the outer lip).
+    """
+    lm = np.asarray(rig.landmarks, np.float64).copy()
+    img = rig.image.astype(np.float32)
+    lum = img @ np.array([0.299, 0.587, 0.114], np.float32)
+    lum = cv2.GaussianBlur(lum, (0, 0), max(0.6, 0.002 * geo.face_h))
+    h, w = lum.shape
+    inner = np.zeros((h, w), np.uint8)
+    cv2.fillPoly(inner, [np.round(lm[60:68]).astype(np.int32)], 1)
+    outer = np.zeros((h, w), np.uint8)
+    cv2.fillPoly(outer, [np.round(lm[48:60]).astype(np.int32)], 1)
+    lips = lum[(outer > 0) & (inner == 0)]
+    mouth = lum[inner > 0]
+    if lips.size < 20 or mouth.size < 10:
+        return lm
+    lip_l = float(np.median(lips))
+    teeth_l = float(np.percentile(mouth, 85))
+    if teeth_l < lip_l + 20:  # no bright teeth: dark cavity, the landmarks are fine
+        return lm
+    thr = 0.5 * (lip_l + teeth_l)
+    step = 0.5
+    for i_in, i_out in ((61, 50), (62, 51), (63, 52), (67, 58), (66, 57), (65, 56)):
+        a, b = lm[i_in], lm[i_out]
+        length = float(np.linalg.norm(b - a))
+        if length < 2:
+            continue
+        ts = np.arange(0, 0.6 * length, step) / length
+        pts = a[None] + ts[:, None] * (b - a)[None]
+        xs = np.clip(np.round(pts[:, 0]).astype(int), 0, w - 1)
+        ys = np.clip(np.round(pts[:, 1]).astype(int), 0, h - 1)
+        bright = lum[ys, xs] > thr
+        if not bright[0]:
+            continue
+        k = int(np.argmin(bright)) if not bright.all() else len(bright) - 1
+        t = min(ts[k] + 1.0 / length, 0.6)
+        lm[i_in] = a + t * (b - a)
+    return lm
 
 
 @dataclass
@@ -91,6 +150,7 @@ class MeshWarp:
         pts = np.asarray(rig.mesh_points, dtype=np.float64)
         geo = geometry(rig.landmarks)
         pts_src = pts.copy()
+        pts_src[:68] = lip_edges(rig, geo) if geo.portrait_gap > 0.005 else pts[:68]
         if geo.portrait_gap > 0.005:
             # a photo with parted lips: sample the lip edges a pixel inside the lips, so a
             # closed mouth never shows a seam of teeth pixels between them
@@ -167,6 +227,9 @@ class MeshWarp:
         shift_ = np.asarray(shift, np.float64)[None]
         head_lm = apply_head(self.geo, rig_lm[None], LANDMARK_DEPTH, pose_, shift_)[0]
         local = np.asarray(landmarks, np.float64) - head_lm  # deformation without the head
+        # the eyelids must not drag skin anchors: a blink moves the upper lid by a third of
+        # the eye height, and anchors pulled along folded the brow triangles (torn brows)
+        local[36:48] = 0.0
         anchors = pts[68:]
         moved = apply_head(self.geo, anchors[None], ANCHOR_DEPTH, pose_, shift_)[0]
         anchors = anchors + self.head_w[:, None] * (moved - anchors) + self.local_w @ local
