@@ -108,6 +108,7 @@ def render_oneshot(
         expression=job.expression,
         text=job.text,
         settings=dict(job.settings),
+        audio=wave,
     )
     n = track.n_frames
 

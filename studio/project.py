@@ -1166,6 +1166,8 @@ class Project:
             features=self.audio_features(tl.audio_id, tl.fps),
             motion=self._motion(tl, plan), size=tl.size, fps=float(tl.fps), seed=plan.seed,
             expression=plan.expression, text=plan.text, settings=dict(tl.settings),
+            # the diffusion engine reads wav2vec2 states from raw audio; warp never needs it
+            audio=self.waveform(tl.audio_id) if tl.engine == "diffusion" else None,
         )
 
     # ------------------------------------------------------------ renders / preview

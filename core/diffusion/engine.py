@@ -31,6 +31,7 @@ the text edit acts in the denoiser's cross-attention only).
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import os
 import threading
@@ -53,6 +54,9 @@ DEFAULTS = {
     "overlap": 4,
     "text_scale": 1.0,
     "motion_scale": (1.0, 1.0, 1.0),
+    # None = from the weights: "hallo" for folders `models import-hallo` wrote, else "cond"
+    # (see core.diffusion.pipeline.cond_reference_rows)
+    "reference_pairing": None,
 }
 _MODEL_COMPONENTS = (
     "vae",
@@ -114,6 +118,17 @@ def _torch_device(device: str | None) -> str:
     if device:
         return str(device)
     return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def weights_pairing(weights: Path) -> str:
+    """The reference pairing the weights were made for: imported Hallo checkpoints ran
+    under Hallo's alternating reading, anything else uses the cond-context reference."""
+    try:
+        index = json.loads((Path(weights) / "model_index.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return "cond"
+    source = index.get("_source") if isinstance(index, dict) else None
+    return "hallo" if isinstance(source, dict) and source.get("format") == "hallo" else "cond"
 
 
 class DiffusionEngine:
@@ -255,7 +270,8 @@ class DiffusionEngine:
             return
         if request.size % 8:
             raise InputError(None, f"size {request.size} must be a multiple of 8 for diffusion")
-        pipe = self.pipeline(self._weights_for(request), request.settings.get("device"))
+        weights = self._weights_for(request)
+        pipe = self.pipeline(weights, request.settings.get("device"))
         if cancel is not None and cancel():
             raise Cancelled()
         ref = self.reference(pipe, request.rig, request.size)
@@ -277,6 +293,7 @@ class DiffusionEngine:
         self.last_info = {
             "face_embedding": ref.face_source,
             "audio": "wav2vec2" if (pipe.wav2vec is not None and request.audio) else "mel",
+            "reference_pairing": s["reference_pairing"] or weights_pairing(weights),
             "span": (max(0, frames.start - int(s["overlap"])),
                      min(n, frames.stop + int(s["overlap"]))),
         }
@@ -296,6 +313,7 @@ class DiffusionEngine:
             frames=frames,
             waveform=request.audio,
             motion_scale=tuple(float(v) for v in s["motion_scale"]),
+            reference_pairing=self.last_info["reference_pairing"],
             reference=ref,
             callback_on_step_end=on_step,
             between_windows=between_windows,

@@ -84,9 +84,26 @@ OPTIONAL_COMPONENTS = ("text_encoder", "tokenizer", "text_adapter", "wav2vec")
 _STEP_CHUNK = 32  # frames per in-place DDIM update (bounds the step's temporaries)
 
 # Hallo's CFG layout over a 2-row bank [ref·uncond-ctx, ref·cond-ctx] (see module doc).
-_REF_ROWS_CFG = [None, 1]
 _MOTION_ROWS_CFG = [[1, 0], [0, 1]]
-_REF_ROWS_COND = [1]
+REFERENCE_PAIRINGS = ("hallo", "cond")
+
+
+def cond_reference_rows(frames: int, pairing: str = "hallo") -> list[int] | int:
+    """Bank rows (in the 2-row bank [ref·uncond-ctx, ref·cond-ctx]) read by the cond half.
+
+    "hallo": what Hallo's released inference does under CFG. Its reference bank is tiled
+    over the `(batch frames)` axis, so the cond frame j reads row (frames + j) % 2: the
+    frames alternate between the reference encoded with the uncond and with the cond image
+    tokens (verified bit-for-bit against the fixture by `core.diffusion.hallo.verify`).
+    Imported Hallo weights ran under exactly this reading, so the engine uses it for them.
+    "cond" (the default): every cond frame reads the cond-context reference — the cleaner
+    design, and free of the frame-to-frame alternation "hallo" causes in other weights.
+    """
+    if pairing == "cond":
+        return 1
+    if pairing != "hallo":
+        raise InputError(None, f"reference pairing '{pairing}' is unknown: use {' or '.join(REFERENCE_PAIRINGS)}")
+    return [(frames + j) % 2 for j in range(frames)]
 _MOTION_ROWS_COND = [[0, 1]]
 
 
@@ -321,6 +338,7 @@ class MagicTalkPipeline(DiffusionPipeline):
         waveform: Waveform | None = None,
         motion_scale: Sequence[float] = (1.0, 1.0, 1.0),
         shared_noise: float = 0.0,
+        reference_pairing: str = "cond",
         reference: ReferenceState | None = None,
         cache_reference: bool = True,
         use_guider: bool = True,
@@ -333,10 +351,12 @@ class MagicTalkPipeline(DiffusionPipeline):
         The span [frames.start − context, frames.stop + context) (context defaults to
         `overlap`) is denoised so the returned frames see their neighbours. `reference`: a
         precomputed `encode_reference` result; `cache_reference=False` recomputes the bank
-        at every denoiser call (for the bench only). `shared_noise` (0..1) correlates the
+        at every denoiser call (for the bench only). `reference_pairing`: which reference
+        rows the cond frames read (see `cond_reference_rows`). `shared_noise` (0..1) correlates the
         initial noise of all frames (see `frame_noise`). `callback_on_step_end(pipe, i, t,
         {"latents": ...})` may return {"latents": tensor} to replace them.
         """
+        cond_reference_rows(1, reference_pairing)  # validate before any work
         size = int(size or 512)
         if size <= 0 or size % self.vae_scale_factor:
             raise InputError(None, f"size {size} must be a multiple of {self.vae_scale_factor}")
@@ -420,7 +440,7 @@ class MagicTalkPipeline(DiffusionPipeline):
                             t,
                             ref.image_tokens,
                             reference_bank=ref.bank,
-                            reference_rows=_REF_ROWS_CFG,
+                            reference_rows=[None, cond_reference_rows(x.shape[2], reference_pairing)],
                             motion_frame_rows=_MOTION_ROWS_CFG,
                             guide_feature=None if guide_feat is None else torch.cat(
                                 [zeros_g, guide_feat]
@@ -438,7 +458,7 @@ class MagicTalkPipeline(DiffusionPipeline):
                         t,
                         ref.image_tokens[1:],
                         reference_bank=ref.bank,
-                        reference_rows=_REF_ROWS_COND,
+                        reference_rows=[1],  # one context only: Hallo reads it everywhere too
                         motion_frame_rows=_MOTION_ROWS_COND,
                         guide_feature=guide_feat,
                         audio_tokens=audio_tokens,

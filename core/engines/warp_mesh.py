@@ -150,7 +150,11 @@ class MeshWarp:
         pts = np.asarray(rig.mesh_points, dtype=np.float64)
         geo = geometry(rig.landmarks)
         pts_src = pts.copy()
-        pts_src[:68] = lip_edges(rig, geo) if geo.portrait_gap > 0.005 else pts[:68]
+        if geo.portrait_gap > 0.005:
+            from core.engines.warp_mouth import MouthPalette
+
+            if MouthPalette.from_rig(rig).has_teeth:  # only teeth pull dlib's points inside
+                pts_src[:68] = lip_edges(rig, geo)
         if geo.portrait_gap > 0.005:
             # a photo with parted lips: sample the lip edges a pixel inside the lips, so a
             # closed mouth never shows a seam of teeth pixels between them

@@ -98,8 +98,8 @@ def paint_seam(
     polyline through the inner-lip midpoints in the lips' darkest colour, fading in as the
     gap falls below the portrait's, thinner towards the corners.
     """
-    if palette.line is None or src_gap < 1.0:
-        return
+    if palette.line is None or not palette.has_teeth or src_gap < 1.0:
+        return  # a photo with a dark, closed or toothless mouth keeps its own lip line
     up, lo = lm[[61, 62, 63]], lm[[67, 66, 65]]
     gap = float(np.linalg.norm(lo - up, axis=1).mean())
     closure = float(np.clip(1.0 - gap / src_gap, 0.0, 1.0))

@@ -16,6 +16,8 @@ import numpy as np
 MEAN_INTERVAL_S = 3.5
 GAMMA_SHAPE = 3.0
 CLOSE_S, HOLD_S, OPEN_S = 0.11, 0.03, 0.19
+MIN_INTERVAL_S = 0.7
+"""No double blinks: two closures closer than this read as a flutter (and as one blink)."""
 
 
 def draw_events(
@@ -43,7 +45,7 @@ def draw_events(
             if near.size and rng.uniform() < 0.7:
                 f = float(near[np.argmin(np.abs(near - f))])
         out.append(f)
-        t = f / fps + max(0.35, rng.gamma(GAMMA_SHAPE, scale))
+        t = f / fps + max(MIN_INTERVAL_S, rng.gamma(GAMMA_SHAPE, scale))
     ev = np.asarray(out, dtype=np.float64)
     return ev[(ev >= start) & (ev < stop)]
 

@@ -180,3 +180,71 @@ def test_palette_comes_from_the_portrait(samples):
     # the greyscale portrait gets neutral teeth and cavity, the painting warmer ones
     assert np.ptp(grey.teeth) < 6 and np.ptp(grey.cavity) < 6
     assert colour.tongue[0] > colour.tongue[2] + 10  # reddish tongue from reddish lips
+
+
+# ---------------------------------------------------------------- closed lips, closed lids
+@pytest.fixture(scope="module")
+def teeth_rig(samples):
+    return rig_of("hallo_3.jpg")  # smiling photo, teeth showing (inner gap ~0.04 IOD)
+
+
+def test_teeth_portrait_rests_with_closed_dark_seam(teeth_rig):
+    """Silence on a teeth-showing portrait: no teeth pixels between or on the lips.
+
+    The planned gap is 0, but the warp used to squeeze the photo's teeth into a light,
+    stair-stepped seam and a band of teeth on the lower lip, which dlib read as parted lips
+    (mouth rest ratio 0.43 on hallo_3 + hallo_2.wav)."""
+    from core.evaluate.metrics import mouth_opening
+    from core.evaluate.tracking import detect
+
+    feats = synthetic_features(25, rms=np.zeros(25), vad=np.zeros(25))
+    m = _still(plan(teeth_rig, feats, seed=0))
+    m = replace(m, blink=np.zeros_like(m.blink))
+    req = _request(teeth_rig, feats, m, 512)
+    frame = WarpEngine().render_frame(req, 5)
+    lm = (np.asarray(m.landmarks[5], np.float64) + 0.5) * 512 / teeth_rig.image.shape[1] - 0.5
+    lum = frame.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
+    palette = MouthPalette.from_rig(teeth_rig)
+    teeth = float(palette.teeth @ np.array([0.299, 0.587, 0.114]))
+    # the seam: pixels within 2 px of the inner-lip midline between the corners
+    seam = np.zeros(lum.shape, np.uint8)
+    mid = np.round(lm[[60, 61, 62, 63, 64]]).astype(np.int32)
+    cv2.polylines(seam, [mid], False, 1, 3)
+    seam_lum = lum[seam > 0]
+    assert np.percentile(seam_lum, 90) < 0.7 * teeth, (np.percentile(seam_lum, 90), teeth)
+    # the lower lip's upper half carries lip, not teeth
+    lower = np.zeros(lum.shape, np.uint8)
+    band = np.concatenate([lm[[60, 67, 66, 65, 64]], 0.5 * (lm[[64, 55, 56, 57, 58, 59, 48]]
+                                                             + lm[[64, 65, 66, 66, 66, 67, 60]])])
+    cv2.fillPoly(lower, [np.round(band).astype(np.int32)], 1)
+    assert np.percentile(lum[lower > 0], 90) < 0.85 * teeth
+    # and dlib reads the lips as closed
+    found = detect(frame)
+    assert found is not None
+    assert mouth_opening(found[0][None])[0] < 0.03
+
+
+@pytest.mark.parametrize("name", ["hallo_3.jpg", "hallo_5.jpg", "hallo_2.jpg"])
+def test_every_planned_blink_reads_as_a_blink(samples, name):
+    """dlib's eye aspect ratio dips below the evaluator's blink threshold at every planned
+    blink (before: hallo_3's closed eyes kept a squeezed iris and kinked lids, EAR 0.28
+    against 0.34 open, and one of two planned blinks was missed)."""
+    from core.evaluate.metrics import blinks, eye_aspect_ratio
+    from core.evaluate.tracking import FaceTracker
+
+    rig = teeth_rig_ = rig_of(name)
+    n = 100
+    feats = synthetic_features(n, rms=np.zeros(n), vad=np.zeros(n))
+    m = _still(plan(teeth_rig_, feats, Expression(blink_rate=2.0), seed=3))
+    peaks = np.flatnonzero(m.blink >= 0.99)
+    assert len(peaks) >= 2
+    req = _request(rig, feats, m, 512)
+    tracker = FaceTracker()
+    lms = []
+    for f in WarpEngine().render(req):
+        lm = tracker.update(f)
+        lms.append(lm if lm is not None else np.full((68, 2), np.nan))
+    b = blinks(eye_aspect_ratio(np.asarray(lms, np.float64)), 25.0)
+    for p in peaks:
+        assert any(abs(p - s) <= 4 for s in b["frames"]), (name, peaks.tolist(), b)
+    assert b["count"] == len(peaks), (peaks.tolist(), b)

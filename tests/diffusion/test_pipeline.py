@@ -229,3 +229,20 @@ def test_two_row_bank_equals_hallos_six_row_layout(pipe, inputs, reference):
         ours = net(x, 499, reference_bank=reference.bank, reference_rows=[None, 1],
                    motion_frame_rows=[[1, 0], [0, 1]], **common)
     torch.testing.assert_close(ours, hallo, rtol=1e-5, atol=1e-5)
+
+
+def test_hallo_reference_pairing_matches_the_verified_hallo_rows():
+    """The engine's "hallo" pairing reads, for every cond frame, the same reference as
+    Hallo's tiled bank (core.diffusion.models.hallo_bank_rows, checked against the fixture):
+    Hallo's 6-row bank [ref, m1, m2] x (uncond ctx, cond ctx) maps onto our 2-row bank
+    [ref·uncond, ref·cond] by row // samples_per_batch."""
+    from core.diffusion.models import hallo_bank_rows
+    from core.diffusion.pipeline import cond_reference_rows
+
+    for frames in (16, 15, 8, 1):
+        ref_rows, _ = hallo_bank_rows(batch=2, frames=frames, samples_per_batch=3, cfg=True)
+        assert ref_rows[0] is None  # the uncond half reads no reference
+        assert cond_reference_rows(frames, "hallo") == [r // 3 for r in ref_rows[1]]
+    assert cond_reference_rows(16, "cond") == 1
+    with pytest.raises(InputError):
+        cond_reference_rows(16, "sideways")
