@@ -41,6 +41,7 @@ from pathlib import Path
 
 import numpy as np
 
+from core.diffusion.layout import MODEL_COMPONENTS
 from core.errors import Cancelled, EngineUnavailable, InputError
 from core.types import CancelFn, ProgressFn, RenderRequest
 
@@ -58,14 +59,6 @@ DEFAULTS = {
     # (see core.diffusion.pipeline.cond_reference_rows)
     "reference_pairing": None,
 }
-_MODEL_COMPONENTS = (
-    "vae",
-    "reference_net",
-    "animate_net",
-    "face_locator",
-    "image_proj",
-    "audio_proj",
-)
 _TINY_HINT = "create a tiny test folder with `python main.py models init-tiny DIR`"
 
 
@@ -75,7 +68,7 @@ def missing_components(folder: str | Path) -> list[str]:
     if not (folder / "model_index.json").is_file():
         return ["model_index.json"]
     out = []
-    for name in _MODEL_COMPONENTS:
+    for name in MODEL_COMPONENTS:
         sub = folder / name
         if not (sub / "config.json").is_file():
             out.append(f"{name} ({name}/config.json)")

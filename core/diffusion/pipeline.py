@@ -55,6 +55,7 @@ from diffusers.utils import BaseOutput
 
 from core.diffusion import conditioning as cond
 from core.diffusion.fusion import LatentFusion, context_span
+from core.diffusion.layout import OPTIONAL_COMPONENTS, REQUIRED_COMPONENTS
 from core.diffusion.models import (
     AnimateNet,
     AudioProj,
@@ -70,16 +71,6 @@ from core.types import AudioFeatures, FaceRig, MotionTrack, Waveform
 
 log = logging.getLogger(__name__)
 
-REQUIRED_COMPONENTS = (
-    "vae",
-    "reference_net",
-    "animate_net",
-    "face_locator",
-    "image_proj",
-    "audio_proj",
-    "scheduler",
-)
-OPTIONAL_COMPONENTS = ("text_encoder", "tokenizer", "text_adapter", "wav2vec")
 
 _STEP_CHUNK = 32  # frames per in-place DDIM update (bounds the step's temporaries)
 

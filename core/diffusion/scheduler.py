@@ -18,17 +18,7 @@ from __future__ import annotations
 import torch
 from diffusers import DDIMScheduler
 
-HALLO_SCHEDULER: dict = {
-    "beta_start": 0.00085,
-    "beta_end": 0.012,
-    "beta_schedule": "linear",
-    "clip_sample": False,
-    "steps_offset": 1,
-    "prediction_type": "v_prediction",
-    "rescale_betas_zero_snr": True,
-    "timestep_spacing": "trailing",
-}
-"""The scheduler configuration Hallo's inference uses (see hallo_tiny/README.md)."""
+from core.diffusion.layout import HALLO_SCHEDULER
 
 
 def make_scheduler(

@@ -41,7 +41,6 @@ from .keys import (
     HALLO_AUDIO_PROJ,
     HALLO_FACE_LOCATOR,
     HALLO_IMAGE_PROJ,
-    HALLO_SCHEDULER,
     HALLO_UNET_ADDITIONAL_KWARGS,
     MOTION_PREFIX,
     module_key_table,
@@ -246,6 +245,8 @@ def _import(src, out, net_path, motion_path, vae_dir, unet_dir, steps, dtype, co
         steps.advance("converting VAE")
         index["vae"] = _import_vae(vae_dir, tmp / "vae")
         from diffusers import DDIMScheduler
+
+        from core.diffusion.layout import HALLO_SCHEDULER
 
         DDIMScheduler(**HALLO_SCHEDULER).save_pretrained(tmp / "scheduler")
         index["scheduler"] = ["diffusers", "DDIMScheduler"]

@@ -62,17 +62,6 @@ HALLO_AUDIO_PROJ = {
     "context_tokens": 32,
 }
 
-# Hallo's DDIM settings (inference.py / default.yaml).
-HALLO_SCHEDULER = {
-    "beta_start": 0.00085,
-    "beta_end": 0.012,
-    "beta_schedule": "linear",
-    "clip_sample": False,
-    "steps_offset": 1,
-    "prediction_type": "v_prediction",
-    "rescale_betas_zero_snr": True,
-    "timestep_spacing": "trailing",
-}
 
 
 @dataclass(frozen=True)
