@@ -43,3 +43,15 @@ def pick_timeline(project, value) -> int:
     if value is None:
         return project.timeline(None).id
     return project.timeline(int_arg(value, "timeline id")).id
+
+
+def read_transcript(text: str | None, file: str | None) -> str | None:
+    """The transcript from `--transcript TEXT` or `--transcript-file F` (a file wins)."""
+    if file is not None:
+        from pathlib import Path
+
+        try:
+            text = Path(file).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise InputError(file, f"cannot read the transcript ({exc})") from None
+    return (text or "").strip() or None

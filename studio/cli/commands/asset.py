@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from core.errors import InputError
-from studio.cli.common import add_project_arg, int_arg, open_project
+from studio.cli.common import add_project_arg, int_arg, open_project, read_transcript
 
 IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif"}
 AUDIO_EXTS = {".wav", ".mp3", ".flac", ".ogg", ".oga", ".opus", ".m4a", ".aac", ".wma",
@@ -53,13 +53,7 @@ def _kind(path: Path, kind: str | None) -> str:
 def _add(args) -> int:
     path = Path(args.file)
     kind = _kind(path, args.kind)
-    transcript = args.transcript
-    if args.transcript_file:
-        tf = Path(args.transcript_file)
-        try:
-            transcript = tf.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise InputError(tf, f"cannot read the transcript ({exc})") from None
+    transcript = read_transcript(args.transcript, args.transcript_file)
     if kind == "portrait" and transcript:
         raise InputError(path, "--transcript is for audio files")
     if kind == "audio" and args.landmarks:

@@ -13,8 +13,6 @@ import argparse
 import json
 from pathlib import Path
 
-from core.errors import InputError
-
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -36,13 +34,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from core.evaluate import evaluate, format_table
+    from studio.cli.common import read_transcript
 
-    transcript = args.transcript
-    if args.transcript_file is not None:
-        try:
-            transcript = args.transcript_file.read_text(encoding="utf-8").strip()
-        except (OSError, UnicodeDecodeError) as exc:
-            raise InputError(args.transcript_file, f"cannot read the transcript ({exc})") from None
+    transcript = read_transcript(args.transcript, args.transcript_file)
     result = evaluate(args.video, args.portrait, audio_path=args.audio, transcript=transcript,
                       fps=args.fps, sheet=args.sheet)
     if args.json:

@@ -74,15 +74,11 @@ def run(args: argparse.Namespace) -> int:
     if args.portrait is None or args.audio is None:
         raise InputError(None, "a one-shot render needs both --portrait and --audio")
 
+    from studio.cli.common import read_transcript
     from studio.cli.progress import progress_bar
     from studio.oneshot import OneShotJob, render_oneshot
 
-    transcript = args.transcript
-    if args.transcript_file is not None:
-        try:
-            transcript = args.transcript_file.read_text(encoding="utf-8").strip()
-        except (OSError, UnicodeDecodeError) as exc:
-            raise InputError(args.transcript_file, f"cannot read the transcript: {exc}") from None
+    transcript = read_transcript(args.transcript, args.transcript_file)
     out = args.out
     if out is None:  # the default folder is ours to create; a folder the user named is not
         out = Path("out") / f"{args.portrait.stem}_{args.audio.stem}.mp4"
