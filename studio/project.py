@@ -1179,13 +1179,26 @@ class Project:
         )
 
     def renders(self, timeline_id: int | None = None) -> list[RenderInfo]:
+        # Plain column rows, not ORM objects: thousands of renders would otherwise pay for
+        # identity-map and change-tracking set-up only to be copied into dataclasses.
+        cols = (Render.id, Render.timeline_id, Render.segment_id, Render.spec_hash,
+                Render.engine, Render.file, Render.status, Render.start_frame,
+                Render.end_frame, Render.render_seconds, Render.created)
+
         def get(s: Session):
-            q = select(Render).order_by(Render.id)
+            q = select(*cols).order_by(Render.id)
             if timeline_id is not None:
                 q = q.where(Render.timeline_id == int(timeline_id))
-            return s.execute(q).scalars().all()
+            return s.execute(q).all()
 
-        return [self._render_info(r) for r in self.db.run_read(get)]
+        folder = self._folder
+        return [
+            RenderInfo(id=rid, timeline_id=tid, segment_id=sid, spec_hash=spec, engine=engine,
+                       path=folder / file, status=status, start=start, end=end,
+                       render_seconds=float(secs), created=float(created))
+            for rid, tid, sid, spec, engine, file, status, start, end, secs, created
+            in self.db.run_read(get)
+        ]
 
     def verify_renders(self, timeline_id: int | None = None) -> int:
         """Mark `missing` the done renders whose file is gone (e.g. deleted by hand while

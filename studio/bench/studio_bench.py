@@ -192,6 +192,7 @@ def run(quick: bool = False) -> dict:
         "rerender_ratio<=1.3": result["rerender_ratio"] <= 1.3,
         "open_s<1": result["scale_open_s"] < 1.0,
         "list_segments_s<0.1": result["scale_list_segments_s"] < 0.1,
+        "list_renders_s<0.1": result["scale_list_renders_s"] < 0.1,
         "export_x_realtime>=10": result["export_x_realtime"] >= 10,
     }
     return result
