@@ -151,9 +151,8 @@ def test_open_mouth_portrait_rests_closed(samples):
 
 
 # ------------------------------------------------------------------ blinks, head
-def test_blink_rate_and_shape():
+def test_blink_rate_and_shape(rig):
     feats = _long_features(60.0)
-    rig = rig_of("hallo_2.jpg")
     counts = []
     for seed in range(4):
         b = plan(rig, feats, seed=seed).blink
