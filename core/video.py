@@ -19,9 +19,7 @@ Why these choices:
 
 from __future__ import annotations
 
-import contextlib
 import os
-import secrets
 import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 from fractions import Fraction
@@ -30,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from core.errors import Cancelled, InputError
+from core.fsutil import atomic_path
 from core.types import CancelFn, ProgressFn, Waveform
 
 AUDIO_RATE = 48_000
@@ -113,57 +112,48 @@ def write_mp4(
 
     out = check_writable(out_path)
     rate = _rate(fps)
-    # a random name rather than mkstemp: FFmpeg creates the file with the user's umask, so
-    # the finished MP4 gets ordinary permissions (mkstemp's would be owner-only 0600)
-    tmp = out.parent / f".{out.stem}.tmp-{secrets.token_hex(4)}.mp4"
     pcm = None if audio is None else np.asarray(audio.samples).reshape(-1)
     src_rate = None if audio is None else int(audio.sample_rate)
-    try:
-        with av.open(str(tmp), mode="w", format="mp4",
-                     options={"movflags": "+faststart"}) as container:
-            vstream = None
-            astream = None
-            sent_audio = 0  # samples of `pcm` (incl. padding) handed to the encoder
-            shape = None
-            count = 0
-            for count, frame in enumerate(frames):  # noqa: B007 (count used after loop)
-                if cancel is not None and cancel():
-                    raise Cancelled()
-                _check_frame(frame, count, shape, out)
-                if vstream is None:
-                    shape = frame.shape
-                    vstream = container.add_stream("libx264", rate=rate)
-                    vstream.width, vstream.height = shape[1], shape[0]
-                    vstream.pix_fmt = "yuv420p"
-                    vstream.options = {"crf": str(int(crf)), "preset": preset}
-                    _tag_bt709(vstream.codec_context)
-                    if pcm is not None:
-                        astream = container.add_stream("aac", rate=AUDIO_RATE, layout="mono")
-                        astream.bit_rate = AUDIO_BITRATE
-                vf = _rgb_to_yuv(av.VideoFrame.from_ndarray(frame, format="rgb24"))
-                vf.pts = count
-                for packet in vstream.encode(vf):
-                    container.mux(packet)
-                if astream is not None:
-                    sent_audio = _encode_audio_until(
-                        container, astream, pcm, src_rate, sent_audio, (count + 1) / rate)
-                if progress is not None and (count % 10 == 0):
-                    frac = min(1.0, (count + 1) / n_frames) if n_frames else 0.0
-                    progress(frac, f"encoding frame {count + 1}")
+    with atomic_path(out, suffix=".mp4") as tmp, av.open(str(tmp), mode="w", format="mp4",
+                 options={"movflags": "+faststart"}) as container:
+        vstream = None
+        astream = None
+        sent_audio = 0  # samples of `pcm` (incl. padding) handed to the encoder
+        shape = None
+        count = 0
+        for count, frame in enumerate(frames):  # noqa: B007 (count used after loop)
+            if cancel is not None and cancel():
+                raise Cancelled()
+            _check_frame(frame, count, shape, out)
             if vstream is None:
-                raise InputError(out, "no frames to write")
-            for packet in vstream.encode(None):
+                shape = frame.shape
+                vstream = container.add_stream("libx264", rate=rate)
+                vstream.width, vstream.height = shape[1], shape[0]
+                vstream.pix_fmt = "yuv420p"
+                vstream.options = {"crf": str(int(crf)), "preset": preset}
+                _tag_bt709(vstream.codec_context)
+                if pcm is not None:
+                    astream = container.add_stream("aac", rate=AUDIO_RATE, layout="mono")
+                    astream.bit_rate = AUDIO_BITRATE
+            vf = _rgb_to_yuv(av.VideoFrame.from_ndarray(frame, format="rgb24"))
+            vf.pts = count
+            for packet in vstream.encode(vf):
                 container.mux(packet)
             if astream is not None:
-                total = count + 1
-                _encode_audio_until(container, astream, pcm, src_rate, sent_audio, total / rate)
-                for packet in astream.encode(None):
-                    container.mux(packet)
-        os.replace(tmp, out)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise
+                sent_audio = _encode_audio_until(
+                    container, astream, pcm, src_rate, sent_audio, (count + 1) / rate)
+            if progress is not None and (count % 10 == 0):
+                frac = min(1.0, (count + 1) / n_frames) if n_frames else 0.0
+                progress(frac, f"encoding frame {count + 1}")
+        if vstream is None:
+            raise InputError(out, "no frames to write")
+        for packet in vstream.encode(None):
+            container.mux(packet)
+        if astream is not None:
+            total = count + 1
+            _encode_audio_until(container, astream, pcm, src_rate, sent_audio, total / rate)
+            for packet in astream.encode(None):
+                container.mux(packet)
     if progress is not None:
         progress(1.0, "encoded")
     return out

@@ -13,10 +13,10 @@ import hashlib
 import os
 import re
 import shutil
-import tempfile
 from pathlib import Path
 
 from core.errors import InputError
+from core.fsutil import atomic_path
 
 _EXT_RE = re.compile(r"^\.[a-z0-9]{1,10}$")
 
@@ -57,18 +57,10 @@ def store(src: Path, media_dir: Path, sha: str, ext: str) -> tuple[Path, bool]:
     dest = media_dir / media_name(sha, ext)
     if dest.exists():
         return dest, False
-    fd, tmp = tempfile.mkstemp(prefix=f".{sha[:16]}.", suffix=".part", dir=media_dir)
-    os.close(fd)
-    try:
+    with atomic_path(dest, suffix=".part", mode=0o444) as tmp:  # media are never modified
         shutil.copyfile(src, tmp)
-        if sha256_of(Path(tmp)) != sha:
+        if sha256_of(tmp) != sha:
             raise InputError(src, "changed while it was being imported; try again")
-        os.chmod(tmp, 0o444)
-        os.replace(tmp, dest)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
     return dest, True
 
 

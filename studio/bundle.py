@@ -16,7 +16,6 @@ is removed).
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
 import stat
@@ -25,6 +24,7 @@ import zipfile
 from pathlib import Path, PurePosixPath
 
 from core.errors import InputError
+from core.fsutil import atomic_path
 from studio.paths import DB_NAME
 
 MAX_MEMBER_BYTES = 4 << 30  # one file
@@ -61,22 +61,13 @@ def export_bundle(project, zip_path: str | Path, progress=None) -> Path:
             rel = PurePosixPath(p.relative_to(root).as_posix())
             if _included(rel) and not p.is_symlink():
                 files.append((p, rel))
-    fd, tmp = tempfile.mkstemp(prefix=f".{zip_path.stem}.tmp-", suffix=".zip",
-                               dir=zip_path.parent)
-    os.close(fd)
-    try:
-        with zipfile.ZipFile(tmp, "w", allowZip64=True) as zf:
-            for i, (p, rel) in enumerate(files):
-                # media and renders are already compressed: store them
-                comp = zipfile.ZIP_DEFLATED if rel.name == DB_NAME else zipfile.ZIP_STORED
-                zf.write(p, rel.as_posix(), compress_type=comp)
-                if progress:
-                    progress((i + 1) / len(files), f"added {rel}")
-        os.replace(tmp, zip_path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    with atomic_path(zip_path, suffix=".zip") as tmp, zipfile.ZipFile(tmp, "w", allowZip64=True) as zf:
+        for i, (p, rel) in enumerate(files):
+            # media and renders are already compressed: store them
+            comp = zipfile.ZIP_DEFLATED if rel.name == DB_NAME else zipfile.ZIP_STORED
+            zf.write(p, rel.as_posix(), compress_type=comp)
+            if progress:
+                progress((i + 1) / len(files), f"added {rel}")
     return zip_path
 
 

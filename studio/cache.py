@@ -7,17 +7,16 @@ An in-memory layer keeps the last few objects of this process.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
-import os
 import pickle
-import tempfile
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
+
+from core.fsutil import atomic_path
 
 T = TypeVar("T")
 CACHE_VERSION = 1
@@ -56,15 +55,8 @@ class DiskCache:
     def put(self, key: str, value: Any) -> None:
         self._remember(key, value)
         self.folder.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{key}.", suffix=".tmp", dir=self.folder)
-        try:
-            with os.fdopen(fd, "wb") as f:
-                pickle.dump(value, f, protocol=pickle.HIGHEST_PROTOCOL)
-            os.replace(tmp, self._file(key))
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
+        with atomic_path(self._file(key)) as tmp, open(tmp, "wb") as f:
+            pickle.dump(value, f, protocol=pickle.HIGHEST_PROTOCOL)
 
     def get_or_compute(self, key: str, compute: Callable[[], T], disk: bool = True) -> T:
         """The cached value of `key`, computing (and storing) it on a miss. disk=False keeps

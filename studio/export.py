@@ -14,10 +14,7 @@ cancel or an error leaves no output (and a pre-existing output untouched).
 
 from __future__ import annotations
 
-import contextlib
-import os
 import re
-import tempfile
 import time
 from collections.abc import Iterator
 from fractions import Fraction
@@ -27,6 +24,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from core.errors import Cancelled, InputError
+from core.fsutil import atomic_path
 from core.types import CancelFn, ProgressFn, Waveform
 
 if TYPE_CHECKING:
@@ -157,12 +155,6 @@ def _compatible(files: list[Path]) -> bool:
     return ref is not None and ref[0] == "h264"
 
 
-def _tmp_for(out: Path) -> Path:
-    fd, name = tempfile.mkstemp(prefix=f".{out.stem}.tmp-", suffix=".mp4", dir=out.parent)
-    os.close(fd)
-    return Path(name)
-
-
 def _encode_audio(container, astream, pcm: np.ndarray, sent: int, upto: int) -> int:
     import av
 
@@ -185,47 +177,40 @@ def _concat_copy(files: list[Path], counts: list[int], fps: int, pcm: np.ndarray
                  progress: ProgressFn, cancel: CancelFn) -> Path:
     import av
 
-    tmp = _tmp_for(out)
     total = sum(counts)
-    try:
-        with av.open(str(tmp), "w", format="mp4",
-                     options={"movflags": "+faststart"}) as dst:
-            vout = None
-            astream = None
-            sent = 0
-            frames_done = 0
-            for i, (f, n) in enumerate(zip(files, counts, strict=True)):
-                if cancel():
-                    raise Cancelled()
-                with av.open(str(f)) as src:
-                    vin = src.streams.video[0]
-                    tb = vin.time_base
-                    if vout is None:
-                        vout = dst.add_stream_from_template(vin)
-                        astream = dst.add_stream("aac", rate=AUDIO_RATE, layout="mono")
-                        astream.bit_rate = AUDIO_BITRATE
-                    offset = int(round(Fraction(frames_done, fps) / tb))
-                    packets = [p for p in src.demux(vin) if p.size > 0]
-                    base = min((p.pts for p in packets if p.pts is not None), default=0)
-                    for p in packets:
-                        if p.pts is not None:
-                            p.pts = p.pts - base + offset
-                        if p.dts is not None:
-                            p.dts = p.dts - base + offset
-                        p.stream = vout
-                        dst.mux(p)
-                frames_done += n
-                sent = _encode_audio(dst, astream, pcm, sent,
-                                     int(round(Fraction(frames_done, fps) * AUDIO_RATE)))
-                progress(frames_done / total * 0.99, f"joined segment {i + 1}/{len(files)}")
-            if astream is not None:
-                for packet in astream.encode(None):
-                    dst.mux(packet)
-        os.replace(tmp, out)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise
+    with atomic_path(out, suffix=".mp4") as tmp, av.open(str(tmp), "w", format="mp4",
+                 options={"movflags": "+faststart"}) as dst:
+        vout = None
+        astream = None
+        sent = 0
+        frames_done = 0
+        for i, (f, n) in enumerate(zip(files, counts, strict=True)):
+            if cancel():
+                raise Cancelled()
+            with av.open(str(f)) as src:
+                vin = src.streams.video[0]
+                tb = vin.time_base
+                if vout is None:
+                    vout = dst.add_stream_from_template(vin)
+                    astream = dst.add_stream("aac", rate=AUDIO_RATE, layout="mono")
+                    astream.bit_rate = AUDIO_BITRATE
+                offset = int(round(Fraction(frames_done, fps) / tb))
+                packets = [p for p in src.demux(vin) if p.size > 0]
+                base = min((p.pts for p in packets if p.pts is not None), default=0)
+                for p in packets:
+                    if p.pts is not None:
+                        p.pts = p.pts - base + offset
+                    if p.dts is not None:
+                        p.dts = p.dts - base + offset
+                    p.stream = vout
+                    dst.mux(p)
+            frames_done += n
+            sent = _encode_audio(dst, astream, pcm, sent,
+                                 int(round(Fraction(frames_done, fps) * AUDIO_RATE)))
+            progress(frames_done / total * 0.99, f"joined segment {i + 1}/{len(files)}")
+        if astream is not None:
+            for packet in astream.encode(None):
+                dst.mux(packet)
     progress(1.0, f"exported {out.name}")
     return out
 
