@@ -343,27 +343,38 @@ class Project:
             height=int(image.shape[0]), landmarks_json=lm_json,
             analysis_json=json.dumps(self._rig_summary(rig)), created=_now(),
         )
-        try:
-            def insert(s: Session) -> Portrait:
-                s.add(row)
-                s.flush()
-                return row
+        row, inserted = self._insert_asset(Portrait, row, stored, created)
+        if not inserted:
+            return self._portrait_info(row)
+        self.cache.put(self._rig_key(sha, lm_json), rig)
+        return self._portrait_info(row)
 
-            row = self.db.run_write(insert)
+    def _insert_asset(self, model, row, stored: Path, created: bool):
+        """Insert a freshly imported asset row; returns (row, inserted).
+
+        If another process imported the same content a moment ago (sha256 is unique), its
+        row is returned instead: the stored file holds the same bytes, so it is theirs too.
+        Any other failure removes a media file this import created, so a failed import
+        leaves nothing behind."""
+
+        def insert(s: Session):
+            s.add(row)
+            s.flush()
+            return row
+
+        sha = row.sha256
+        try:
+            return self.db.run_write(insert), True
         except IntegrityError:
-            # another process imported the same file a moment ago: the stored file is
-            # theirs too (same content), so keep it and return their row
-            other = self.db.run_read(lambda s: s.execute(
-                select(Portrait).where(Portrait.sha256 == sha)).scalar())
+            other = self.db.run_read(
+                lambda s: s.execute(select(model).where(model.sha256 == sha)).scalar())
             if other is None:
                 raise
-            return self._portrait_info(other)
+            return other, False
         except BaseException:
             if created:
                 assets.discard(stored)
             raise
-        self.cache.put(self._rig_key(sha, lm_json), rig)
-        return self._portrait_info(row)
 
     @staticmethod
     def _rig_summary(rig: FaceRig) -> dict:
@@ -402,25 +413,9 @@ class Project:
             name=(name or src.stem)[:200], sha256=sha, ext=ext, duration=float(wave.duration),
             sample_rate=rate, transcript=transcript, created=_now(),
         )
-        try:
-            def insert(s: Session) -> AudioTrack:
-                s.add(row)
-                s.flush()
-                return row
-
-            row = self.db.run_write(insert)
-        except IntegrityError:
-            # another process imported the same file a moment ago: the stored file is
-            # theirs too (same content), so keep it and return their row
-            other = self.db.run_read(lambda s: s.execute(
-                select(AudioTrack).where(AudioTrack.sha256 == sha)).scalar())
-            if other is None:
-                raise
-            return self._audio_info(other)
-        except BaseException:
-            if created:
-                assets.discard(stored)
-            raise
+        row, inserted = self._insert_asset(AudioTrack, row, stored, created)
+        if not inserted:
+            return self._audio_info(row)
         self.cache.put(key_of("wave", sha=sha), wave)
         return self._audio_info(row)
 
