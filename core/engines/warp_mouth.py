@@ -81,6 +81,24 @@ class MouthPalette:
         )
 
 
+
+def _inner_gap(up: np.ndarray, lo: np.ndarray) -> float:
+    """Mean distance between the three upper and lower inner-lip points, in pixels."""
+    return float(np.linalg.norm(lo - up, axis=1).mean())
+
+
+def _inner_lip_box(lm: np.ndarray, pad: int, shape: tuple) -> tuple[int, int, int, int] | None:
+    """(x0, y0, x1, y1) around the inner lips (points 60-67) plus `pad`, clipped to the
+    frame; None when too small to paint."""
+    h, w = shape[:2]
+    x0 = max(int(np.floor(lm[60:68, 0].min())) - pad, 0)
+    x1 = min(int(np.ceil(lm[60:68, 0].max())) + pad + 1, w)
+    y0 = max(int(np.floor(lm[60:68, 1].min())) - pad, 0)
+    y1 = min(int(np.ceil(lm[60:68, 1].max())) + pad + 1, h)
+    if x1 - x0 < 3 or y1 - y0 < 2:
+        return None
+    return x0, y0, x1, y1
+
 def paint_seam(
     frame: np.ndarray,
     lm: np.ndarray,
@@ -101,18 +119,14 @@ def paint_seam(
     if palette.line is None or not palette.has_teeth or src_gap < 1.0:
         return  # a photo with a dark, closed or toothless mouth keeps its own lip line
     up, lo = lm[[61, 62, 63]], lm[[67, 66, 65]]
-    gap = float(np.linalg.norm(lo - up, axis=1).mean())
+    gap = _inner_gap(up, lo)
     closure = float(np.clip(1.0 - gap / src_gap, 0.0, 1.0))
     if closure <= 0.02:
         return
-    h, w = frame.shape[:2]
-    pad = 4
-    x0 = max(int(np.floor(lm[60:68, 0].min())) - pad, 0)
-    x1 = min(int(np.ceil(lm[60:68, 0].max())) + pad + 1, w)
-    y0 = max(int(np.floor(lm[60:68, 1].min())) - pad, 0)
-    y1 = min(int(np.ceil(lm[60:68, 1].max())) + pad + 1, h)
-    if x1 - x0 < 3 or y1 - y0 < 2:
+    box = _inner_lip_box(lm, 4, frame.shape)
+    if box is None:
         return
+    x0, y0, x1, y1 = box
     mid = np.concatenate([lm[[60]], 0.5 * (up + lo), lm[[64]]]) - np.array([x0, y0])
     thick = max(1.0, 0.008 * face_h)
     mask = np.zeros((y1 - y0, x1 - x0), np.uint8)
@@ -141,19 +155,15 @@ def paint_mouth(
     frame pixels. `src_gap` is the portrait's own inner gap and `face_h` the face height,
     both in frame pixels."""
     up, lo = lm[[61, 62, 63]], lm[[67, 66, 65]]
-    gap = float(np.linalg.norm(lo - up, axis=1).mean())
+    gap = _inner_gap(up, lo)
     # below the portrait's own opening the warped photo is right; above it, fade in paint
     strength = float(np.clip((gap - 1.1 * src_gap - 0.6) / (0.4 * src_gap + 2.0), 0, 1))
     if strength <= 0:
         return
-    h, w = frame.shape[:2]
-    pad = 3
-    x0 = max(int(np.floor(lm[60:68, 0].min())) - pad, 0)
-    x1 = min(int(np.ceil(lm[60:68, 0].max())) + pad + 1, w)
-    y0 = max(int(np.floor(lm[60:68, 1].min())) - pad, 0)
-    y1 = min(int(np.ceil(lm[60:68, 1].max())) + pad + 1, h)
-    if x1 - x0 < 3 or y1 - y0 < 2:
+    box = _inner_lip_box(lm, 3, frame.shape)
+    if box is None:
         return
+    x0, y0, x1, y1 = box
     rh, rw = y1 - y0, x1 - x0
     off = np.array([x0, y0], np.float64)
     P = lm - off
