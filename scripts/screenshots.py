@@ -79,7 +79,7 @@ def main() -> int:
     a = win.project.audio_tracks()[0]
     loaded = []
     win.timelineLoaded.connect(loaded.append)
-    win.create_timeline(p.id, a.id, size=256, name="Welcome message")
+    win.create_timeline(p.id, a.id, size=512, name="Welcome message")
     wait(app, lambda: loaded and not win.busy, what="timeline")
     if len(win.segments) < 3:
         win.preview.player.seek(win.segments[-1].start + win.segments[-1].n_frames // 2)
