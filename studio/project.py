@@ -1165,6 +1165,49 @@ class Project:
             audio=self.waveform(tl.audio_id) if tl.engine == "diffusion" else None,
         )
 
+    def neighbour_anchors(self, plan: RenderPlan) -> dict[int, np.ndarray]:
+        """{timeline frame: RGB frame} of the segment's context frames (the spec's
+        "context" ranges: the O frames before and after it) taken from the neighbours'
+        CURRENT renders; frames whose segment is not rendered as it is now are left out.
+
+        Why: an engine with context (diffusion) re-denoises those frames under another
+        window layout than the neighbours had; given the neighbours' real frames it
+        inpaints the segment around them, so the segment meets them without a seam. Not in
+        the spec hash: current renders are themselves determined by the neighbours' specs.
+
+        Only neighbours rendered under different settings (seed, text edit, expression)
+        anchor: with the same settings the shared per-frame noise and conditions already
+        reproduce the neighbour's frames (measured boundary jump 0.14 grey levels), and
+        pulling toward decoded-and-re-encoded frames would only add error (2.4 measured).
+        """
+        ctx = plan.spec.get("context")
+        if not ctx:
+            return {}
+        from core.video import read_frames
+
+        wanted = {f for lo, hi in (ctx["before"], ctx["after"]) for f in range(lo, hi)}
+        out: dict[int, np.ndarray] = {}
+        for seg in self.segments(plan.timeline.id):
+            mine = [f for f in sorted(wanted) if seg.start <= f < seg.end]
+            if (not mine or seg.id == plan.segment.id or seg.state != "rendered"
+                    or seg.render_path is None or self._renders_alike(seg.id, plan)):
+                continue
+            last = mine[-1] - seg.start
+            # an unreadable render gives no anchors; closing() stops decoding early
+            with contextlib.suppress(InputError), \
+                    contextlib.closing(read_frames(seg.render_path)) as frames:
+                for i, frame in enumerate(frames):
+                    if seg.start + i in wanted and frame.shape[:2] == (plan.timeline.size,) * 2:
+                        out[seg.start + i] = frame
+                    if i >= last:
+                        break
+        return out
+
+    def _renders_alike(self, segment_id: int, plan: RenderPlan) -> bool:
+        """Whether segment `segment_id` renders under the same effective settings as `plan`."""
+        other = self.render_plan(segment_id)
+        return (other.seed, other.text, other.expression) == (plan.seed, plan.text, plan.expression)
+
     # ------------------------------------------------------------ renders / preview
     def _render_info(self, r: Render) -> RenderInfo:
         return RenderInfo(

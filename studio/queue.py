@@ -219,6 +219,11 @@ def render_to_file(runner: JobRunner, plan: RenderPlan, progress: ProgressFn,
 
     tl = plan.timeline
     request = runner.project.render_request(plan)
+    # engines with context (diffusion) inpaint the segment around its neighbours' current
+    # renders, so a re-rendered segment meets them without a seam (see neighbour_anchors)
+    anchors = runner.project.neighbour_anchors(plan)
+    if anchors:
+        request.settings["anchors"] = anchors
     # no available() pre-check: an engine may take its resources from request.settings
     # (the timeline's weights folder); render raises EngineUnavailable with the reason
     engine = runner.engine(tl.engine, tl.settings)

@@ -9,8 +9,10 @@ A segment's render is reused while its spec hash is unchanged. What goes in:
   with overlapping windows): the context frame ranges denoised with the segment.
 The motion planner guarantees frames outside a segment do not depend on that segment's
 overrides, and the base plan covers the whole track, so a neighbour's edit never changes
-this segment's hash (for diffusion too: its initial noise depends on seed and frame only,
-so a re-rendered neighbour meets this render without a seam).
+this segment's hash. For diffusion, the initial noise depends on seed and frame only, so
+segments rendered under the same settings meet without a seam; a segment re-rendered
+under other settings is inpainted around its neighbours' current frames
+(`Project.neighbour_anchors`), which are not part of the hash.
 """
 
 from __future__ import annotations

@@ -22,6 +22,15 @@ motion/features and the segment's range; it need not add the overlap itself, but
 segment's spec hash must cover the inputs of [a − context_frames, b + context_frames) (the
 neighbours' motion, audio and seed), since those frames influence the segment's pixels.
 
+Anchors: the context frames are denoised afresh under another window layout than the
+neighbours had, so alone they would not reproduce the neighbours' actual renders. A caller
+that has those renders passes them as `request.settings["anchors"]` = {clip frame index:
+[size, size, 3] uint8 RGB frame} (indices in [a − O, a) and [b, b + O)); the pipeline then
+inpaints the segment around them (see `core.diffusion.pipeline._Anchors`), so the first and
+last frames meet the neighbours' existing frames. The studio passes the previous segment's
+last O frames and the next segment's first O frames when their renders are current.
+Anchors outside the denoised span are ignored; they never enter the engine's cache keys.
+
 The ReferenceNet bank (plus identity tokens and the portrait latent) is computed once per
 (weights, portrait, size) and kept in a small LRU cache, so re-rendering a segment with
 another preset or seed never re-runs ReferenceNet (the bank does not depend on the text:
@@ -290,6 +299,10 @@ class DiffusionEngine:
             "span": (max(0, frames.start - int(s["overlap"])),
                      min(n, frames.stop + int(s["overlap"]))),
         }
+        anchors = (request.settings or {}).get("anchors") or None
+        if anchors is not None and not isinstance(anchors, dict):
+            raise InputError(None, "settings['anchors'] must map frame indices to RGB frames")
+        self.last_info["anchors"] = sorted(int(k) for k in anchors) if anchors else []
         stream = pipe.stream(
             request.rig,
             request.features,
@@ -310,6 +323,7 @@ class DiffusionEngine:
             reference=ref,
             callback_on_step_end=on_step,
             between_windows=between_windows,
+            anchors=anchors,
         )
         for done, frame in enumerate(stream, 1):
             yield frame
