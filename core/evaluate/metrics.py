@@ -33,9 +33,18 @@ def mouth_opening(lms: np.ndarray) -> np.ndarray:
     """[n] inner-lip gap / IOD: 0 with closed lips, ~0.2-0.5 on open vowels.
 
     The inner lips (not the outer contour, not the jaw) are what a viewer reads as an open
-    or closed mouth; three pairs are averaged to tame single-point noise.
+    or closed mouth; three pairs are averaged to tame single-point noise. The gap is the
+    separation ACROSS the mouth (perpendicular to the corner-to-corner axis 48-54), not the
+    point distance: on closed lips dlib often places the upper and lower inner points a few
+    pixels apart sideways, which a Euclidean distance would read as an opening (measured:
+    ~0.02 IOD on closed lips, a third of a typical speaking opening). Lips pressed past each
+    other count as closed (0).
     """
-    gaps = [np.linalg.norm(lms[:, a] - lms[:, b], axis=-1) for a, b in INNER_LIP_PAIRS]
+    axis = lms[:, 54] - lms[:, 48]
+    axis = axis / np.maximum(np.linalg.norm(axis, axis=-1, keepdims=True), 1e-9)
+    down = np.stack([-axis[:, 1], axis[:, 0]], axis=-1)  # image y grows downwards
+    gaps = [np.clip(np.sum((lms[:, b] - lms[:, a]) * down, axis=-1), 0, None)
+            for a, b in INNER_LIP_PAIRS]
     return np.mean(gaps, axis=0) / inter_ocular(lms)
 
 

@@ -106,7 +106,11 @@ def mouth_channels(features: AudioFeatures) -> dict[str, np.ndarray]:
 
     # silence gate from voice activity (and energy: vad can lag a trailing breath)
     vad = np.nan_to_num(np.asarray(features.vad, dtype=np.float64)[:n])
-    gate = smooth(np.clip((vad - 0.3) / 0.4, 0, 1), 0.05 * fps)
+    # VAD lags speech onsets by a few frames (measured: 0.2-0.3 on the loud "He" of "Hello",
+    # rms 1.1-1.2), so clearly voiced energy opens the gate too; quiet breaths and room noise
+    # (normalised rms well under 0.35) do not.
+    voiced = np.maximum(np.clip((vad - 0.3) / 0.4, 0, 1), np.clip((e - 0.35) / 0.35, 0, 1))
+    gate = smooth(voiced, 0.05 * fps)
     gate *= np.clip(e / 0.08, 0, 1)
     open_ *= gate
     width_t *= gate

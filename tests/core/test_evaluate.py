@@ -259,3 +259,24 @@ def test_cli_bad_inputs(tmp_path, face, capsys):
     assert "none.mp4: file not found" in capsys.readouterr().err
     with pytest.raises(InputError, match="folder"):
         evaluate(tmp_path / "x.mp4", portrait, sheet=tmp_path / "no" / "s.png")
+
+
+def test_mouth_opening_measures_across_the_mouth_not_sideways():
+    """Closed lips whose inner points dlib misplaces sideways read as closed; a real gap is
+    measured exactly, on a tilted face too."""
+    from core.evaluate.metrics import mouth_opening
+
+    lm = np.zeros((1, 68, 2))
+    lm[0, 36:42], lm[0, 42:48] = (100, 100), (160, 100)  # eyes: IOD 60
+    lm[0, 48], lm[0, 54] = (100, 200), (160, 200)  # mouth corners
+    for k, (a, b) in enumerate(((61, 67), (62, 66), (63, 65))):
+        lm[0, a] = (120 + 10 * k, 195)
+        lm[0, b] = (123 + 10 * k, 195)  # 3 px sideways, no vertical gap
+    assert mouth_opening(lm)[0] == pytest.approx(0.0)
+    lm[0, [67, 66, 65], 1] = 207  # 12 px open
+    assert mouth_opening(lm)[0] == pytest.approx(12 / 60)
+    theta = np.deg2rad(25)
+    rot = np.array([[np.cos(theta), -np.sin(theta)], [np.sin(theta), np.cos(theta)]])
+    assert mouth_opening(lm @ rot.T)[0] == pytest.approx(12 / 60)
+    lm[0, [67, 66, 65], 1] = 190  # lower points above the upper ones: pressed, closed
+    assert mouth_opening(lm)[0] == pytest.approx(0.0)
