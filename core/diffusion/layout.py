@@ -29,3 +29,13 @@ HALLO_SCHEDULER: dict = {
     "rescale_betas_zero_snr": True,
     "timestep_spacing": "trailing",
 }
+
+# Hallo's AnimateDiff motion-module settings (configs/inference/default.yaml).
+HALLO_MOTION_KWARGS: dict = {
+    "num_attention_heads": 8,
+    "num_transformer_block": 1,
+    "attention_block_types": ["Temporal_Self", "Temporal_Self"],
+    "temporal_position_encoding": True,
+    "temporal_position_encoding_max_len": 32,
+    "temporal_attention_dim_div": 1,
+}

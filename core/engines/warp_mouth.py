@@ -99,6 +99,7 @@ def _inner_lip_box(lm: np.ndarray, pad: int, shape: tuple) -> tuple[int, int, in
         return None
     return x0, y0, x1, y1
 
+
 def paint_seam(
     frame: np.ndarray,
     lm: np.ndarray,

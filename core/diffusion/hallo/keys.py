@@ -11,6 +11,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from core.diffusion.layout import HALLO_MOTION_KWARGS
+
 # Hallo prefix in net.pth → our component name (= subfolder in the weights folder).
 PREFIX_TO_COMPONENT: dict[str, str] = {
     "reference_unet": "reference_net",
@@ -33,14 +35,7 @@ HALLO_UNET_ADDITIONAL_KWARGS: dict = {
     "motion_module_mid_block": True,
     "motion_module_decoder_only": False,
     "motion_module_type": "Vanilla",
-    "motion_module_kwargs": {
-        "num_attention_heads": 8,
-        "num_transformer_block": 1,
-        "attention_block_types": ["Temporal_Self", "Temporal_Self"],
-        "temporal_position_encoding": True,
-        "temporal_position_encoding_max_len": 32,
-        "temporal_attention_dim_div": 1,
-    },
+    "motion_module_kwargs": dict(HALLO_MOTION_KWARGS),
     "audio_attention_dim": 768,
     "stack_enable_blocks_name": ["up", "down", "mid"],
     "stack_enable_blocks_depth": [0, 1, 2, 3],

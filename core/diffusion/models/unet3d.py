@@ -23,6 +23,8 @@ from diffusers.configuration_utils import ConfigMixin, register_to_config
 from diffusers.models.modeling_utils import ModelMixin
 from torch import nn
 
+from core.diffusion.layout import HALLO_MOTION_KWARGS
+
 from .attention import SpatialTransformerBlock, TextProjection
 from .blocks import Conditioning
 from .unet_core import build_unet, init_kwargs, run_unet, time_embedding
@@ -30,14 +32,7 @@ from .unet_ref import ReferenceBank
 
 MASK_REGIONS = ("full", "face", "lip")
 
-DEFAULT_MOTION_KWARGS = {
-    "num_attention_heads": 8,
-    "num_transformer_block": 1,
-    "attention_block_types": ["Temporal_Self", "Temporal_Self"],
-    "temporal_position_encoding": True,
-    "temporal_position_encoding_max_len": 32,
-    "temporal_attention_dim_div": 1,
-}
+DEFAULT_MOTION_KWARGS = HALLO_MOTION_KWARGS  # read-only: copied before use
 
 
 class AnimateNet(ModelMixin, ConfigMixin):
