@@ -171,7 +171,9 @@ def import_bundle(zip_path: str | Path, dest_folder: str | Path) -> Path:
                                              "than its header says; refused")
                         dst.write(block)
             from studio.project import Project
+            from studio.safepaths import validate_rows
 
+            validate_rows(staging / DB_NAME, zip_path)  # every row's paths, before accepting
             Project.open(staging).close()  # migrates; raises InputError if not a project
             if dest.exists():
                 dest.rmdir()

@@ -31,10 +31,10 @@ from core.errors import InputError
 from core.types import AudioFeatures, Expression, FaceRig, MotionTrack, TextEdit
 from core.types import CancelFn as CancelFn
 from core.types import ProgressFn as ProgressFn
-from studio import assets, pipeline
+from studio import assets, pipeline, safepaths
 from studio import spec as specmod
 from studio.cache import DiskCache, key_of
-from studio.db import migrate
+from studio.db import health, migrate
 from studio.db.models import (
     AudioTrack,
     EditPreset,
@@ -178,30 +178,39 @@ class Project:
         except OSError as exc:
             raise InputError(p, f"cannot create the project folder ({exc.strerror})") from None
         project = cls(p)
-        migrate.upgrade(project.db.engine, p / DB_NAME)
 
         def init(s: Session) -> None:
             s.merge(Meta(key="name", value=name or p.name))
             s.merge(Meta(key="created", value=str(_now())))
 
-        project.db.run_write(init)
+        try:
+            with health.open_errors(p / DB_NAME):  # disk full / read-only: one line
+                migrate.upgrade(project.db.engine, p / DB_NAME)
+                project.db.run_write(init)
+        except BaseException:
+            project.close()
+            raise
         return project
 
     @classmethod
     def open(cls, folder: str | Path) -> Project:
         """Open an existing project: migrate the db to head (backing it up first), mark jobs
         of dead processes `interrupted`, and mark renders whose file is gone `missing`.
-        Raises InputError when the folder holds no project.db."""
+        Raises InputError when the folder holds no project.db, when project.db is damaged
+        (empty, not SQLite, failing quick_check: refused, never re-created; see
+        studio.db.health), or when the disk is full or the folder read-only."""
         p = Path(folder).expanduser().resolve()
         if not (p / DB_NAME).is_file():
             raise InputError(p, "is not a project (no project.db); create one with "
                              "'project new'")
+        health.check_project_db(p, p / DB_NAME)
         project = cls(p)
         try:
-            migrate.upgrade(project.db.engine, p / DB_NAME)
-            for sub in SUBDIRS:
-                (p / sub).mkdir(exist_ok=True)
-            project._recover()
+            with health.open_errors(p / DB_NAME):
+                migrate.upgrade(project.db.engine, p / DB_NAME)
+                for sub in SUBDIRS:
+                    (p / sub).mkdir(exist_ok=True)
+                project._recover()
         except BaseException:
             project.close()
             raise
@@ -242,7 +251,12 @@ class Project:
         self.db.checkpoint()
 
     def media_path(self, rel: str) -> Path:
-        return self._folder / rel
+        """A path inside the project folder (refused if `rel` leads out of it)."""
+        sub, _, name = str(rel).partition("/")
+        if not name or "/" in name or name in (".", "..") or sub not in SUBDIRS:
+            raise InputError(self._folder, f"refused path {rel!r}: not <folder>/<file> of "
+                             "this project")
+        return safepaths.new_file_path(self._folder, sub, name)
 
     def _recover(self) -> None:
         """After a crash: jobs whose process is gone become `interrupted`; renders whose
@@ -298,7 +312,7 @@ class Project:
     def _portrait_info(self, r: Portrait) -> PortraitInfo:
         return PortraitInfo(
             id=r.id, name=r.name, sha256=r.sha256,
-            path=self._folder / "media" / assets.media_name(r.sha256, r.ext),
+            path=safepaths.media_path(self._folder, "portraits", r.id, r.sha256, r.ext),
             width=int(r.width), height=int(r.height), has_landmarks=bool(r.landmarks_json),
             created=float(r.created),
         )
@@ -306,7 +320,7 @@ class Project:
     def _audio_info(self, r: AudioTrack) -> AudioInfo:
         return AudioInfo(
             id=r.id, name=r.name, sha256=r.sha256,
-            path=self._folder / "media" / assets.media_name(r.sha256, r.ext),
+            path=safepaths.media_path(self._folder, "audio_tracks", r.id, r.sha256, r.ext),
             duration=float(r.duration), sample_rate=int(r.sample_rate),
             transcript=r.transcript, created=float(r.created),
         )
@@ -336,6 +350,7 @@ class Project:
                 raise InputError(src, exc.problem) from None
             raise
         ext = assets.clean_ext(src)
+        safepaths.new_file_path(self._folder, "media", assets.media_name(sha, ext))
         stored, created = assets.store(src, self._folder / "media", sha, ext)
         lm_json = None if points is None else json.dumps(np.asarray(points).tolist())
         row = Portrait(
@@ -408,6 +423,7 @@ class Project:
         wave = pipeline.load_audio(src)  # InputError for unreadable audio
         rate = _source_rate(src)
         ext = assets.clean_ext(src)
+        safepaths.new_file_path(self._folder, "media", assets.media_name(sha, ext))
         stored, created = assets.store(src, self._folder / "media", sha, ext)
         row = AudioTrack(
             name=(name or src.stem)[:200], sha256=sha, ext=ext, duration=float(wave.duration),
@@ -447,13 +463,17 @@ class Project:
 
     def _remove_asset(self, model, ident: int, what: str, column) -> None:
         row = self._get(model, ident, what)
+        # checked before the row goes: a crafted row must not make us delete another file
+        safepaths.media_path(self._folder, model.__tablename__, row.id, row.sha256, row.ext)
         n = self.db.run_read(lambda s: s.scalar(
             select(func.count()).select_from(Timeline).where(column == row.id)))
         if n:
             raise InputError(None, f"{what} {row.id} ({row.name}) is used by {n} timeline(s); "
                              "remove them first")
         self.db.run_write(lambda s: s.execute(delete(model).where(model.id == row.id)))
-        assets.discard(self._folder / "media" / assets.media_name(row.sha256, row.ext))
+        # built (and checked) again right before the unlink
+        assets.discard(safepaths.media_path(self._folder, model.__tablename__, row.id,
+                                            row.sha256, row.ext))
 
     def remove_portrait(self, portrait_id: int) -> None:
         """Remove a portrait and its media file. Refused (InputError) while a timeline
@@ -480,8 +500,8 @@ class Project:
         key = self._rig_key(row.sha256, lm_json)
         rig = self.cache.get(key)
         if rig is None:
-            image = pipeline.load_image(self._folder / "media" /
-                                        assets.media_name(row.sha256, row.ext))
+            image = pipeline.load_image(safepaths.media_path(
+                self._folder, "portraits", row.id, row.sha256, row.ext))
             rig = pipeline.analyze_face(image, landmarks=arr)
             self.cache.put(key, rig)
 
@@ -508,8 +528,8 @@ class Project:
         key = self._rig_key(row.sha256, row.landmarks_json)
 
         def compute() -> FaceRig:
-            image = pipeline.load_image(self._folder / "media" /
-                                        assets.media_name(row.sha256, row.ext))
+            image = pipeline.load_image(safepaths.media_path(
+                self._folder, "portraits", row.id, row.sha256, row.ext))
             pts = None if not row.landmarks_json else np.asarray(
                 json.loads(row.landmarks_json), dtype=np.float32)
             return pipeline.analyze_face(image, landmarks=pts)
@@ -784,13 +804,15 @@ class Project:
 
     def remove_timeline(self, timeline_id: int) -> None:
         tl = self.timeline(timeline_id)
-        files = self.db.run_read(lambda s: s.execute(
-            select(Render.file).where(Render.timeline_id == tl.id)).scalars().all())
+        rows = self.db.run_read(lambda s: s.execute(
+            select(Render.id, Render.file).where(Render.timeline_id == tl.id)).all())
+        # every file checked before anything changes: a crafted row refuses the removal
+        paths = {f: safepaths.render_path(self._folder, rid, f) for rid, f in rows}
         self.db.run_write(lambda s: s.execute(delete(Timeline).where(Timeline.id == tl.id)))
         still = set(self.db.run_read(lambda s: s.execute(select(Render.file)).scalars().all()))
-        for f in set(files) - still:
+        for f in set(paths) - still:
             with contextlib.suppress(OSError):
-                (self._folder / f).unlink()
+                paths[f].unlink()
 
     # ------------------------------------------------------------ segments
     def _base(self, s: Session, tl: Timeline) -> dict:
@@ -885,9 +907,9 @@ class Project:
             select(Segment.id, Segment.start_frame, Segment.end_frame, Segment.preset_id,
                    Segment.seed, Segment.expression_json)
             .where(Segment.timeline_id == timeline_id).order_by(Segment.start_frame)).all()
-        done = dict(s.execute(
-            select(Render.spec_hash, Render.file)
-            .where(Render.timeline_id == timeline_id, Render.status == "done")).all())
+        done = {h: (rid, f) for rid, h, f in s.execute(
+            select(Render.id, Render.spec_hash, Render.file)
+            .where(Render.timeline_id == timeline_id, Render.status == "done")).all()}
         rendered_before = set(s.execute(
             select(Render.segment_id).where(Render.timeline_id == timeline_id)
             .distinct()).scalars())
@@ -907,7 +929,8 @@ class Project:
             path = None
             progress = 0.0
             if h in done:
-                state, path, progress = "rendered", self._folder / done[h], 1.0
+                path = safepaths.render_path(self._folder, *done[h])
+                state, progress = "rendered", 1.0
             elif job is not None and job[2] == "queued":
                 state = "queued"
             elif job is not None and job[2] == "running":
@@ -1111,7 +1134,8 @@ class Project:
                               state="missing", spec_hash=h, render_path=None)
             return RenderPlan(
                 timeline=self._timeline_info(tl), segment=seg, spec=spec, spec_hash=h,
-                out_path=self._folder / "renders" / f"{h}.mp4", portrait_id=tl.portrait_id,
+                out_path=safepaths.new_file_path(self._folder, "renders", f"{h}.mp4"),
+                portrait_id=tl.portrait_id,
                 audio_id=tl.audio_id, base_expression=base["expr"], base_text=base["text"],
                 expression=expr or base["expr"], text=text or base["text"],
                 seed=int(base["tl"].seed if sd is None else sd), controls=tuple(controls),
@@ -1212,7 +1236,8 @@ class Project:
     def _render_info(self, r: Render) -> RenderInfo:
         return RenderInfo(
             id=r.id, timeline_id=r.timeline_id, segment_id=r.segment_id, spec_hash=r.spec_hash,
-            engine=r.engine, path=self._folder / r.file, status=r.status, start=r.start_frame,
+            engine=r.engine, path=safepaths.render_path(self._folder, r.id, r.file),
+            status=r.status, start=r.start_frame,
             end=r.end_frame, render_seconds=float(r.render_seconds), created=float(r.created),
         )
 
@@ -1232,7 +1257,8 @@ class Project:
         folder = self._folder
         return [
             RenderInfo(id=rid, timeline_id=tid, segment_id=sid, spec_hash=spec, engine=engine,
-                       path=folder / file, status=status, start=start, end=end,
+                       path=safepaths.render_path(folder, rid, file), status=status,
+                       start=start, end=end,
                        render_seconds=float(secs), created=float(created))
             for rid, tid, sid, spec, engine, file, status, start, end, secs, created
             in self.db.run_read(get)
@@ -1247,7 +1273,8 @@ class Project:
                 q = q.where(Render.timeline_id == int(timeline_id))
             return s.execute(q).all()
 
-        gone = [rid for rid, f in self.db.run_read(get) if not (self._folder / f).is_file()]
+        gone = [rid for rid, f in self.db.run_read(get)
+                if not safepaths.render_path(self._folder, rid, f).is_file()]
         if gone:
             self.db.run_write(lambda s: s.execute(
                 update(Render).where(Render.id.in_(gone)).values(status="missing")))
