@@ -924,12 +924,13 @@ class Project:
                 last_job[sid] = (jid, sid, state, prog, jhash)
         specs = self._specs(base, rows)
         out = []
+        dirs: dict = {}
         for i, (r, (_spec, h)) in enumerate(zip(rows, specs, strict=True)):
             job = last_job.get(r[0])
             path = None
             progress = 0.0
             if h in done:
-                path = safepaths.render_path(self._folder, *done[h])
+                path = safepaths.render_path(self._folder, *done[h], dirs)
                 state, progress = "rendered", 1.0
             elif job is not None and job[2] == "queued":
                 state = "queued"
@@ -1254,10 +1255,10 @@ class Project:
                 q = q.where(Render.timeline_id == int(timeline_id))
             return s.execute(q).all()
 
-        folder = self._folder
+        folder, dirs = self._folder, {}
         return [
             RenderInfo(id=rid, timeline_id=tid, segment_id=sid, spec_hash=spec, engine=engine,
-                       path=safepaths.render_path(folder, rid, file), status=status,
+                       path=safepaths.render_path(folder, rid, file, dirs), status=status,
                        start=start, end=end,
                        render_seconds=float(secs), created=float(created))
             for rid, tid, sid, spec, engine, file, status, start, end, secs, created
@@ -1273,8 +1274,9 @@ class Project:
                 q = q.where(Render.timeline_id == int(timeline_id))
             return s.execute(q).all()
 
+        dirs: dict = {}
         gone = [rid for rid, f in self.db.run_read(get)
-                if not safepaths.render_path(self._folder, rid, f).is_file()]
+                if not safepaths.render_path(self._folder, rid, f, dirs).is_file()]
         if gone:
             self.db.run_write(lambda s: s.execute(
                 update(Render).where(Render.id.in_(gone)).values(status="missing")))

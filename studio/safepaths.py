@@ -79,27 +79,43 @@ def escapes(root: Path, path: Path) -> bool:
     return real == real_root or real_root not in real.parents
 
 
-def _checked(root: Path, path: Path, table: str, row_id: object) -> Path:
-    if escapes(root, path):
+def _escapes_named(root: Path, sub: str, path: Path, dirs: dict[str, bool] | None) -> bool:
+    """escapes() for root/<sub>/<name> where name was validated (no separator, no '..'):
+    the folder is resolved once per `dirs` cache (a listing of thousands of renders pays
+    one lstat per file, not one per path component)."""
+    if dirs is None:
+        return escapes(root, path)
+    out = dirs.get(sub)
+    if out is None:
+        out = dirs[sub] = escapes(root, root / sub)
+    return out or (os.path.islink(path) and escapes(root, path))
+
+
+def _checked(root: Path, sub: str, path: Path, table: str, row_id: object,
+             dirs: dict[str, bool] | None = None) -> Path:
+    if _escapes_named(root, sub, path, dirs):
         raise UnsafeRowError(root, table, row_id, f"{path.relative_to(root).as_posix()} "
                              f"resolves outside the project folder (a symbolic link?)")
     return path
 
 
-def media_path(root: Path, table: str, row_id: object, sha256: object, ext: object) -> Path:
-    """root/media/<sha256><ext> for a portraits/audio_tracks row, validated (see module)."""
+def media_path(root: Path, table: str, row_id: object, sha256: object, ext: object,
+               dirs: dict[str, bool] | None = None) -> Path:
+    """root/media/<sha256><ext> for a portraits/audio_tracks row, validated (see module).
+    `dirs`: a dict shared by the calls of one listing (folder checks done once)."""
     problem = media_problem(sha256, ext)
     if problem:
         raise UnsafeRowError(root, table, row_id, problem)
-    return _checked(root, root / "media" / f"{sha256}{ext}", table, row_id)
+    return _checked(root, "media", root / "media" / f"{sha256}{ext}", table, row_id, dirs)
 
 
-def render_path(root: Path, row_id: object, file: object) -> Path:
-    """root/<file> for a renders row, validated (see module)."""
+def render_path(root: Path, row_id: object, file: object,
+                dirs: dict[str, bool] | None = None) -> Path:
+    """root/<file> for a renders row, validated (see module); `dirs` as in media_path."""
     problem = render_problem(file)
     if problem:
         raise UnsafeRowError(root, "renders", row_id, problem)
-    return _checked(root, root / str(file), "renders", row_id)
+    return _checked(root, "renders", root / str(file), "renders", row_id, dirs)
 
 
 def new_file_path(root: Path, sub: str, name: str) -> Path:

@@ -205,7 +205,33 @@ def test_remove_timeline_keeps_outside_file(tmp_path, victim, how):
         assert err.value.table == "renders" and err.value.row_id == 1
         assert "\n" not in str(err.value)
         assert [t.id for t in p.timelines()] == [1]  # nothing removed
+        # bulk listings check each row too (verify_renders sees only `done` rows: open
+        # already marked rows whose name is not in renders/ `missing`)
+        for listing in (p.renders, p.verify_renders) if how == "symlink" else (p.renders,):
+            with pytest.raises(UnsafeRowError, match="renders row 1"):
+                listing()
     assert intact(victim)
+
+
+def test_symlinked_renders_folder_refused(tmp_path, victim):
+    """renders/ itself leading out of the project: listing and planning refuse (a render
+    would otherwise be written there)."""
+    folder = make_project(tmp_path / "proj")
+    add_portrait(folder, HEX)
+    add_audio(folder, HEX2)
+    add_timeline(folder)
+    (folder / "renders").rmdir()
+    (folder / "renders").symlink_to(victim.parent)
+    (victim.parent / f"{HEX}.mp4").write_bytes(b"vid")
+    add_render(folder, f"renders/{HEX}.mp4")
+    with Project.open(folder) as p:
+        with pytest.raises(UnsafeRowError, match="outside"):
+            p.renders()
+        with pytest.raises(InputError, match="refused to write renders/"):
+            p.render_plan(1)
+        with pytest.raises(UnsafeRowError):
+            p.remove_timeline(1)
+    assert (victim.parent / f"{HEX}.mp4").read_bytes() == b"vid" and intact(victim)
 
 
 @pytest.mark.parametrize("how", ["absolute", "symlink"])
