@@ -32,29 +32,31 @@ SQLITE_HEADER = b"SQLite format 3\x00"
 def db_problem(db_path: Path) -> str | None:
     """Why `db_path` is not a usable SQLite database, or None when it passes quick_check.
 
-    Read only (a rw-less URI: no file is created or changed)."""
+    The db is opened read-only (mode=ro URI): its content is never changed (SQLite may
+    create the usual -wal/-shm companions of a WAL database). A file that cannot be read
+    at all (permissions) is not judged here: the real open reports it."""
     try:
         size = db_path.stat().st_size
         with open(db_path, "rb") as f:
             head = f.read(len(SQLITE_HEADER))
-    except OSError as exc:
-        return f"cannot be read ({exc.strerror or exc})"
+    except OSError:
+        return None
     if size == 0:
         return "is empty (0 bytes; typically left by an interrupted copy)"
     if head != SQLITE_HEADER:
         return f"is not a SQLite database ({size} bytes that do not start with its header)"
     try:
         con = sqlite3.connect(f"file:{quote(str(db_path))}?mode=ro", uri=True, timeout=30)
-    except sqlite3.Error as exc:
-        return f"cannot be opened ({exc})"
-    try:
-        rows = con.execute("PRAGMA quick_check").fetchall()
-    except sqlite3.Error as exc:
-        if "locked" in str(exc).lower() or "busy" in str(exc).lower():
-            return None  # another process is writing: not damage; the open itself waits
+        try:
+            rows = con.execute("PRAGMA quick_check").fetchall()
+        finally:
+            con.close()
+    except sqlite3.OperationalError:
+        # cannot open / read-only folder / locked / disk full: not damage to the file;
+        # the real open reports it (see open_errors) instead of advising a restore
+        return None
+    except sqlite3.DatabaseError as exc:  # SQLITE_CORRUPT, SQLITE_NOTADB
         return f"is damaged ({' '.join(str(exc).split())})"
-    finally:
-        con.close()
     # quick_check reports several lines per problem: one line for the user
     result = "; ".join(" ".join(str(r[0]).split()) for r in rows[:3])
     return None if result == "ok" else f"fails its integrity check ({result[:200]})"

@@ -388,6 +388,22 @@ def test_damaged_db_without_backup_says_so(capsys, tmp_path):
     assert (folder / "project.db").read_bytes() == b""
 
 
+def test_unopenable_db_is_not_called_damaged(tmp_path, monkeypatch):
+    """A db SQLite cannot open (read-only folder without -shm, locked...) is not damage:
+    no restore advice; the open's own error (one line) is what the user sees."""
+    from studio.db import health
+
+    folder = make_project(tmp_path / "proj")
+
+    def cannot_open(*a, **k):
+        raise sqlite3.OperationalError("unable to open database file")
+
+    monkeypatch.setattr(health.sqlite3, "connect", cannot_open)
+    assert health.db_problem(folder / "project.db") is None
+    (folder / "project.db").write_bytes(b"")
+    assert "empty" in health.db_problem(folder / "project.db")
+
+
 def test_new_project_still_created(capsys, tmp_path):
     code, out, err = run(capsys, "project", "new", "fresh")
     assert code == 0, err
