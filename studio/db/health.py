@@ -29,12 +29,13 @@ from core.errors import InputError
 SQLITE_HEADER = b"SQLite format 3\x00"
 
 
-def db_problem(db_path: Path) -> str | None:
+def db_problem(db_path: Path, immutable: bool = False) -> str | None:
     """Why `db_path` is not a usable SQLite database, or None when it passes quick_check.
 
     The db is opened read-only (mode=ro URI): its content is never changed (SQLite may
     create the usual -wal/-shm companions of a WAL database). A file that cannot be read
-    at all (permissions) is not judged here: the real open reports it."""
+    at all (permissions) is not judged here: the real open reports it. `immutable`: read
+    the file alone, creating nothing beside it (for backups, which have no WAL)."""
     try:
         size = db_path.stat().st_size
         with open(db_path, "rb") as f:
@@ -46,7 +47,8 @@ def db_problem(db_path: Path) -> str | None:
     if head != SQLITE_HEADER:
         return f"is not a SQLite database ({size} bytes that do not start with its header)"
     try:
-        con = sqlite3.connect(f"file:{quote(str(db_path))}?mode=ro", uri=True, timeout=30)
+        flags = "immutable=1" if immutable else "mode=ro"
+        con = sqlite3.connect(f"file:{quote(str(db_path))}?{flags}", uri=True, timeout=30)
         try:
             rows = con.execute("PRAGMA quick_check").fetchall()
         finally:
@@ -63,12 +65,16 @@ def db_problem(db_path: Path) -> str | None:
 
 
 def backups(db_path: Path) -> list[Path]:
-    """Pre-migration backups beside the db (project.db.bak-<revision>), newest first."""
+    """Usable pre-migration backups beside the db (project.db.bak-<revision>), newest
+    first. Each is checked like the db itself: a backup cut short (e.g. by a full disk
+    during an upgrade) is never the one recommended."""
     try:
-        found = [p for p in db_path.parent.glob(f"{db_path.name}.bak-*") if p.is_file()]
+        found = [p for p in db_path.parent.glob(f"{db_path.name}.bak-*") if p.is_file()
+                 and not p.name.endswith(("-wal", "-shm", "-journal"))]
+        found.sort(key=lambda p: p.stat().st_mtime, reverse=True)
     except OSError:
         return []
-    return sorted(found, key=lambda p: p.stat().st_mtime, reverse=True)
+    return [p for p in found if db_problem(p, immutable=True) is None]
 
 
 def _count(folder: Path, suffix: str = "") -> int:
@@ -90,9 +96,9 @@ def check_project_db(folder: Path, db_path: Path) -> None:
     left = f"the folder still holds {media} media file(s) and {renders} render(s)"
     if baks:
         left += f" and the backup {baks[0].name}"
-        how = (f"to recover, copy {baks[0].name} to {db_path.name} (it holds the project as "
-               "it was before its last upgrade), or put back a good copy of "
-               f"{db_path.name}")
+        how = (f"to recover, copy {baks[0].name} to {db_path.name} (the project as it was "
+               "before its last schema upgrade; later edits are not in it), or put back a "
+               f"good copy of {db_path.name}")
     else:
         left += ", but no backup of the database"
         how = f"to recover, put back a good copy of {db_path.name} (e.g. from the original)"

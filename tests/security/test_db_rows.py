@@ -383,9 +383,13 @@ def test_damaged_db_refused_not_recreated(capsys, tmp_path, damage):
 def test_damaged_db_without_backup_says_so(capsys, tmp_path):
     folder = make_project(tmp_path / "proj")
     (folder / "project.db").write_bytes(b"")
+    # a backup cut short (disk full during an upgrade) is not recommended
+    (folder / "project.db.bak-v0001").write_bytes(b"SQLite format 3\x00" + b"\xa5" * 5000)
     refused(capsys, "project", "info", "--project", folder,
             match=("empty", "0 media file(s)", "no backup"))
     assert (folder / "project.db").read_bytes() == b""
+    assert sorted(p.name for p in folder.iterdir() if p.is_file()) == [
+        "project.db", "project.db.bak-v0001"]  # nothing created beside them
 
 
 def test_unopenable_db_is_not_called_damaged(tmp_path, monkeypatch):
