@@ -106,6 +106,9 @@ def check_members(zf: zipfile.ZipFile, zip_path: Path) -> list[tuple[zipfile.Zip
     out = []
     for info in infos:
         name = info.filename
+        if name.count("/") > MAX_DEPTH:
+            raise InputError(zip_path, f"entry {_show(name)} is nested more than {MAX_DEPTH} "
+                             "folders deep; refused")
         raw = name.encode("utf-8", "surrogateescape")
         if len(raw) > MAX_NAME_BYTES:
             raise InputError(zip_path, f"entry {_show(name)} has a name of {len(raw)} bytes "
@@ -116,9 +119,6 @@ def check_members(zf: zipfile.ZipFile, zip_path: Path) -> list[tuple[zipfile.Zip
                for p in name.split("/")):
             raise InputError(zip_path, f"entry {_show(name)} has a folder or file name over "
                              f"{MAX_PART_BYTES} bytes; refused")
-        if name.count("/") > MAX_DEPTH:
-            raise InputError(zip_path, f"entry {_show(name)} is nested more than {MAX_DEPTH} "
-                             "folders deep; refused")
         if name.startswith("/") or (len(name) > 1 and name[1] == ":"):
             raise InputError(zip_path, f"entry {_show(name)} is an absolute path; refused")
         parts = PurePosixPath(name).parts

@@ -75,7 +75,7 @@ class DiskCache:
                 value = compaction.restore(value)
         except FileNotFoundError:
             return None
-        except Exception as exc:  # noqa: BLE001 - any damaged entry is only a miss
+        except Exception as exc:  # any damaged or unrestorable entry is only a miss
             log.info("ignoring cache entry %s: %s", path.name, exc)
             return None
         self._remember(key, value)

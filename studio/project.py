@@ -200,7 +200,11 @@ class Project:
         try:
             migrate.upgrade(project.db.engine, p / DB_NAME)
             for sub in SUBDIRS:
-                (p / sub).mkdir(exist_ok=True)
+                try:
+                    (p / sub).mkdir(exist_ok=True)
+                except OSError:
+                    if sub != "cache":  # optional: DiskCache works (and warns) without it
+                        raise
             project._recover()
         except BaseException:
             project.close()
