@@ -362,6 +362,7 @@ def _bad_zip(tmp_path: Path, case: str, good_db: bytes) -> tuple[Path, str]:
 @pytest.mark.parametrize("case", ["long_part", "long_name", "deep", "many_members",
                                   "empty_db", "garbage_db"])
 def test_hostile_bundle_refused_through_cli(template, tmp_path, capsys, case):
+    assert bundle.MAX_MEMBERS <= 20_000  # 100,000 empty entries used to be accepted
     z, fragment = _bad_zip(tmp_path, case, (template / "project.db").read_bytes())
     area = tmp_path / "area"
     area.mkdir()
