@@ -82,9 +82,6 @@ class Registry:
             raise SerialError(f"unknown type {str(name)[:80]!r}")
         return cls
 
-    def __contains__(self, cls: type) -> bool:
-        return self._by_name.get(getattr(cls, "__qualname__", None)) is cls
-
 
 def _core_types() -> Registry:
     from core import types as t
@@ -109,6 +106,8 @@ class _Encoder:
         if isinstance(v, enum.Enum):  # before int/str: IntEnum and StrEnum are both
             return {_TAG: "enum", "type": self.registry.name_of(type(v)),
                     "v": self.node(v.value, depth + 1)}
+        if isinstance(v, (np.ndarray, np.generic)):  # before float: np.float64 is one
+            return self.array(v)
         if v is None or isinstance(v, bool):
             return v
         if isinstance(v, str):
@@ -117,8 +116,6 @@ class _Encoder:
             return int(v)
         if isinstance(v, float):
             return float(v) if math.isfinite(v) else {_TAG: "float", "v": repr(float(v))}
-        if isinstance(v, (np.ndarray, np.generic)):
-            return self.array(v)
         if dataclasses.is_dataclass(v) and not isinstance(v, type):
             name = self.registry.name_of(type(v))
             return {_TAG: "dc", "type": name,
@@ -251,6 +248,8 @@ def load(file: IO[bytes] | str | Path, label: str | None = None,
                 raise SerialError("too large")
             if zf.getinfo("manifest.npy").file_size > MAX_MANIFEST_BYTES:
                 raise SerialError("manifest too large")
+            for info in infos:
+                _check_header(zf, info)
         if hasattr(file, "seek"):
             file.seek(0)
         with np.load(file, allow_pickle=False) as npz:
@@ -278,6 +277,24 @@ def load(file: IO[bytes] | str | Path, label: str | None = None,
     if label is not None and meta.get("label") != label:
         raise SerialError("stored under another key")
     return _Decoder(registry, arrays).node(meta.get("root"), 0)
+
+
+def _check_header(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> None:
+    """Refuse a member whose .npy header promises more data than the member holds (numpy
+    would allocate the promised size before reading) or an object (pickled) dtype."""
+    fmt = np.lib.format
+    with zf.open(info) as f:
+        version = fmt.read_magic(f)
+        if version == (1, 0):
+            shape, _, dtype = fmt.read_array_header_1_0(f)
+        elif version == (2, 0):
+            shape, _, dtype = fmt.read_array_header_2_0(f)
+        else:
+            raise SerialError(f"unsupported .npy version {version}")
+    if dtype.hasobject:
+        raise SerialError("object arrays are not data")
+    if math.prod(shape) * dtype.itemsize > info.file_size:
+        raise SerialError(f"member {info.filename[:40]!r} is shorter than its header says")
 
 
 def loads(data: bytes, label: str | None = None, registry: Registry = DEFAULT) -> Any:

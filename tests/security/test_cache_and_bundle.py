@@ -10,6 +10,7 @@ exit 2 and one line naming the zip.
 from __future__ import annotations
 
 import dataclasses
+import enum
 import errno
 import hashlib
 import io
@@ -79,6 +80,8 @@ def _same(a, b, where: str = "value") -> None:
         assert len(a) == len(b), where
         for i, (x, y) in enumerate(zip(a, b, strict=True)):
             _same(x, y, f"{where}[{i}]")
+    elif isinstance(a, float) and a != a:
+        assert b != b, f"{where}: NaN became {b!r}"
     else:
         assert a == b, f"{where}: {a!r} != {b!r}"
 
@@ -280,6 +283,58 @@ def test_unregistered_types_are_not_written(tmp_path):
     assert cache.put("k-1", Stranger()) is False
     assert cache.get("k-1") == Stranger()  # still served from memory
     assert DiskCache(cache.folder).get("k-1") is None
+
+
+class _Mode(enum.IntEnum):
+    A = 1
+    B = 2
+
+
+@dataclasses.dataclass(frozen=True)
+class _Inner:
+    mode: _Mode
+    values: tuple
+
+
+@dataclasses.dataclass
+class _Outer:
+    inner: _Inner
+    table: dict
+    items: list
+
+
+def test_codec_keeps_types_exactly():
+    """Tuples stay tuples, numpy scalars stay numpy scalars, NaN survives, enums and nested
+    dataclasses come back as themselves, but only from the registry they were allowed in."""
+    reg = serial.Registry([_Mode, _Inner, _Outer])
+    value = _Outer(
+        inner=_Inner(_Mode.B, (1, 2.5, float("nan"), float("-inf"), None, True, "é")),
+        table={"f32": np.arange(6, dtype=np.float32).reshape(2, 3).T, "i": np.int64(-3),
+               "b": np.bool_(True), "f": np.float64(0.1), "empty": np.zeros((0, 4), np.uint8)},
+        items=[[], (), {}, [np.float16(1.5)]],
+    )
+    back = serial.loads(serial.dumps(value, "k", reg), "k", reg)
+    _same(back, value)
+    with pytest.raises(serial.SerialError, match="unknown type"):
+        serial.loads(serial.dumps(value, "k", reg), "k")  # not in the default allow-list
+    with pytest.raises(serial.SerialError, match="not a registered type"):
+        serial.dumps(value)
+    with pytest.raises(serial.SerialError, match="dict keys"):
+        serial.dumps({1: "x"})
+    with pytest.raises(serial.SerialError, match="dtype"):
+        serial.dumps(np.array([object()], dtype=object))
+
+
+def test_codec_refuses_a_header_that_promises_more_than_the_file_holds():
+    head = io.BytesIO()
+    np.lib.format.write_array_header_1_0(
+        head, {"descr": "<f8", "fortran_order": False, "shape": (10**12,)})
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name in ("a0.npy", "manifest.npy", "sha256.npy"):
+            zf.writestr(name, head.getvalue() + bytes(64))
+    with pytest.raises(serial.SerialError, match="shorter than its header"):
+        serial.loads(buf.getvalue())
 
 
 # ------------------------------------------------------------------ write failures
