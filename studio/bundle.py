@@ -12,11 +12,22 @@ header that lies about its size cannot overflow the caps. Everything is extracte
 fresh temp folder beside the destination and renamed into place only when complete and
 when the project opens, so a refused bundle writes nothing outside that temp folder (which
 is removed).
+
+Only the project's known layout is taken from a bundle: project.db, media/<sha256><ext>
+(content-addressed), renders/<file> and exports/<file>; everything else (cache/, unknown
+top-level files, dot files, deeper folders) is dropped unread, so nothing the app would
+later load (an analysis cache, say) can be smuggled in. Names are capped per component and
+in total, nesting depth and the number of entries are capped, and a bundle whose
+project.db is empty is refused. Messages name the zip the user gave, never the staging
+folder, and the imported folder gets the umask's ordinary permissions.
 """
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
+import re
 import shutil
 import stat
 import tempfile
@@ -24,15 +35,28 @@ import zipfile
 from pathlib import Path, PurePosixPath
 
 from core.errors import InputError
-from core.fsutil import atomic_path
+from core.fsutil import DEFAULT_MODE, atomic_path
 from studio.paths import DB_NAME
+from studio.safepaths import validate_rows
 
 MAX_MEMBER_BYTES = 4 << 30  # one file
 MAX_TOTAL_BYTES = 16 << 30  # everything
-MAX_MEMBERS = 200_000
+MAX_MEMBERS = 20_000
+"""Entries in one bundle (a project has a few hundred files; 100,000 empty entries is an
+attack on the importer, not a project)."""
+MAX_NAME_BYTES = 1024  # one entry's whole name, UTF-8
+MAX_PART_BYTES = 255  # one folder or file name (the usual file-system limit)
+MAX_DEPTH = 16  # folders in one entry name
 MAX_RATIO = 200  # uncompressed / compressed, per member (above 1 MiB)
 _SKIP_DIRS = {"cache"}
 _SKIP_SUFFIXES = ("-wal", "-shm", "-journal")
+
+
+_LAYOUT_DIRS = ("media", "renders", "exports")
+_MEDIA_RE = re.compile(r"^[0-9a-f]{64}(\.[a-z0-9]{1,10})?$")
+# a folder's mode from the umask, like DEFAULT_MODE for files (x wherever r is allowed)
+_DIR_MODE = DEFAULT_MODE | ((DEFAULT_MODE & 0o444) >> 2)
+log = logging.getLogger(__name__)
 
 
 def _included(rel: PurePosixPath) -> bool:
@@ -83,34 +107,45 @@ def check_members(zf: zipfile.ZipFile, zip_path: Path) -> list[tuple[zipfile.Zip
     out = []
     for info in infos:
         name = info.filename
+        if name.count("/") > MAX_DEPTH:
+            raise InputError(zip_path, f"entry {_show(name)} is nested more than {MAX_DEPTH} "
+                             "folders deep; refused")
+        raw = name.encode("utf-8", "surrogateescape")
+        if len(raw) > MAX_NAME_BYTES:
+            raise InputError(zip_path, f"entry {_show(name)} has a name of {len(raw)} bytes "
+                             f"(limit {MAX_NAME_BYTES}); refused")
         if "\x00" in name or "\\" in name:
-            raise InputError(zip_path, f"entry {name!r} has an invalid name; refused")
+            raise InputError(zip_path, f"entry {_show(name)} has an invalid name; refused")
+        if any(len(p.encode("utf-8", "surrogateescape")) > MAX_PART_BYTES
+               for p in name.split("/")):
+            raise InputError(zip_path, f"entry {_show(name)} has a folder or file name over "
+                             f"{MAX_PART_BYTES} bytes; refused")
         if name.startswith("/") or (len(name) > 1 and name[1] == ":"):
-            raise InputError(zip_path, f"entry {name!r} is an absolute path; refused")
+            raise InputError(zip_path, f"entry {_show(name)} is an absolute path; refused")
         parts = PurePosixPath(name).parts
         if any(p == ".." for p in parts):
-            raise InputError(zip_path, f"entry {name!r} points outside the folder (..); "
+            raise InputError(zip_path, f"entry {_show(name)} points outside the folder (..); "
                              "refused")
         mode = (info.external_attr >> 16) & 0xFFFF
         ftype = stat.S_IFMT(mode)
         if ftype == stat.S_IFLNK:
-            raise InputError(zip_path, f"entry {name!r} is a symbolic link; refused")
+            raise InputError(zip_path, f"entry {_show(name)} is a symbolic link; refused")
         if ftype not in (0, stat.S_IFREG, stat.S_IFDIR):
-            raise InputError(zip_path, f"entry {name!r} is not a regular file; refused")
+            raise InputError(zip_path, f"entry {_show(name)} is not a regular file; refused")
         if info.is_dir():
             continue
         clean = "/".join(p for p in parts if p not in ("", "."))
         if not clean:
-            raise InputError(zip_path, f"entry {name!r} has an empty name; refused")
+            raise InputError(zip_path, f"entry {_show(name)} has an empty name; refused")
         if clean.lower() in seen:
-            raise InputError(zip_path, f"entry {name!r} appears twice; refused")
+            raise InputError(zip_path, f"entry {_show(name)} appears twice; refused")
         seen.add(clean.lower())
         if info.file_size > MAX_MEMBER_BYTES:
-            raise InputError(zip_path, f"entry {name!r} is {info.file_size} bytes (limit "
+            raise InputError(zip_path, f"entry {_show(name)} is {info.file_size} bytes (limit "
                              f"{MAX_MEMBER_BYTES}); refused")
         if info.file_size > (1 << 20) and info.file_size > MAX_RATIO * max(
                 1, info.compress_size):
-            raise InputError(zip_path, f"entry {name!r} expands {info.file_size} bytes from "
+            raise InputError(zip_path, f"entry {_show(name)} expands {info.file_size} bytes from "
                              f"{info.compress_size} (a zip bomb?); refused")
         total += info.file_size
         if total > MAX_TOTAL_BYTES:
@@ -134,9 +169,28 @@ def _strip_top_folder(members: list[tuple[zipfile.ZipInfo, str]]) -> list:
     return []
 
 
+def _show(name: str, limit: int = 60) -> str:
+    """A member name for a one-line message: quoted, shortened when long."""
+    if len(name) <= limit:
+        return repr(name)
+    return repr(name[: limit // 2] + "…" + name[-(limit // 3):]) + f" ({len(name)} characters)"
+
+
+def in_layout(rel: str) -> bool:
+    """Whether `rel` (a clean member path) is part of a project's known layout: project.db,
+    media/<sha256><ext>, renders/<file>, exports/<file> (no dot files, no sub-folders)."""
+    if rel == DB_NAME:
+        return True
+    parts = rel.split("/")
+    if len(parts) != 2 or parts[0] not in _LAYOUT_DIRS or parts[1].startswith("."):
+        return False
+    return parts[0] != "media" or bool(_MEDIA_RE.match(parts[1]))
+
+
 def import_bundle(zip_path: str | Path, dest_folder: str | Path) -> Path:
     """Extract a bundle into `dest_folder` (must not exist, or be empty), verify it opens
-    as a project (migrating it if it is older), and return the folder."""
+    as a project (migrating it if it is older), and return the folder. Only the known
+    layout is extracted (see `in_layout`); every refusal is an InputError naming the zip."""
     zip_path = Path(zip_path).expanduser()
     dest = Path(dest_folder).expanduser().resolve()
     if not zip_path.is_file():
@@ -151,37 +205,75 @@ def import_bundle(zip_path: str | Path, dest_folder: str | Path) -> Path:
         members = _strip_top_folder(check_members(zf, zip_path))
         if not members:
             raise InputError(zip_path, f"is not a project bundle (no {DB_NAME} inside)")
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{dest.name}.import-", dir=dest.parent))
+        dropped = [rel for _, rel in members if not in_layout(rel)]
+        if dropped:
+            log.info("%s: not imported (not part of a project): %s", zip_path,
+                     ", ".join(dropped[:10]) + (" ..." if len(dropped) > 10 else ""))
         try:
-            total = 0
-            for info, rel in members:
-                target = (staging / rel).resolve()
-                if staging.resolve() not in target.parents:
-                    raise InputError(zip_path, f"entry {info.filename!r} escapes the folder")
-                target.parent.mkdir(parents=True, exist_ok=True)
-                written = 0
-                with zf.open(info) as src, open(target, "xb") as dst:
-                    while block := src.read(1 << 20):
-                        written += len(block)
-                        total += len(block)
-                        if written > info.file_size or written > MAX_MEMBER_BYTES or (
-                                total > MAX_TOTAL_BYTES):
-                            raise InputError(zip_path, f"entry {info.filename!r} is larger "
-                                             "than its header says; refused")
-                        dst.write(block)
-            from studio.project import Project
-            from studio.safepaths import validate_rows
-
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            staging = Path(tempfile.mkdtemp(prefix=f".{dest.name}.import-", dir=dest.parent))
+        except OSError as exc:
+            raise InputError(zip_path, f"cannot be unpacked into {dest.parent} "
+                             f"({exc.strerror or exc})") from None
+        try:
+            _extract(zf, members, staging, zip_path)
             validate_rows(staging / DB_NAME, zip_path)  # every row's paths, before accepting
-            Project.open(staging).close()  # migrates; raises InputError if not a project
+            _open_check(staging, zip_path)
+            os.chmod(staging, _DIR_MODE)  # mkdtemp made it owner-only
             if dest.exists():
                 dest.rmdir()
             os.replace(staging, dest)
         except zipfile.BadZipFile as exc:
             shutil.rmtree(staging, ignore_errors=True)
             raise InputError(zip_path, f"is damaged ({exc})") from None
+        except OSError as exc:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise InputError(zip_path, f"cannot be unpacked into {dest} "
+                             f"({exc.strerror or exc})") from None
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
     return dest
+
+
+def _extract(zf: zipfile.ZipFile, members: list[tuple[zipfile.ZipInfo, str]],
+             staging: Path, zip_path: Path) -> None:
+    """Stream the members of the layout into `staging`, counting bytes (headers can lie).
+    The others are read and counted but never written: a zip whose headers lie anywhere is
+    damaged or hostile, and refused as a whole."""
+    total = 0
+    root = staging.resolve()
+    for info, rel in members:
+        target = None
+        if in_layout(rel):
+            target = (staging / rel).resolve()
+            if root not in target.parents:
+                raise InputError(zip_path, f"entry {_show(info.filename)} escapes the folder")
+            target.parent.mkdir(parents=True, exist_ok=True)
+        written = 0
+        with zf.open(info) as src, (open(target, "xb") if target else
+                                    contextlib.nullcontext()) as dst:
+            while block := src.read(1 << 20):
+                written += len(block)
+                total += len(block)
+                if written > info.file_size or written > MAX_MEMBER_BYTES or (
+                        total > MAX_TOTAL_BYTES):
+                    raise InputError(zip_path, f"entry {_show(info.filename)} is larger "
+                                     "than its header says; refused")
+                if dst is not None:
+                    dst.write(block)
+
+
+def _open_check(staging: Path, zip_path: Path) -> None:
+    """The extracted folder must hold a non-empty database that opens as a project
+    (migrated if older); its problems are reported against the zip, not the staging path."""
+    from studio.project import Project
+
+    if (staging / DB_NAME).stat().st_size == 0:
+        raise InputError(zip_path, f"its {DB_NAME} is empty (0 bytes); not a project bundle")
+    try:
+        Project.open(staging).close()
+    except InputError as exc:
+        problem = exc.problem.replace(str(staging) + os.sep, "").replace(str(staging), "")
+        what = f"{DB_NAME} {problem}" if exc.path else problem
+        raise InputError(zip_path, f"does not hold a usable project ({what})") from None

@@ -65,3 +65,17 @@ def engine_names() -> list[str]:
     from core import engines
 
     return engines.names()
+
+
+def strip_rig(rig: FaceRig) -> FaceRig:
+    """The rig as the project cache stores it: without pixels (core.face.compact)."""
+    from core.face import compact
+
+    return compact.strip(rig)
+
+
+def restore_rig(rig: FaceRig, portrait_path: str | Path) -> FaceRig:
+    """A stripped rig made whole again from the portrait it was analysed from."""
+    from core.face import compact
+
+    return compact.restore(rig, load_image(portrait_path))

@@ -33,7 +33,7 @@ from core.types import CancelFn as CancelFn
 from core.types import ProgressFn as ProgressFn
 from studio import assets, pipeline, safepaths
 from studio import spec as specmod
-from studio.cache import DiskCache, key_of
+from studio.cache import Compaction, DiskCache, key_of
 from studio.db import health, migrate
 from studio.db.models import (
     AudioTrack,
@@ -209,7 +209,11 @@ class Project:
             with health.open_errors(p / DB_NAME):
                 migrate.upgrade(project.db.engine, p / DB_NAME)
                 for sub in SUBDIRS:
-                    (p / sub).mkdir(exist_ok=True)
+                    try:
+                        (p / sub).mkdir(exist_ok=True)
+                    except OSError:
+                        if sub != "cache":  # optional: DiskCache works (and warns) without it
+                            raise
                 project._recover()
         except BaseException:
             project.close()
@@ -361,7 +365,7 @@ class Project:
         row, inserted = self._insert_asset(Portrait, row, stored, created)
         if not inserted:
             return self._portrait_info(row)
-        self.cache.put(self._rig_key(sha, lm_json), rig)
+        self.cache.put(self._rig_key(sha, lm_json), rig, self._rig_compaction(row))
         return self._portrait_info(row)
 
     def _insert_asset(self, model, row, stored: Path, created: bool):
@@ -498,12 +502,12 @@ class Project:
                                  f"{tuple(arr.shape)}")
             lm_json = json.dumps(arr.round(3).tolist())
         key = self._rig_key(row.sha256, lm_json)
-        rig = self.cache.get(key)
+        rig = self.cache.get(key, self._rig_compaction(row))
         if rig is None:
             image = pipeline.load_image(safepaths.media_path(
                 self._folder, "portraits", row.id, row.sha256, row.ext))
             rig = pipeline.analyze_face(image, landmarks=arr)
-            self.cache.put(key, rig)
+            self.cache.put(key, rig, self._rig_compaction(row))
 
         def upd(s: Session) -> None:
             r = s.get(Portrait, row.id)
@@ -534,7 +538,15 @@ class Project:
                 json.loads(row.landmarks_json), dtype=np.float32)
             return pipeline.analyze_face(image, landmarks=pts)
 
-        return self.cache.get_or_compute(key, compute)
+        return self.cache.get_or_compute(key, compute, compaction=self._rig_compaction(row))
+
+    def _rig_compaction(self, row: Portrait) -> Compaction:
+        """Rigs are cached without pixels (a few KB, not 20+ MB) and restored exactly
+        from the portrait file."""
+        folder, pid, sha, ext = self._folder, row.id, row.sha256, row.ext
+        return Compaction(strip=pipeline.strip_rig,
+                          restore=lambda rig: pipeline.restore_rig(
+                              rig, safepaths.media_path(folder, "portraits", pid, sha, ext)))
 
     def portrait_image(self, portrait_id: int) -> np.ndarray:
         """The portrait as [H, W, 3] uint8 RGB (for thumbnails)."""

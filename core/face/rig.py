@@ -18,10 +18,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from core.errors import InputError
+from core.face.compact import rig_image
 from core.face.detect import choose_face, detect_faces, landmarks_box, predict_landmarks
 from core.face.keypoints import fit_68_from_5, validate_landmarks
 from core.face.masks import build_masks
@@ -97,8 +97,7 @@ def analyze(
 
     x0, y0, side = crop_square(pts, (w, h), face_fraction)
     out = int(min(side, work_size))
-    crop = img[y0 : y0 + side, x0 : x0 + side]
-    rig_img = crop if out == side else cv2.resize(crop, (out, out), interpolation=cv2.INTER_AREA)
+    rig_img = rig_image(img, (x0, y0, x0 + side, y0 + side), out)
     scale = out / side
 
     def to_rig(p: np.ndarray) -> np.ndarray:
@@ -113,7 +112,7 @@ def analyze(
     if problems:
         warnings.append("mesh: " + "; ".join(problems))
     return FaceRig(
-        image=np.ascontiguousarray(rig_img),
+        image=rig_img,
         box=rig_box,
         landmarks=lm,
         mesh_points=mesh_points,
