@@ -147,3 +147,20 @@ def test_library_helpers(tmp_path):
     x[700] = -0.5
     lo, hi = envelope(x, 10)
     assert hi[5] == 1.0 and lo[7] == -0.5 and hi.sum() == 1.0
+
+
+def test_bench_loop_probe_sees_a_blocked_event_loop(qtbot):
+    """The probe behind `bench ui`'s loop-gap number: a slot that blocks the GUI thread for
+    150 ms shows as a gap of at least that (sleep never returns early; no upper bound)."""
+    import time
+
+    from ui.bench import LoopProbe
+
+    probe = LoopProbe()
+    probe.start()
+    qtbot.wait(50)
+    assert probe.ticks > 0
+    QTimer.singleShot(0, lambda: time.sleep(0.15))
+    qtbot.wait(100)
+    probe.stop()
+    assert probe.max_gap >= 0.15
