@@ -20,6 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("AVATAR_SHARED") or ROOT.parent / "shared")
 SAMPLES = SHARED / "samples"
 FIXTURES = SHARED / "fixtures"
+PEERS = SHARED / "peers"
 ALLOW_NO_SHARED = "AVATAR_ALLOW_NO_SHARED"
 
 
@@ -50,3 +51,12 @@ def fixtures_dir() -> Path:
     if not FIXTURES.is_dir():
         pytest.skip(f"fixtures not found at {FIXTURES} (../shared beside the checkout)")
     return FIXTURES
+
+
+@pytest.fixture(scope="session")
+def peers() -> Path:
+    """Other generators' inputs and outputs (../shared/peers): portraits never used to
+    derive or tune anything in the project, so they serve as held-out test faces."""
+    if not PEERS.is_dir():
+        pytest.skip(f"peer samples not found at {PEERS} (../shared beside the checkout)")
+    return PEERS
