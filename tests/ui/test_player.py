@@ -143,9 +143,9 @@ def test_audio_clock_with_a_null_alsa_device(tmp_path):
     proc = subprocess.run([sys.executable, "-c", NULL_DEVICE_SCRIPT.format(root=str(ROOT))],
                           env=env, capture_output=True, text=True, timeout=60)
     line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT")), None)
-    if line is None and "PortAudio" in proc.stderr + proc.stdout:
-        pytest.skip(f"PortAudio/ALSA unavailable here: {proc.stderr.strip()[-200:]}")
-    assert line, proc.stderr[-2000:]
+    # libportaudio2 (and ALSA's built-in null device) come with set-up: failing to open it
+    # is a broken install, reported, never skipped
+    assert line, f"PortAudio/ALSA null device failed: {proc.stderr[-2000:]}"
     _, ok, first, final, frame, msgs = line.split(" ", 5)
     assert ok == "True"  # the device callback pulled samples
     assert first == "audio"  # playback started on the audio clock
@@ -178,8 +178,8 @@ def test_recorder_captures_from_a_null_alsa_device(tmp_path):
     proc = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
                           text=True, timeout=60)
     line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT")), None)
-    if line is None and "PortAudio" in proc.stderr + proc.stdout:
-        pytest.skip(f"PortAudio/ALSA unavailable here: {proc.stderr.strip()[-200:]}")
-    assert line, proc.stderr[-2000:]
+    # libportaudio2 (and ALSA's built-in null device) come with set-up: failing to open it
+    # is a broken install, reported, never skipped
+    assert line, f"PortAudio/ALSA null device failed: {proc.stderr[-2000:]}"
     _, n, rate, frames, closed = line.split()
     assert int(n) > 0 and int(rate) == 16000 and int(frames) == int(n) and closed == "True"
