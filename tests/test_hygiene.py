@@ -67,3 +67,18 @@ def test_every_declared_marker_is_used():
     unused = [m for m in declared if not re.search(rf"\bmark\.{re.escape(m)}\b", source)]
     assert not unused, f"markers declared in pyproject.toml but used by no test: {unused}"
     assert "--strict-markers" in _pyproject()["tool"]["pytest"]["ini_options"]["addopts"]
+
+
+def test_readme_blink_target_is_the_evaluators():
+    """The README's quality targets quote the evaluator's blink range (they once said 10-30
+    while the evaluator graded 6-30)."""
+    from core.evaluate.evaluator import BLINK_MIN_CLIP_S, BLINK_RANGE_PER_MIN, TARGETS
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    quoted = re.findall(r"(\d+)\s*[–-]\s*(\d+) blinks/min \(clips ≥ (\d+) s\)", readme)
+    assert quoted, "the README no longer states the blink target"
+    lo, hi = BLINK_RANGE_PER_MIN
+    for q in quoted:
+        assert tuple(float(v) for v in q) == (lo, hi, BLINK_MIN_CLIP_S), q
+    assert TARGETS["blinks_per_minute"][1] == BLINK_RANGE_PER_MIN
+    assert TARGETS["blinks_per_minute"][2].startswith(f"{lo:g}-{hi:g}")
