@@ -2,6 +2,8 @@
 #   make demo   install what is missing, then render the demo video to out/demo.mp4
 #   make test   install what is missing, then run the whole test suite
 #   make app    install what is missing, then open the desktop studio
+#   make lock   upgrade to the newest versions pyproject.toml allows and rewrite constraints.txt
+# Every pip install uses -c constraints.txt, so a fresh machine gets the versions tested here.
 SHELL := /bin/bash
 PY ?= python3
 VENV := .venv
@@ -12,8 +14,10 @@ APT_PACKAGES := espeak-ng libportaudio2 xvfb xauth libxcb-icccm4 libxcb-keysyms1
 STAMP_APT := $(VENV)/.apt-done
 STAMP_PY := $(VENV)/.py-done
 DEMO_WAV := assets/demo_speech.wav
+CONSTRAINTS := constraints.txt
+PIP := $(BIN)/python -m pip install -q --disable-pip-version-check
 
-.PHONY: setup demo test app lint screenshots bench clean
+.PHONY: setup demo test app lint screenshots bench lock clean
 
 setup: $(STAMP_PY) $(DEMO_WAV)
 
@@ -26,11 +30,11 @@ $(STAMP_APT):
 	fi
 	@mkdir -p $(VENV) && touch $@
 
-$(STAMP_PY): $(STAMP_APT) pyproject.toml
+$(STAMP_PY): $(STAMP_APT) pyproject.toml $(CONSTRAINTS)
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	@# torch first: the pinned local CPU wheel, so nothing later pulls CUDA builds.
-	@$(BIN)/python -m pip install -q --disable-pip-version-check torch==2.13.0 2>&1 | grep -v "is ignored" || true
-	@$(BIN)/python -m pip install -q --disable-pip-version-check -e '.[dev]' 2>&1 | grep -v "is ignored" || true
+	@$(PIP) -c $(CONSTRAINTS) torch==2.13.0 2>&1 | grep -v "is ignored" || true
+	@$(PIP) -c $(CONSTRAINTS) -e '.[dev]' 2>&1 | grep -v "is ignored" || true
 	@$(BIN)/python -c "import torch, cv2, av, dlib, pocketsphinx, silero_vad, sqlalchemy, PySide6, diffusers" \
 	  || { echo "set-up failed: a Python package did not install"; exit 1; }
 	@touch $@
@@ -58,6 +62,15 @@ screenshots: setup
 
 bench: setup
 	$(BIN)/python main.py bench
+
+# The one deliberate way to upgrade: install the newest versions pyproject.toml allows (no
+# constraints), then pin exactly what was installed. Review and commit the diff of constraints.txt.
+lock: $(STAMP_APT)
+	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	@$(PIP) torch==2.13.0 2>&1 | grep -v "is ignored" || true
+	@$(PIP) --upgrade --upgrade-strategy eager -e '.[dev]' 2>&1 | grep -v "is ignored" || true
+	@$(BIN)/python scripts/lock.py $(CONSTRAINTS)
+	@touch $(STAMP_PY)
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .ruff_cache

@@ -35,14 +35,19 @@ def render_args(portrait, audio, out, *extra):
             "--size", "256", "--quiet", *extra]
 
 
-def assert_refused(code, err, out_path, *words):
+def assert_one_line_error(code, err, *words):
+    """Exit 2 and stderr exactly one `error: ...` line containing every word."""
     assert code == 2
-    lines = [line for line in err.strip().splitlines() if line]
+    lines = err.splitlines()
     assert len(lines) == 1, f"expected one line, got: {err!r}"
     assert lines[0].startswith("error: ")
     assert "Traceback" not in err
     for word in words:
         assert word.lower() in lines[0].lower(), f"{word!r} not in {lines[0]!r}"
+
+
+def assert_refused(code, err, out_path, *words):
+    assert_one_line_error(code, err, *words)
     assert not out_path.exists()
     assert not [p for p in out_path.parent.iterdir() if p.suffix in (".mp4", ".tmp")], \
         "a partial file was left behind"
@@ -119,11 +124,13 @@ def test_unknown_engine(tmp_path, portrait, speech, capsys):
 def test_unwritable_output(tmp_path, portrait, speech, capsys):
     out = tmp_path / "no" / "such" / "dir" / "o.mp4"
     code, _, err = run_cli(render_args(portrait, speech, out), capsys)
-    assert code == 2 and "o.mp4" in err and not out.exists()
+    assert_one_line_error(code, err, "o.mp4")
+    assert list(tmp_path.rglob("*")) == []  # no output, no temp file, no folder made
     as_dir = tmp_path / "adir.mp4"
     as_dir.mkdir()
     code, _, err = run_cli(render_args(portrait, speech, as_dir), capsys)
-    assert code == 2 and "adir.mp4" in err
+    assert_one_line_error(code, err, "adir.mp4")
+    assert list(tmp_path.rglob("*")) == [as_dir]  # the folder untouched, nothing beside it
 
 
 def test_diffusion_without_weights_says_what_is_missing(tmp_path, portrait, speech, capsys):

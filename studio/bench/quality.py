@@ -29,6 +29,7 @@ def pairs() -> list[tuple[Path, Path, str | None]]:
 
 def run(quick: bool = False, size: int = 512) -> dict:
     from core.evaluate import evaluate
+    from core.evaluate.evaluator import TARGETS
     from studio.oneshot import OneShotJob, render_oneshot
 
     chosen = pairs()
@@ -50,4 +51,6 @@ def run(quick: bool = False, size: int = 512) -> dict:
                 if k in metrics and metrics[k]["pass"] is not None:
                     passed.setdefault(k, []).append(bool(metrics[k]["pass"]))
     summary = {f"pass_rate_{k}": f"{sum(v)}/{len(v)}" for k, v in passed.items()}
-    return {**summary, "videos": rows}
+    # the targets graded against, from the evaluator's own table (the README quotes them)
+    targets = {k: TARGETS[k][2] for k in KEYS if k in TARGETS}
+    return {"targets": targets, **summary, "videos": rows}

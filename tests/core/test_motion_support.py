@@ -36,13 +36,12 @@ def features_of(wav: str, transcript: str | None, fps: float = 25.0) -> AudioFea
 
 
 @lru_cache(maxsize=2)
-def espeak_features(text: str, tmp: str, fps: float = 25.0) -> AudioFeatures | None:
-    """Features of `text` spoken by espeak-ng (None when espeak-ng is missing)."""
+def espeak_features(text: str, tmp: str, fps: float = 25.0) -> AudioFeatures:
+    """Features of `text` spoken by espeak-ng (installed by set-up: missing is a failure)."""
     import core.audio
 
     exe = shutil.which("espeak-ng")
-    if exe is None:
-        return None
+    assert exe, "espeak-ng not found: `make setup` installs it (Makefile APT_PACKAGES)"
     wav = Path(tmp) / "espeak.wav"
     subprocess.run([exe, "-s", "150", "-w", str(wav), text], check=True, timeout=60)
     return core.audio.analyze(core.audio.load(wav), fps, text)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -137,17 +138,60 @@ def test_unwritable_paths_fail_before_any_frame(tmp_path, portrait):
             write_mp4(frames(), 25, bad)
         assert str(bad) in str(err.value)
     assert consumed == []
-    if os.geteuid() != 0:  # root ignores permissions
-        ro = tmp_path / "ro"
-        ro.mkdir()
+    assert check_writable(tmp_path / "ok.mp4") == tmp_path / "ok.mp4"
+    assert not (tmp_path / "ok.mp4").exists()
+
+
+def test_read_only_folder_and_file_are_refused(tmp_path, portrait, monkeypatch):
+    """A read-only output folder or file: one clear InputError, before any frame is read.
+
+    Root ignores permission bits, so the refusal the OS would give is injected: creating
+    any file in the folder fails with EACCES, and the existing file reports not writable.
+    Runs the same as root or not; the real chmod is exercised too where it applies."""
+    import errno
+    import tempfile
+
+    import core.video
+
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    locked = tmp_path / "locked.mp4"
+    locked.write_bytes(b"previous export")
+    real_mkstemp, real_access = tempfile.mkstemp, os.access
+
+    def mkstemp(*args, **kwargs):
+        if Path(kwargs.get("dir") or "").resolve() == ro.resolve():
+            raise PermissionError(errno.EACCES, "Permission denied")
+        return real_mkstemp(*args, **kwargs)
+
+    def access(path, mode, *args, **kwargs):
+        if Path(path).resolve() == locked.resolve() and mode & os.W_OK:
+            return False
+        return real_access(path, mode, *args, **kwargs)
+
+    consumed = []
+
+    def frames():
+        consumed.append(1)
+        yield from moving(portrait, 3)
+
+    with monkeypatch.context() as m:
+        m.setattr(core.video.tempfile, "mkstemp", mkstemp)
+        m.setattr(core.video.os, "access", access)
+        with pytest.raises(InputError, match="cannot write") as err:
+            write_mp4(frames(), 25, ro / "a.mp4")
+        assert str(ro / "a.mp4") in str(err.value) and "\n" not in str(err.value)
+        with pytest.raises(InputError, match="read-only"):
+            write_mp4(frames(), 25, locked)
+    assert consumed == []
+    assert list(ro.iterdir()) == [] and locked.read_bytes() == b"previous export"
+    if os.geteuid() != 0:  # the real thing, where permission bits apply
         ro.chmod(0o555)
         try:
             with pytest.raises(InputError, match="cannot write"):
                 check_writable(ro / "a.mp4")
         finally:
             ro.chmod(0o755)
-    assert check_writable(tmp_path / "ok.mp4") == tmp_path / "ok.mp4"
-    assert not (tmp_path / "ok.mp4").exists()
 
 
 def test_odd_size_and_empty_input_are_refused(tmp_path, portrait):

@@ -187,8 +187,61 @@ def real_request(samples):
     return RenderRequest(rig=rig, features=feats, motion=track, size=TINY_SIZE, audio=wave)
 
 
-def test_renders_real_analysis_with_wav2vec_audio(engine, real_request):
-    frames = list(engine.render(real_request, frames=range(0, 6)))
+def test_renders_real_analysis_with_wav2vec_audio(engine, real_request, monkeypatch):
+    """The audio tokens the denoiser gets come from wav2vec2 run on the request's own
+    waveform, not from the mel fallback: spied at the function computing them and at the
+    audio projector's input."""
+    import torch
+
+    from core.diffusion import conditioning as cond
+    from core.diffusion.pipeline import MagicTalkPipeline
+
+    calls: dict[str, list] = {"wav2vec": [], "mel": [], "states": [], "proj_in": []}
+    real_wav2vec, real_mel = cond.wav2vec_states, cond.mel_audio_states
+    real_audio_states = MagicTalkPipeline.audio_states
+
+    def spy_wav2vec(model, waveform, n_frames, device="cpu"):
+        out = real_wav2vec(model, waveform, n_frames, device)
+        calls["wav2vec"].append((waveform, n_frames, out))
+        return out
+
+    def spy_mel(*args, **kwargs):
+        calls["mel"].append(args)
+        return real_mel(*args, **kwargs)
+
+    def spy_audio_states(self, features, rows, waveform=None):
+        states, source = real_audio_states(self, features, rows, waveform)
+        calls["states"].append((rows, states, source))
+        hook = self.audio_proj.register_forward_pre_hook(
+            lambda _m, args: calls["proj_in"].append(args[0].detach().float().clone()))
+        calls.setdefault("hooks", []).append(hook)
+        return states, source
+
+    monkeypatch.setattr(cond, "wav2vec_states", spy_wav2vec)
+    monkeypatch.setattr(cond, "mel_audio_states", spy_mel)
+    monkeypatch.setattr(MagicTalkPipeline, "audio_states", spy_audio_states)
+    try:
+        frames = list(engine.render(real_request, frames=range(0, 6)))
+    finally:
+        for hook in calls.get("hooks", []):
+            hook.remove()
     assert len(frames) == 6 and frames[0].shape == (TINY_SIZE, TINY_SIZE, 3)
-    assert engine.last_info["audio"] == "wav2vec2"
     assert engine.last_info["face_embedding"] == "dlib"
+
+    assert calls["mel"] == []  # the fallback was never computed
+    [(waveform, n_frames, hs)] = calls["wav2vec"]
+    assert waveform is real_request.audio  # the request's own recording
+    assert n_frames == real_request.features.n_frames
+    [(rows, states, source)] = calls["states"]
+    assert source == "wav2vec2" and engine.last_info["audio"] == "wav2vec2"
+    np.testing.assert_array_equal(states, hs[rows.start : rows.stop])
+    # what the audio projector got: per frame, the wav2vec2 states of frames i-2..i+2
+    assert calls["proj_in"]
+    first = calls["proj_in"][0][0]  # [W, 5, layers, C] of the first window
+    radius, span_start = cond.AUDIO_RADIUS, engine.last_info["span"][0]
+    assert first.shape[1] == 2 * radius + 1
+    for i in range(first.shape[0]):
+        for j in range(-radius, radius + 1):
+            frame = min(max(span_start + i + j, 0), real_request.features.n_frames - 1)
+            expected = torch.from_numpy(hs[frame]).to(first.dtype)
+            torch.testing.assert_close(first[i, radius + j], expected, rtol=1e-3, atol=1e-3)

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import onnxruntime as ort  # a hard dependency (pyproject): a plain import, never a skip
 import pytest
 
 from core.diffusion.face_embed import (
@@ -30,8 +31,6 @@ from core.diffusion.face_embed import (
     similarity_transform,
 )
 from core.errors import InputError
-
-ort = pytest.importorskip("onnxruntime")
 
 # ------------------------------------------------------------- a tiny ONNX writer
 

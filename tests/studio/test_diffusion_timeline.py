@@ -15,7 +15,6 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def tiny_weights(tmp_path_factory):
-    pytest.importorskip("diffusers")
     from core.diffusion.tiny import write_tiny
 
     return write_tiny(tmp_path_factory.mktemp("w") / "tiny", with_wav2vec=False)

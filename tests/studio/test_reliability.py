@@ -46,6 +46,23 @@ def _wait(pred, timeout=120.0, proc=None):
     return False
 
 
+def _freeze_mid_job(proc: subprocess.Popen, db: Path, tries: int = 200) -> bool:
+    """SIGSTOP `proc` at a moment the database shows one of its jobs running.
+
+    Between two jobs there is an instant with none running; if the stop lands there the
+    process is resumed and the next job awaited, so the caller's kill always interrupts a
+    job (no skipped check)."""
+    running = "SELECT count(*) FROM jobs WHERE state='running'"
+    for _ in range(tries):
+        if not _wait(lambda: _count(db, running) >= 1, timeout=60, proc=proc):
+            return False
+        proc.send_signal(signal.SIGSTOP)
+        if _count(db, running) >= 1:
+            return True
+        proc.send_signal(signal.SIGCONT)
+    return False
+
+
 def _integrity(db: Path) -> str:
     con = sqlite3.connect(db)
     try:
@@ -75,10 +92,9 @@ def test_kill_during_render_then_resume(project_dir, counting_factory):
     try:
         assert _wait(lambda: _count(db, "SELECT count(*) FROM jobs WHERE state='done'") >= 1,
                      proc=proc), proc.communicate()[1].decode()[-2000:]
-        # let the next job start writing frames, then kill -9
-        _wait(lambda: _count(db, "SELECT count(*) FROM jobs WHERE state='running'") >= 1,
-              timeout=10, proc=proc)
-        time.sleep(0.3)
+        # kill -9 while a job is running: freeze the process (SIGSTOP) when the database
+        # shows a running job, confirm it still does while frozen, then kill it
+        assert _freeze_mid_job(proc, db), "no job was seen running before the queue ended"
         proc.send_signal(signal.SIGKILL)
     finally:
         proc.wait(30)
@@ -91,14 +107,15 @@ def test_kill_during_render_then_resume(project_dir, counting_factory):
         for s in done:  # finished segments are kept and complete
             assert probe(s.render_path)["n_frames"] == s.n_frames
         interrupted = p.jobs(("interrupted",))
-        assert len(interrupted) <= 1 and not p.jobs(("running",))
+        assert len(interrupted) == 1 and not p.jobs(("running",))  # the job killed mid-run
         # no temp file is taken for a render: every render row points at a complete file
         for r in p.renders(tid):
             assert RENDER_RE.match(r.path.name)
         # resume: only what is left is rendered
-        p.enqueue(tid)
-        if interrupted:
-            assert p.job(interrupted[0].id).state == "queued"  # re-queued, not duplicated
+        queued = p.enqueue(tid)
+        assert p.job(interrupted[0].id).state == "queued"  # re-queued, not duplicated
+        assert interrupted[0].id in {j.id for j in queued}
+        assert len({j.segment_id for j in queued}) == len(queued)
         with JobRunner(p.path, engine_factory=counting_factory) as runner:
             results = runner.run_all()
         assert all(r.state == "done" for r in results)

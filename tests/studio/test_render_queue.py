@@ -110,25 +110,45 @@ def test_cancel_leaves_no_partial_and_keeps_previous(project, counting_factory):
     assert project.job(job.id).attempts == 2
 
 
-def test_cancel_running_job_from_another_thread(project, counting_factory):
-    """The UI path: cancel_job on a running job stops it between frames."""
+def test_cancel_running_job_from_another_thread(project, counting_factory, monkeypatch):
+    """The UI path: cancel_job on a running job stops it between frames.
+
+    Deterministic: the first job's progress callback (runner thread) holds the render until
+    the cancel has been written, and the runner polls the database at every frame, so the
+    job cannot finish before the request is seen."""
+    import studio.queue
+
+    monkeypatch.setattr(studio.queue, "DB_UPDATE_EVERY", 0.0)
     tid = project.timeline().id
     jobs = project.enqueue(tid)
-    started = threading.Event()
+    assert len(jobs) >= 2
+    started, cancel_sent = threading.Event(), threading.Event()
+    fractions: dict[int, list[float]] = {}
 
     def progress(job, f, m):
-        started.set()
+        fractions.setdefault(job.id, []).append(f)
+        if job.id == jobs[0].id and not started.is_set():
+            started.set()
+            assert cancel_sent.wait(60), "the test never sent the cancel"
 
     with JobRunner(project.path, engine_factory=counting_factory) as runner:
         t = threading.Thread(target=runner.run_all, kwargs={"progress": progress})
         t.start()
-        assert started.wait(30)
+        assert started.wait(60)
+        assert project.job(jobs[0].id).state == "running"
         project.cancel_job(jobs[0].id)
         project.cancel_job(jobs[-1].id)  # still queued: cancelled at once
-        t.join(60)
+        assert project.job(jobs[-1].id).state == "cancelled"
+        cancel_sent.set()
+        t.join(120)
+        assert not t.is_alive()
     states = {j.id: j.state for j in project.jobs()}
+    assert states[jobs[0].id] == "cancelled"
     assert states[jobs[-1].id] == "cancelled"
-    assert states[jobs[0].id] in ("cancelled", "done")  # done if it finished first
+    assert max(fractions[jobs[0].id]) < 0.999  # stopped mid-render, never completed
+    assert jobs[-1].id not in fractions  # never started
+    seg0 = project.segment(jobs[0].segment_id)
+    assert seg0.state != "rendered" and seg0.render_path is None
     assert not [p for p in (project.path / "renders").iterdir() if p.name.startswith(".")]
 
 

@@ -7,7 +7,6 @@ import os
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 import numpy as np
@@ -56,15 +55,42 @@ def test_player_falls_back_to_wall_clock_without_device(qtbot):
     messages, frames = [], []
     player.clockMessage.connect(messages.append)
     player.frameChanged.connect(frames.append)
-    t0 = time.monotonic()
     player.play()
     assert player.playing and player.clock_kind == "wall"
     assert messages and "wall clock" in messages[0]
-    qtbot.waitUntil(lambda: not player.playing, timeout=5000)
-    elapsed = time.monotonic() - t0
+    qtbot.waitUntil(lambda: not player.playing, timeout=30000)
     assert frames[-1] == 49
     assert frames == sorted(frames) and len(set(frames)) > 20  # advanced frame by frame
-    assert 1.7 < elapsed < 3.5  # 50 frames at 25 fps ~ 2 s
+    # how long 50 frames take in real time is measured by `python main.py bench ui`
+
+
+def test_wall_clock_paces_frames_by_elapsed_time(qtbot, monkeypatch):
+    """The frame shown is the clock's position times fps: driven by a fake monotonic clock,
+    so the pacing is checked exactly, with no real-time threshold."""
+    import ui.preview
+
+    now = [100.0]
+    monkeypatch.setattr(ui.preview, "time", type("FakeTime", (), {"monotonic": lambda: now[0]}))
+
+    def no_device(*_a):
+        raise AudioUnavailable("no audio output device (test)")
+
+    player = Player()
+    player.audio_clock_factory = no_device
+    player.set_source(25, 50, np.zeros(32000, np.float32), 16000)
+    player.play()
+    player.timer.stop()  # ticks are driven by hand below, at chosen clock readings
+    frames = []
+    player.frameChanged.connect(frames.append)
+    # readings half a frame past each boundary (no rounding question): frame = int(t * 25)
+    for seconds, frame in [(0.02, 0), (0.06, 1), (1.02, 25), (1.5, 37), (1.98, 49)]:
+        now[0] = 100.0 + seconds
+        player._tick()
+        assert player.frame == frame and player.playing
+    now[0] = 100.0 + 2.02  # past frame 49: playback stops on the last frame
+    player._tick()
+    assert not player.playing and player.frame == 49
+    assert frames == [1, 25, 37, 49, 49]
 
 
 def test_seek_and_step_while_paused(qtbot):
@@ -117,9 +143,9 @@ def test_audio_clock_with_a_null_alsa_device(tmp_path):
     proc = subprocess.run([sys.executable, "-c", NULL_DEVICE_SCRIPT.format(root=str(ROOT))],
                           env=env, capture_output=True, text=True, timeout=60)
     line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT")), None)
-    if line is None and "PortAudio" in proc.stderr + proc.stdout:
-        pytest.skip(f"PortAudio/ALSA unavailable here: {proc.stderr.strip()[-200:]}")
-    assert line, proc.stderr[-2000:]
+    # libportaudio2 (and ALSA's built-in null device) come with set-up: failing to open it
+    # is a broken install, reported, never skipped
+    assert line, f"PortAudio/ALSA null device failed: {proc.stderr[-2000:]}"
     _, ok, first, final, frame, msgs = line.split(" ", 5)
     assert ok == "True"  # the device callback pulled samples
     assert first == "audio"  # playback started on the audio clock
@@ -152,8 +178,8 @@ def test_recorder_captures_from_a_null_alsa_device(tmp_path):
     proc = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
                           text=True, timeout=60)
     line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT")), None)
-    if line is None and "PortAudio" in proc.stderr + proc.stdout:
-        pytest.skip(f"PortAudio/ALSA unavailable here: {proc.stderr.strip()[-200:]}")
-    assert line, proc.stderr[-2000:]
+    # libportaudio2 (and ALSA's built-in null device) come with set-up: failing to open it
+    # is a broken install, reported, never skipped
+    assert line, f"PortAudio/ALSA null device failed: {proc.stderr[-2000:]}"
     _, n, rate, frames, closed = line.split()
     assert int(n) > 0 and int(rate) == 16000 and int(frames) == int(n) and closed == "True"

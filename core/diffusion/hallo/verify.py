@@ -25,6 +25,7 @@ from .keys import compare_key_tables, module_key_table, read_keys_txt
 
 REL_TOL = 1e-4
 # Absolute tolerances suggested by the fixture README (float32 CPU, thread-count noise).
+# They apply to the float32 tensors only (outputs and float32 intermediates).
 ATOLS = {
     "out.noise_pred_cond": 2e-5,
     "out.noise_pred_uncond": 2e-5,
@@ -33,7 +34,15 @@ ATOLS = {
     "out.latents_prev": 1e-5,
 }
 DEFAULT_ATOL = 2e-5
-BANK_ATOL = 5e-5  # plus one float16 ulp of the stored value
+# Tensors the fixture stores in float16 (the reference banks) are compared in float16 ulps:
+# Hallo computes them in float32 and rounds to float16, and on some CPUs our float32 value
+# lands a hair on the other side of a rounding boundary, so the stored value and ours differ
+# by exactly one float16 ulp (up to 2e-3 absolute at magnitude 2-4) while every float32 output
+# still matches to 2e-5. One ulp is the whole of that rounding, so it is the limit; two ulps is
+# a real difference. Near zero a float16 ulp (down to 6e-8 for subnormals) is smaller than
+# float32 arithmetic noise, so there an absolute floor applies instead.
+FP16_MAX_ULPS = 1
+BANK_ATOL = 2e-5  # absolute floor for float16 elements near zero (float32 noise, README)
 
 
 @dataclass
@@ -44,6 +53,7 @@ class Comparison:
     atol: float
     ok: bool
     note: str = ""
+    max_ulps: int | None = None  # float16-stored tensors: largest distance in float16 ulps
 
 
 @dataclass
@@ -69,6 +79,11 @@ class VerifyReport:
                 f"{c.name:30s} {c.max_abs:10.3e} {c.max_rel:10.3e} {c.atol:8.1e}  "
                 f"{'ok' if c.ok else 'FAIL'}{' ' + c.note if c.note else ''}"
             )
+        lines.append(
+            f"float32 tensors: max abs <= atol and max rel <= {REL_TOL:.0e}; float16-stored "
+            f"tensors (reference banks): every element within {FP16_MAX_ULPS} float16 ulp of "
+            f"the stored value, or within {BANK_ATOL:.0e} absolute near zero"
+        )
         lines.append(f"guided step ran in {self.step_seconds:.2f} s")
         if self.key_problems:
             lines.append("full-size keys: FAIL")
@@ -95,16 +110,42 @@ def _compare(name: str, actual: torch.Tensor, expected: torch.Tensor) -> Compari
     scale = float(e.abs().max()) if e.numel() else 0.0
     max_rel = max_abs / scale if scale > 0 else max_abs
     if expected.dtype == torch.float16:
-        ulp = _fp16_ulp(e)
-        ok = bool((diff <= ulp + BANK_ATOL).all()) and max_rel <= REL_TOL
-        return Comparison(name, max_abs, max_rel, BANK_ATOL, ok, "(+1 fp16 ulp)")
+        return _compare_fp16(name, actual, expected, max_abs, max_rel)
     atol = ATOLS.get(name, DEFAULT_ATOL)
     return Comparison(name, max_abs, max_rel, atol, max_abs <= atol and max_rel <= REL_TOL)
 
 
-def _fp16_ulp(x: torch.Tensor) -> torch.Tensor:
-    mag = x.abs().clamp_min(2.0**-14)
-    return torch.pow(2.0, torch.floor(torch.log2(mag)) - 10)
+def _compare_fp16(
+    name: str, actual: torch.Tensor, expected: torch.Tensor, max_abs: float, max_rel: float
+) -> Comparison:
+    """Per element: ours rounded to float16 within FP16_MAX_ULPS of the stored value.
+
+    No relative-error bound: one ulp of float16 is ~1e-3 relative, far above the float32
+    REL_TOL, so demanding both would reject exactly the rounding the ulp allowance is for.
+    """
+    ulps = _fp16_ulp_distance(actual, expected)
+    diff = (actual.detach().double() - expected.detach().double()).abs()
+    finite = torch.isfinite(actual).all() and torch.isfinite(expected).all()
+    ok = bool(finite) and bool(((ulps <= FP16_MAX_ULPS) | (diff <= BANK_ATOL)).all())
+    max_ulps = int(ulps.max()) if ulps.numel() else 0
+    note = f"(fp16: max {max_ulps} ulp, limit {FP16_MAX_ULPS})"
+    return Comparison(name, max_abs, max_rel, BANK_ATOL, ok, note, max_ulps)
+
+
+def _fp16_ulp_distance(actual: torch.Tensor, expected: torch.Tensor) -> torch.Tensor:
+    """How many float16 steps apart `actual` (rounded to float16) and `expected` are.
+
+    The float16 bit patterns are mapped to integers that increase with the value (negative
+    numbers mirrored, +0 and -0 both 0), so adjacent float16 values differ by exactly 1.
+    """
+
+    def ordered(x: torch.Tensor) -> torch.Tensor:
+        bits = x.detach().to(torch.float16).contiguous().view(torch.int16).to(torch.int64)
+        bits = bits & 0xFFFF
+        magnitude = bits & 0x7FFF
+        return torch.where(bits >= 0x8000, -magnitude, magnitude)
+
+    return (ordered(actual) - ordered(expected)).abs()
 
 
 def run_fixture_step(fixture_dir: Path, modules: dict, cfg: dict, case: dict) -> dict:
