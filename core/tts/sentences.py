@@ -16,9 +16,10 @@ from collections.abc import Sequence
 
 import numpy as np
 
-_ABBREVIATIONS = frozenset(
-    "dr mr mrs ms st vs etc jr sr prof mt no fig approx dept est inc ltd co e.g i.e".split()
-)
+_ABBREVIATIONS = frozenset([
+    "dr", "mr", "mrs", "ms", "st", "vs", "etc", "jr", "sr", "prof", "mt", "fig", "approx",
+    "dept", "inc", "ltd", "e.g", "i.e",
+])
 _END = re.compile(r"([.!?\u2026]+)([\"'\u201d\u2019)\]]*)(\s+)")
 PAUSE_S = 0.30
 """Default silence between sentences: a relaxed reading pause (measured on audiobook
