@@ -10,14 +10,17 @@ Engines: Piper (neural, offline, ONNX; ~5x faster than real time on one CPU core
 espeak-ng (formant synthesis; the fallback when piper-tts or the chosen voice model is
 missing, announced in `Speech.warnings` and the log, never silent).
 
-Word timings: Piper can report samples per phoneme, but only from a model whose graph
-exposes its duration tensor (a voice patched with `piper.patch_voice_with_alignment`, or
-patched at load time, which needs the `onnx` package). The stock voices, the bundled joe
-voice included, do not, so timings normally come from forced alignment of each sentence
-with its own text (core.audio.phonemes, pocketsphinx: ~0.03 s of CPU per second of audio).
-Both paths yield the script's own tokens ("Dr.", "$3.50", "Hello,") as word texts, so
-captions show what the author wrote. Where neither works, timings are estimated from
-character counts over the voiced span and the sentence says `timing="estimated"`.
+Word timings, best first:
+1. "piper": the synthesiser's own phoneme durations. Piper 1.8 reports them only from a
+   model whose graph outputs its duration tensor; stock voices (the bundled joe voice
+   included) do not, and piper's own patch needs the `onnx` package, so core.tts.onnx_patch
+   exposes the tensor in memory. Words are the runs between espeak's word spaces; used when
+   their count equals the sentence's tokens (espeak expands "$3.50" to five words: then 2.).
+2. "aligned": forced alignment of the sentence audio with its text (core.audio.phonemes,
+   pocketsphinx, ~0.1 s of CPU per second of audio); this also yields timed phones.
+3. "estimated": character counts spread over the sentence (alignment failed).
+All paths yield the script's own tokens ("Dr.", "$3.50", "Hello,") as word texts, so
+captions show what the author wrote.
 """
 
 from __future__ import annotations
@@ -257,7 +260,7 @@ def _timed(text: str, x: np.ndarray, sr: int, voice: str, words: list[Word] | No
     dur = len(x) / sr
     x16 = resample(x, sr, SAMPLE_RATE)
     aligned: list[Word] | None = None
-    if x16.size > SAMPLE_RATE // 20:
+    if words is None and x16.size > SAMPLE_RATE // 20:
         try:
             phones, aligned, _ = phonemes.align(x16, text)
         except phonemes.AlignmentFailed as err:

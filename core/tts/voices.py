@@ -179,14 +179,40 @@ def resolve_voice(voice: str | Path | Voice | None) -> Voice:
     raise InputError(None, f"unknown voice '{name}' (known voices: {known})")
 
 
+MAX_MODEL_BYTES = 1_000_000_000
+"""Piper voices are 20-120 MB; a file over 1 GB in the voices folder is not one."""
+
+
 @lru_cache(maxsize=4)
 def load_piper(model: Path, config: Path):
-    """A loaded PiperVoice (ONNX session), cached: loading costs ~1-2 s, synthesis of a
-    sentence a fraction of that, and the studio re-synthesises sentence by sentence."""
+    """A loaded PiperVoice, cached (loading costs ~1-2 s; the studio re-synthesises
+    sentence by sentence). The ONNX graph is patched in memory to output its phoneme
+    durations (core.tts.onnx_patch) so word timings come from the synthesiser itself;
+    a model that cannot be patched loads as is (timings then come from alignment)."""
+    import onnxruntime
     from piper import PiperVoice
+    from piper.config import PiperConfig
+
+    from core.tts.onnx_patch import add_duration_output
 
     try:
-        return PiperVoice.load(model, config_path=config)
-    except Exception as exc:  # onnxruntime raises its own types for damaged models
-        raise InputError(model, f"cannot load the Piper voice ({str(exc).splitlines()[0]})"
+        if model.stat().st_size > MAX_MODEL_BYTES:
+            raise InputError(model, "is too large to be a Piper voice model")
+        data = model.read_bytes()
+        cfg = PiperConfig.from_dict(_read_config(config))
+    except OSError as exc:
+        raise InputError(model, f"cannot read the Piper voice ({exc.strerror or exc})"
                          ) from None
+    except (KeyError, TypeError, ValueError) as exc:
+        raise InputError(config, f"is not a usable Piper voice config ({exc})") from None
+    patched = add_duration_output(data)
+    attempts = [patched[0], data] if patched is not None else [data]
+    err: Exception | None = None
+    for blob in attempts:
+        try:
+            session = onnxruntime.InferenceSession(blob, providers=["CPUExecutionProvider"])
+            return PiperVoice(config=cfg, session=session)
+        except Exception as exc:  # onnxruntime raises its own types for damaged models
+            err = exc
+    raise InputError(model, f"cannot load the Piper voice ({str(err).splitlines()[0]})"
+                     ) from None
