@@ -54,16 +54,31 @@ class Cue:
 # ------------------------------------------------------------------ building cues
 def make_cues(words: Sequence[Word], max_line: int = MAX_LINE, max_lines: int = MAX_LINES,
               min_dur: float = MIN_CUE_S, max_dur: float = MAX_CUE_S,
-              linger: float = LINGER_S) -> list[Cue]:
-    """Cues from timed display words (e.g. core.tts Speech.words, or aligned words)."""
+              linger: float = LINGER_S, duration: float | None = None) -> list[Cue]:
+    """Cues from timed display words (e.g. core.tts Speech.words, or aligned words).
+
+    A sentence too short to read on its own ("Hello!") shares a cue with the next one when
+    both fit. `duration` (of the audio) keeps the last cue from lingering past the end."""
     words = [w for w in words if w.text.strip()]
     groups: list[list[Word]] = []
     for sent in _sentences(words):
         groups += _split_to_fit(sent, max_line, max_lines, max_dur)
+    merged: list[list[Word]] = []
+    for g in groups:
+        prev = merged[-1] if merged else None
+        if (prev is not None and prev[-1].end - prev[0].start < min_dur
+                and _fits(prev + g, max_line, max_lines, max_dur)
+                and (_chars(prev + g) <= max_line
+                     or (_chars(prev) <= max_line and _chars(g) <= max_line))):
+            merged[-1] = prev + g
+        else:
+            merged.append(g)
+    groups = merged
+    limit = float("inf") if duration is None else float(duration)
     cues: list[Cue] = []
     for i, g in enumerate(groups):
         start = g[0].start
-        nxt = groups[i + 1][0].start if i + 1 < len(groups) else float("inf")
+        nxt = groups[i + 1][0].start if i + 1 < len(groups) else max(limit, g[-1].end) + GAP_S
         end = max(g[-1].end + linger, start + min_dur)
         end = min(end, max(g[-1].end, nxt - GAP_S), start + max(max_dur, g[-1].end - start))
         if cues and start < cues[-1].end:
@@ -72,6 +87,10 @@ def make_cues(words: Sequence[Word], max_line: int = MAX_LINE, max_lines: int = 
         cues.append(Cue(start, end, tuple(wrap_lines([w.text for w in g], max_line,
                                                      max_lines))))
     return cues
+
+
+def _chars(ws: Sequence[Word]) -> int:
+    return len(" ".join(w.text for w in ws))
 
 
 def _sentences(words: list[Word]) -> list[list[Word]]:
@@ -144,6 +163,7 @@ def wrap_lines(tokens: Sequence[str], max_line: int = MAX_LINE, max_lines: int =
             if len(a) > max_line or len(b) > max_line:
                 continue
             score = abs(len(a) - len(b)) - (8 if _BREAK_AFTER.search(toks[k - 1]) else 0)
+            score -= 30 if _SENTENCE_END.search(toks[k - 1]) else 0  # one sentence a line
             score += 2 if len(a) > len(b) else 0  # bottom-heavy reads better
             if best is None or score < best[0]:
                 best = (score, [a, b])

@@ -57,14 +57,28 @@ def test_cues_respect_line_limits_and_never_overlap():
         "".join(w.text for w in words)
     # sentences start new cues; a long sentence breaks at its comma/semicolon
     firsts = [c.lines[0].split()[0] for c in cues]
-    assert "Short" in firsts and "Then" in firsts
+    assert "Short" in firsts and "Then" in firsts and "which" in firsts
     assert any(c.lines[-1].endswith(("roadmap,", "that,", "budget;")) for c in cues)
 
 
+def test_a_short_sentence_shares_a_cue_line_by_line():
+    cues = make_cues(timed("Hello! I am your new digital presenter. Type any script now."))
+    assert cues[0].lines == ("Hello! I am your new digital presenter.",)
+    cues = make_cues(timed("Hi there. This sentence fits on a single line."))
+    assert cues[0].lines == ("Hi there.", "This sentence fits on a single line.")
+    cues = make_cues(timed("Hi. This second sentence is far too long to share a cue with it."))
+    assert cues[0].lines == ("Hi.",)
+    cues = make_cues(timed("Hello!"), duration=0.9)
+    assert cues[0].end == pytest.approx(0.9)  # never past the audio
+
+
 def test_short_cue_lingers_into_silence_but_not_over_the_next():
-    words = [Word("Hi.", 1.0, 1.2), Word("Next", 1.5, 1.8), Word("one.", 1.8, 2.0)]
+    long = "this sentence is much too long to share one caption with a greeting."
+    words = [Word("Hi.", 1.0, 1.2)] + [Word(t, 1.5 + 0.2 * i, 1.68 + 0.2 * i)
+                                       for i, t in enumerate(long.split())]
     cues = make_cues(words)
-    assert cues[0].start == 1.0 and cues[0].end <= cues[1].start
+    assert cues[0].lines == ("Hi.",)
+    assert cues[0].start == 1.0 and cues[0].end == pytest.approx(1.5 - 0.04)
     alone = make_cues([Word("Hi.", 1.0, 1.2)])
     assert alone[0].end == pytest.approx(2.0)  # the 1 s minimum
 

@@ -145,3 +145,75 @@ def test_visemes_bad_input_is_one_line(capsys, tmp_path, samples):
     bad(capsys, "visemes", "--audio", samples / "audio" / "asterisk_hello-world.wav",
         "--transcript-file", tmp_path / "nope.txt", "--out", out, match="nope.txt")
     assert not out.exists()
+
+
+@pytest.fixture()
+def square_mp4(tmp_path, samples):
+    import cv2
+
+    import core.audio as ca
+    from core.image import load_image
+    from core.video import write_mp4
+
+    img = cv2.resize(load_image(samples / "portraits" / "hallo_3.jpg"), (256, 256),
+                     interpolation=cv2.INTER_AREA)
+    wave = ca.load(samples / "audio" / "asterisk_conf-onlyperson.wav")
+    n = int(wave.duration * 25)
+    return write_mp4(iter([img] * n), 25, tmp_path / "head.mp4", audio=wave)
+
+
+def test_captions_from_audio_then_burned(capsys, tmp_path, samples, square_mp4):
+    from core.captions import parse_subtitles
+    from core.video import probe
+
+    audio = samples / "audio" / "asterisk_conf-onlyperson.wav"
+    words = json.loads((samples / "audio" / "transcripts.json").read_text())[audio.name]
+    srt = tmp_path / "subs.srt"
+    code, stdout, err = run(capsys, "captions", "--audio", audio, "--transcript", words,
+                            "--out", srt)
+    assert code == 0, err
+    cues = parse_subtitles(srt.read_text())
+    assert " ".join(" ".join(c.lines) for c in cues) == words  # the author's spelling
+    assert 0 <= cues[0].start < 0.5 and cues[-1].end <= sf.info(audio).duration + 1e-3
+    out = tmp_path / "captioned.mp4"
+    code, stdout, err = run(capsys, "captions", "--subtitles", srt, "--burn", square_mp4,
+                            "--video-out", out, "--box")
+    assert code == 0, err
+    a, b = probe(square_mp4), probe(out)
+    assert (b["width"], b["height"], b["n_frames"]) == (a["width"], a["height"], a["n_frames"])
+    assert b["has_audio"]
+
+
+def test_captions_bad_input_is_one_line(capsys, tmp_path, samples):
+    audio = samples / "audio" / "asterisk_hello-world.wav"
+    bad(capsys, "captions", "--audio", audio, "--out", tmp_path / "x.srt", match="transcript")
+    bad(capsys, "captions", "--audio", audio, "--transcript", "hello", "--out",
+        tmp_path / "x.txt", match="must end in .srt or .vtt")
+    junk = tmp_path / "t.json"
+    junk.write_text("[1, 2]")
+    bad(capsys, "captions", "--timings", junk, "--out", tmp_path / "x.vtt",
+        match="not a timings file")
+    subs = tmp_path / "s.srt"
+    subs.write_text("hello, no cues here")
+    bad(capsys, "captions", "--subtitles", subs, "--burn", tmp_path / "v.mp4", "--video-out",
+        tmp_path / "o.mp4", match="not an SRT/WebVTT")
+    bad(capsys, "captions", "--subtitles", subs, "--burn", tmp_path / "v.mp4",
+        match="needs --video-out")
+
+
+def test_reframe_to_vertical(capsys, tmp_path, square_mp4):
+    from core.video import probe
+
+    out = tmp_path / "tall.mp4"
+    code, stdout, err = run(capsys, "reframe", "--video", square_mp4, "--aspect", "9:16",
+                            "--size", "720p", "--out", out)
+    assert code == 0, err
+    info = probe(out)
+    assert (info["width"], info["height"]) == (720, 1280) and info["has_audio"]
+    bad(capsys, "reframe", "--video", square_mp4, "--color", "red", "--fill", "color",
+        "--out", out, match="#RRGGBB")
+    bad(capsys, "reframe", "--video", square_mp4, "--fill", "image", "--out", out,
+        match="needs --image")
+    bad(capsys, "reframe", "--video", square_mp4, "--eye-y", "5000", "--out", out,
+        match="outside")
+    bad(capsys, "reframe", "--video", tmp_path / "none.mp4", "--out", out, match="not found")
