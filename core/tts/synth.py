@@ -276,11 +276,10 @@ def _timed(text: str, x: np.ndarray, sr: int, voice: str, words: list[Word] | No
 
     phones: list[Phone] = []
     dur = len(x) / sr
-    x16 = resample(x, sr, SAMPLE_RATE)
     aligned: list[Word] | None = None
-    if words is None and x16.size > SAMPLE_RATE // 20:
+    if words is None and dur > 0.05:
         try:
-            phones, aligned, _ = phonemes.align(x16, text)
+            phones, aligned, _ = phonemes.align(resample(x, sr, SAMPLE_RATE), text)
         except phonemes.AlignmentFailed as err:
             log.info("alignment of synthesised sentence failed: %s", err)
     if words is None and aligned:
