@@ -3,6 +3,8 @@
     from core.tts import synthesize, list_voices, split_sentences
     speech = synthesize("Hello there. How are you?", voice=None, rate=1.0)
     speech.samples, speech.sample_rate, speech.words, speech.spans
+    parts, changed = update_sentences(speech.sentences, edited_text)  # only changed ones
+    speech = assemble(parts)
 
 Modules: `voices` (which voices exist: bundled Piper joe voice, user voices folder,
 espeak-ng fallback), `sentences` (split and splice), `synth` (engines and timings),
@@ -17,6 +19,7 @@ from core.tts.synth import (
     assemble,
     synthesize,
     synthesize_sentences,
+    update_sentences,
 )
 from core.tts.voices import Voice, list_voices, resolve_voice, user_voices_dir
 
@@ -32,5 +35,6 @@ __all__ = [
     "split_sentences",
     "synthesize",
     "synthesize_sentences",
+    "update_sentences",
     "user_voices_dir",
 ]

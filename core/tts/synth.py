@@ -63,6 +63,7 @@ class SentenceAudio:
     phones: list[Phone] = field(default_factory=list)
     timing: str = "aligned"
     voice: str = ""
+    rate: float = 1.0
 
     @property
     def duration(self) -> float:
@@ -146,6 +147,34 @@ def synthesize_sentences(sentences: Sequence[str], voice: str | vx.Voice | None 
     return parts
 
 
+def update_sentences(parts: Sequence[SentenceAudio], text: str,
+                     voice: str | vx.Voice | None = None, rate: float = 1.0
+                     ) -> tuple[list[SentenceAudio], list[int]]:
+    """After an edit of the script: the new text's sentences, reusing the audio of every
+    sentence whose text, voice and rate are unchanged, synthesising only the others.
+    Returns (parts, indices of the re-synthesised sentences); `assemble(parts)` gives
+    the new track. Matching is by sentence text in order (difflib), so inserting,
+    deleting or moving a sentence does not re-synthesise its neighbours."""
+    import difflib
+
+    text = check_text(text)
+    rate = check_rate(rate)
+    v, _ = _usable_voice(voice)
+    new = split_sentences(text)
+    old = [p.text if (p.voice == v.id and abs(p.rate - rate) < 1e-9) else "\0" for p in parts]
+    out: list[SentenceAudio | None] = [None] * len(new)
+    sm = difflib.SequenceMatcher(None, old, new, autojunk=False)
+    for a, b, size in sm.get_matching_blocks():
+        for k in range(size):
+            out[b + k] = parts[a + k]
+    todo = [i for i, p in enumerate(out) if p is None]
+    if todo:
+        fresh = synthesize_sentences([new[i] for i in todo], voice=v, rate=rate)
+        for i, p in zip(todo, fresh, strict=True):
+            out[i] = p
+    return [p for p in out if p is not None], todo
+
+
 def assemble(parts: Sequence[SentenceAudio], pause: float | Sequence[float] = PAUSE_S
              ) -> Speech:
     """Splice sentence audio into one track; word and phone times become absolute."""
@@ -210,6 +239,8 @@ def _synthesize(sentences: Sequence[str], voice, rate: float
         parts = [_piper_sentence(engine, v, s, rate) for s in sentences]
     else:
         parts = [_espeak_sentence(v, s, rate) for s in sentences]
+    for p in parts:
+        p.rate = rate
     return parts, v, warns
 
 

@@ -208,6 +208,17 @@ def test_resynthesising_one_sentence_keeps_the_others(piper_two):
     assert spliced.words[7].start >= spliced.spans[1][0] - 1e-6
 
 
+def test_update_sentences_resynthesises_only_what_changed(piper_two):
+    edited = "Alice waved. " + TWO.replace("five", "six")
+    parts, changed = synth.update_sentences(piper_two.sentences, edited)
+    assert [p.text for p in parts] == split_sentences(edited)
+    assert changed == [0, 2]  # the new first sentence and the edited last one
+    assert parts[1] is piper_two.sentences[0]  # "Bob bought a map of my pub." reused
+    # another rate makes every sentence new
+    _, changed = synth.update_sentences(parts, edited, rate=1.3)
+    assert changed == [0, 1, 2]
+
+
 def test_rate_changes_duration():
     _needs_piper()
     slow = synth.synthesize(SENTENCE, rate=0.7).duration
