@@ -102,6 +102,8 @@ def _background(frame: np.ndarray, lay: Layout, fill: str, color: Sequence[int],
     if fill == "image":
         if image is None:
             raise InputError(None, "fill 'image' needs a background image")
+        if image.ndim == 2:
+            image = np.repeat(image[..., None], 3, axis=2)
         ih, iw = image.shape[:2]
         s = max(ow / iw, oh / ih)
         big = cv2.resize(image, (max(ow, round(iw * s)), max(oh, round(ih * s))),

@@ -4,7 +4,6 @@ fallback, user voices, and the bounds on input."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
@@ -271,4 +270,5 @@ def test_timings_json_shape(piper_two, tmp_path):
     data = json.loads(json.dumps(timings_json(piper_two)))
     assert [s["text"] for s in data["sentences"]] == split_sentences(TWO)
     assert len(data["words"]) == len(TWO.split())
-    assert Path(piper_two.sentences[0].voice).name == "en_US-joe-medium"
+    assert data["voice"] == "en_US-joe-medium" and data["engine"] == "piper"
+    assert data["duration"] == pytest.approx(piper_two.duration, abs=1e-3)
