@@ -67,6 +67,15 @@ def eye_line(landmarks: np.ndarray) -> tuple[float, float]:
     return float(eyes[:, 1].mean()), float(eyes[:, 0].mean())
 
 
+def eye_line_of_rig(rig, render_size: tuple[int, int]) -> tuple[float, float]:
+    """(eye_y, centre x) in a render of `render_size` (w, h) made from FaceRig `rig`: the
+    render shows the rig image scaled to that size, so its landmarks scale with it (no
+    detection on the video needed)."""
+    w, h = rig.size
+    eye_y, cx = eye_line(rig.landmarks)
+    return eye_y * render_size[1] / h, cx * render_size[0] / w
+
+
 def plan_layout(src_size: tuple[int, int], out_size: tuple[int, int], eye_y: float,
                 center_x: float | None = None, zoom: float = 1.0,
                 horizontal: str = "center") -> Layout:

@@ -158,6 +158,18 @@ def test_burn_shrinks_text_to_the_frame_width(portrait_frame):
     assert cols.min() > 0 and cols.max() < 199
 
 
+def test_without_dejavu_pillows_own_font_still_draws(portrait_frame, monkeypatch):
+    import core.captions as cc
+
+    monkeypatch.setattr(cc, "FONT_CANDIDATES", ("/nonexistent/font.ttf",))
+    cc._font.cache_clear()
+    try:
+        out = burn(portrait_frame, "hello world", CaptionStyle())
+    finally:
+        cc._font.cache_clear()
+    assert (out != portrait_frame).any(axis=2).sum() > 300
+
+
 def test_bad_font_is_one_clear_error(portrait_frame, tmp_path):
     bad = tmp_path / "font.ttf"
     bad.write_bytes(b"not a font")

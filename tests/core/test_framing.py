@@ -70,6 +70,19 @@ def test_detected_eyes_sit_on_the_third_line(portrait, aspect):
         assert abs(found[1] - w / 2) <= 4
 
 
+def test_eye_line_of_a_rig_scales_to_the_render(portrait):
+    import cv2
+
+    from core.face import analyze
+    from core.framing import eye_line_of_rig
+
+    rig = analyze(portrait)
+    ey, cx = eye_line_of_rig(rig, (256, 256))
+    found = detect_eye_line(cv2.resize(rig.image, (256, 256), interpolation=cv2.INTER_AREA))
+    assert found is not None
+    assert abs(ey - found[0]) <= 3 and abs(cx - found[1]) <= 3
+
+
 def test_blurred_fill_extends_the_picture_and_is_not_black(portrait):
     lay = plan_layout((512, 512), (720, 1280), 240.0, 217.0)
     out = compose(portrait, lay)
