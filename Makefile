@@ -10,7 +10,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 APT_PACKAGES := espeak-ng libportaudio2 xvfb xauth libxcb-icccm4 libxcb-keysyms1 libxcb-cursor0 \
 	libxkbcommon-x11-0 libegl1 libgl1 libxcb-shape0 libxcb-xinerama0 libxcb-randr0 \
-	libxcb-render-util0 libxcb-image0 libdbus-1-3 libfontconfig1 libglib2.0-0
+	libxcb-render-util0 libxcb-image0 libdbus-1-3 libfontconfig1 libglib2.0-0 fonts-dejavu-core
 STAMP_APT := $(VENV)/.apt-done
 STAMP_PY := $(VENV)/.py-done
 DEMO_WAV := assets/demo_speech.wav
