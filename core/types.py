@@ -60,6 +60,33 @@ class Word:
     end: float
 
 
+@dataclass(frozen=True)
+class Prosody:
+    """Speech melody and rhythm at video frame rate (core.audio.prosody.analyze).
+
+    f0 [n]          pitch in Hz, 0 where unvoiced.
+    voicing [n]     share of voiced 10 ms hops in the frame, 0..1.
+    semitones [n]   f0 in semitones around the speaker's median (0 where unvoiced).
+    energy [n]      loudness 0 (40 dB under the clip's loud level) .. 1 (loud) .. 1.2.
+    f0_median       the speaker's median f0 in Hz (0 when nothing was voiced).
+    nuclei [k], nucleus_prominence [k]   syllable peaks (frames) and their prominence 0..1.
+    stresses [s], stress_strength [s]    the prominent nuclei (pitch accents) and strength.
+    phrase_starts [p], phrase_ends [p]   frames where speech runs between pauses begin/end.
+    """
+
+    f0: np.ndarray
+    voicing: np.ndarray
+    semitones: np.ndarray
+    energy: np.ndarray
+    f0_median: float
+    nuclei: np.ndarray
+    nucleus_prominence: np.ndarray
+    stresses: np.ndarray
+    stress_strength: np.ndarray
+    phrase_starts: np.ndarray
+    phrase_ends: np.ndarray
+
+
 @dataclass
 class AudioFeatures:
     """Frame-rate analysis of a Waveform (frame i covers [i/fps, (i+1)/fps)).
@@ -69,6 +96,7 @@ class AudioFeatures:
     mel:      [n, 80] float32 log-mel spectrogram averaged per frame.
     visemes:  [n] int16 index into core.audio.visemes.VISEMES (0 = silence).
     viseme_weights: [n, len(VISEMES)] float32 soft viseme activation (coarticulation input).
+    prosody:  pitch contour, stressed syllables and phrase boundaries (see Prosody).
     phones / words: timed units; `aligned` says whether they came from forced alignment
     with a transcript (reliable) or free phone-loop decoding (noisy).
     """
@@ -85,6 +113,9 @@ class AudioFeatures:
     words: list[Word] = field(default_factory=list)
     aligned: bool = False
     transcript: str | None = None
+    prosody: Prosody | None = None
+    """Pitch, stresses and phrases (None on features built without the waveform, or cached
+    before prosody existed: the planner then falls back to energy and phones)."""
 
     def speech_mask(self, threshold: float = 0.5) -> np.ndarray:
         return self.vad >= threshold

@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 from core.fsutil import atomic_path
 
 T = TypeVar("T")
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: AudioFeatures carry prosody
 
 
 def key_of(kind: str, **params: Any) -> str:
