@@ -28,7 +28,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from core.errors import InputError
-from core.types import AudioFeatures, Expression, FaceRig, MotionTrack, TextEdit
+from core.types import EXPRESSION_RANGES, AudioFeatures, Expression, FaceRig, MotionTrack, TextEdit
 from core.types import CancelFn as CancelFn
 from core.types import ProgressFn as ProgressFn
 from studio import assets, pipeline
@@ -122,7 +122,10 @@ def _expr_from_json(text: str | None) -> Expression | None:
     if not text:
         return None
     d = json.loads(text)
-    return Expression(**{k: float(d[k]) for k in EXPRESSION_FIELDS if k in d})
+    kw: dict = {k: float(d[k]) for k in EXPRESSION_RANGES if k in d}
+    if isinstance(d.get("emotion"), str):
+        kw["emotion"] = d["emotion"]
+    return Expression(**kw)
 
 
 def _expr_to_json(e: Expression | None) -> str | None:

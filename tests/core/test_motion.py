@@ -175,8 +175,10 @@ def test_head_motion_follows_energy_and_control(rig):
     speaking = feats.vad > 0.5
     assert np.abs(m.head_pose).max() < 12
     assert np.abs(m.head_pose).max() > 1.0
-    # smooth: frame-to-frame change is small
-    assert np.abs(np.diff(m.head_pose, axis=0)).max() < 1.0
+    # smooth: speed within what heads do while talking (< 50 deg/s), no kinks (the second
+    # difference is small: turns and nods ease in and out)
+    assert np.abs(np.diff(m.head_pose, axis=0)).max() < 2.0
+    assert np.abs(np.diff(m.head_pose, 2, axis=0)).max() < 0.8
     still = plan(rig, feats, expression=Expression(head_motion=0))
     assert np.all(still.head_pose == 0)
     big = plan(rig, feats, expression=Expression(head_motion=2))
