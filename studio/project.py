@@ -132,6 +132,15 @@ def _expr_to_json(e: Expression | None) -> str | None:
     return None if e is None else json.dumps(specmod.expression_dict(e), sort_keys=True)
 
 
+def _render_expression(p: PresetInfo) -> Expression:
+    """The expression a preset renders with: its controls plus the emotion words of its
+    prompt ("smiling", "very sad"...) where the controls are left at their defaults, so
+    the CPU engine honours the words too (core.motion.emotion_words)."""
+    from core.motion.emotion_words import apply_prompt
+
+    return apply_prompt(p.expression, p.prompt)
+
+
 def _preset_info(r) -> PresetInfo:
     return PresetInfo(
         id=r.id, name=r.name, prompt=r.prompt, negative_prompt=r.negative_prompt,
@@ -803,7 +812,7 @@ class Project:
         presets = {r.id: _preset_info(r) for r in s.execute(select(EditPreset)).scalars()}
         ctx, uses_text = specmod.engine_traits(tl.engine, tl.settings_json or "{}")
         base_preset = presets.get(tl.preset_id)
-        base_expr = base_preset.expression if base_preset else Expression()
+        base_expr = _render_expression(base_preset) if base_preset else Expression()
         base_text = TextEdit(base_preset.prompt, base_preset.negative_prompt,
                              base_preset.strength) if base_preset else TextEdit()
         settings = json.loads(tl.settings_json or "{}")
@@ -833,7 +842,7 @@ class Project:
         p = base["presets"].get(preset_id) if preset_id is not None else None
         expr = _expr_from_json(expr_json)
         if expr is None and p is not None:
-            expr = p.expression
+            expr = _render_expression(p)
         if expr is not None and specmod.expression_dict(expr) == specmod.expression_dict(
                 base["expr"]):
             expr = None
