@@ -2,8 +2,8 @@
 
 Inter-blink intervals are gamma distributed (shape 3, mean 3.5 s / blink_rate -> ~17 blinks
 a minute at rate 1, the typical rate while talking). The hazard is raised where people
-actually blink: a blink that falls within 0.8 s of a *preferred* frame (just after a
-phrase ends, at a gaze shift) moves there (75 %); otherwise one within 0.6 s of a pause
+actually blink: a blink that falls within 1 s of a *preferred* frame (just after a
+phrase ends, at a big gaze shift) moves there (85 %); otherwise one within 0.6 s of a pause
 moves into the pause (60 %). Moving events keeps the rate while shifting the timing. One blink closes
 in ~110 ms (ease-in), stays shut for a moment, and reopens more slowly (~190 ms).
 
@@ -49,8 +49,8 @@ def draw_events(
         if pref.size:
             j = np.searchsorted(pref, f)
             cands = pref[max(0, j - 1) : j + 1]
-            near = cands[(np.abs(cands - f) <= 0.8 * fps) & (cands >= floor)]
-            if near.size and rng.uniform() < 0.75:
+            near = cands[(np.abs(cands - f) <= 1.0 * fps) & (cands >= floor)]
+            if near.size and rng.uniform() < 0.85:
                 f = float(near[np.argmin(np.abs(near - f))])
                 moved = True
         if pause_idx.size and not moved:

@@ -53,7 +53,7 @@ PROFILES: dict[str, EmotionProfile] = {
         blink=0.7,
     ),
     "angry": EmotionProfile(
-        smile=-0.3, brows=-0.9, brow_inner=-0.7, lids=-0.4, mouth_width=-0.05, pitch=3.5,
+        smile=-0.3, brows=-0.9, brow_inner=-0.7, lids=-0.5, mouth_width=-0.05, pitch=3.5,
         dynamics=1.1, blink=0.8,
     ),
     "disgusted": EmotionProfile(

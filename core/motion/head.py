@@ -212,7 +212,7 @@ def emphasis(features: AudioFeatures, st: Structure) -> np.ndarray:
 
 # ------------------------------------------------------------------ gaze
 def saccades(rng: np.random.Generator, n: int, fps: float) -> tuple[np.ndarray, np.ndarray]:
-    """([n, 2] gaze offsets in eye-width units, [k] frames where a saccade starts):
+    """([n, 2] gaze offsets in eye-width units, [k] frames of the big saccades):
     fixations of 0.6-2.5 s with quick (~40 ms) moves between small targets, mostly near the
     centre (talking to the camera)."""
     out = np.zeros((n, 2))
@@ -226,7 +226,7 @@ def saccades(rng: np.random.Generator, n: int, fps: float) -> tuple[np.ndarray, 
         ramp = max(1, int(round(0.04 * fps)))
         k = np.clip(np.arange(1, min(dur, n - t) + 1) / ramp, 0, 1)[:, None]
         out[t : t + dur] = cur + (nxt - cur) * k
-        if t > 0 and np.abs(nxt - cur).max() > 0.03:
+        if t > 0 and np.abs(nxt - cur).max() > 0.08:  # only big shifts invite a blink
             shifts.append(t)
         cur = nxt
         t += dur
