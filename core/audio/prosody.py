@@ -80,15 +80,12 @@ def yin(
         seg = cmndf[:, tmin : tmax + 1]
         below = seg < YIN_THRESHOLD
         first = np.where(below.any(1), below.argmax(1), seg.argmin(1))
-        # walk down to the local minimum after the first dip under the threshold
+        # walk down to the local minimum after the first dip under the threshold: the first
+        # position at or after it where the curve stops falling
         k = np.arange(seg.shape[0])
-        best = first.copy()
-        for _ in range(tmax):
-            nxt = np.minimum(best + 1, seg.shape[1] - 1)
-            go = seg[k, nxt] < seg[k, best]
-            if not go.any():
-                break
-            best = np.where(go, nxt, best)
+        cols = np.arange(seg.shape[1] - 1)[None]
+        stops = (seg[:, 1:] >= seg[:, :-1]) & (cols >= first[:, None])
+        best = np.where(stops.any(1), stops.argmax(1), seg.shape[1] - 1)
         tau = best + tmin
         # parabolic refinement on the CMNDF around the minimum
         lo = np.clip(tau - 1, 1, tmax)
@@ -112,17 +109,14 @@ def _repair_octaves(f0: np.ndarray, voiced: np.ndarray) -> np.ndarray:
         return out
     ref = float(np.median(f0[vi]))
     for _ in range(2):
-        for i in vi:
-            ratio = out[i] / ref
-            if 1.7 < ratio < 2.3:
-                out[i] /= 2
-            elif 0.43 < ratio < 0.59:
-                out[i] *= 2
+        ratio = out[vi] / ref
+        out[vi] = np.where((ratio > 1.7) & (ratio < 2.3), out[vi] / 2,
+                           np.where((ratio > 0.43) & (ratio < 0.59), out[vi] * 2, out[vi]))
         ref = float(np.median(out[vi]))
+    padded = np.pad(np.where(voiced, out, np.nan), 2, constant_values=np.nan)
+    win = np.lib.stride_tricks.sliding_window_view(padded, 5)[vi]
     sm = out.copy()
-    for i in vi:
-        nb = [j for j in range(i - 2, i + 3) if 0 <= j < len(out) and voiced[j]]
-        sm[i] = np.median(out[nb])
+    sm[vi] = np.nanmedian(win, axis=1)  # the centre is voiced, so never all-NaN
     return sm
 
 

@@ -124,16 +124,22 @@ def phrase_pose(rng: np.random.Generator, st: Structure, n: int, fps: float) -> 
         else:
             moves.append((f, cur * SETTLE_KEEP, SETTLE_S))
             cur = cur * SETTLE_KEEP
-    # superposed minimum-jerk steps: overlapping moves blend with continuous velocity
-    t = np.arange(n, dtype=np.float64)
-    out[:] = start_pose
+    # superposed minimum-jerk steps: overlapping moves blend with continuous velocity.
+    # Each move ramps over its duration, then holds (a step added once via a cumulative
+    # sum), so the cost is O(n + moves * duration), not O(n * moves).
+    steps = np.zeros((n + 1, 3))
+    steps[0] = start_pose
     prev = start_pose
     for f, tgt, dur in moves:
         if f >= n:
             break
-        k = _min_jerk((t[f:] - f) / max(dur * fps, 1.0))[:, None]
-        out[f:] += (tgt - prev) * k
+        length = max(int(np.ceil(dur * fps)), 1)
+        hi = min(n, f + length)
+        k = _min_jerk((np.arange(f, hi) - f) / max(dur * fps, 1.0))[:, None]
+        out[f:hi] += (tgt - prev) * k
+        steps[hi] += tgt - prev
         prev = tgt
+    out += np.cumsum(steps, axis=0)[:n]
     return out
 
 
@@ -169,13 +175,14 @@ def nods(features: AudioFeatures, st: Structure | None = None) -> np.ndarray:
     out = np.zeros(n)
     if n == 0:
         return out
-    t = np.arange(n, dtype=np.float64) / fps
     for f, s in zip(st.stresses, st.strength, strict=True):
         amp = NOD_DEG * (0.35 + 0.65 * float(np.clip((s - 0.5) / 0.45, 0, 1)))
+        lo, hi = max(0, int(f - 0.5 * fps)), min(n, int(f + 1.2 * fps) + 1)
+        t = np.arange(lo, hi, dtype=np.float64) / fps
         c = f / fps
         dip = np.exp(-0.5 * ((t - c - 0.06) / 0.11) ** 2)  # deepest just after the onset
         rebound = 0.25 * np.exp(-0.5 * ((t - c - 0.36) / 0.15) ** 2)  # back past rest
-        out += amp * (dip - rebound)
+        out[lo:hi] += amp * (dip - rebound)
     return out
 
 
@@ -201,12 +208,16 @@ def emphasis(features: AudioFeatures, st: Structure) -> np.ndarray:
     prominence; a small lift at phrase starts."""
     n, fps = features.n_frames, float(features.fps)
     out = np.zeros(n)
-    t = np.arange(n, dtype=np.float64) / fps
+
+    def bump(centre: float, amp: float, sd: float) -> None:
+        lo, hi = max(0, int((centre - 4 * sd) * fps)), min(n, int((centre + 4 * sd) * fps) + 1)
+        t = np.arange(lo, hi, dtype=np.float64) / fps
+        np.maximum(out[lo:hi], amp * np.exp(-0.5 * ((t - centre) / sd) ** 2), out=out[lo:hi])
+
     for f, s in zip(st.stresses, st.strength, strict=True):
-        amp = 0.12 + 0.18 * float(np.clip((s - 0.5) / 0.45, 0, 1))
-        out = np.maximum(out, amp * np.exp(-0.5 * ((t - f / fps + 0.02) / 0.14) ** 2))
+        bump(f / fps - 0.02, 0.12 + 0.18 * float(np.clip((s - 0.5) / 0.45, 0, 1)), 0.14)
     for f in st.starts:
-        out = np.maximum(out, 0.08 * np.exp(-0.5 * ((t - f / fps - 0.1) / 0.2) ** 2))
+        bump(f / fps + 0.1, 0.08, 0.2)
     return out
 
 
@@ -252,9 +263,9 @@ def look_aways(
             continue
         tgt = np.array([(0.09 + 0.06 * draw[2]) * (1 if draw[3] < 0.5 else -1),
                         0.05 * (draw[2] - 0.5)])
-        k = np.arange(n, dtype=np.float64)
+        k = np.arange(a, min(n, e + 3), dtype=np.float64)
         w = np.clip((k - a + 1) / 2.0, 0, 1) * np.clip((e - k + 3) / 3.0, 0, 1)
-        out += w[:, None] * tgt
+        out[a : a + len(k)] += w[:, None] * tgt
         onsets.append(a)
     return out, np.asarray(onsets, np.int64)
 
