@@ -1160,7 +1160,7 @@ class Project:
     def _base_expression(self, tl: TimelineInfo) -> Expression:
         if tl.preset_id is None:
             return Expression()
-        return self.preset(tl.preset_id).expression
+        return _render_expression(self.preset(tl.preset_id))
 
     def render_request(self, plan: RenderPlan):
         """The core RenderRequest for a segment's plan (whole-track motion, so engines can

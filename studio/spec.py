@@ -25,9 +25,10 @@ from functools import lru_cache
 
 from core.types import Expression
 
-SPEC_VERSION = 1
+SPEC_VERSION = 2
 """Bump when the meaning of a spec changes (e.g. the planner or renders change), so old
-renders become stale instead of being reused wrongly."""
+renders become stale instead of being reused wrongly. 2: prosody-planned head, viseme-led
+mouth, emotions."""
 
 _ENGINE_CLASSES = {
     "warp": "core.engines.warp:WarpEngine",
