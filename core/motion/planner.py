@@ -11,10 +11,17 @@ neighbours, so per-segment overrides (`SegmentControl`) obey two rules:
 * Continuity: inside the segment an override fades in from the base plan over its first
   frames and back out over its last ones (8 frames each side, fewer for short segments;
   weight smoothstep((k+1)/(F+1))), so the re-rendered segment meets its neighbours without a jump.
-  A seed override re-draws the random events (blinks, head noise, gaze) inside the
-  segment only: noise is cross-faded with the same ramp, and blinks are whole events (a
-  base blink that straddles an edge or sits in a fade stays; new blinks are only placed
-  where they fit entirely in the segment's core).
+  An expression override (smile, brows, head motion, emotion with its intensity,
+  expressiveness, gaze) is a vector of per-frame controls blended with that weight, so an
+  emotion fades in and out too (its brows, lids, mouth and head carriage alike).
+  A seed override re-draws the random parts (blinks, sway noise, phrase orientations,
+  saccades and look-aways) inside the segment only: they are cross-faded with the same
+  ramp, and blinks are whole events (a base blink that straddles an edge or sits in a
+  fade stays; new blinks are only placed where they fit entirely in the segment's core).
+
+What is global (audio-driven, the same whatever the segment's controls): the lips, the
+phrase structure and accents from prosody (core.audio.prosody via core.motion.head), and so
+the times of nods, turns, settling and emphasis; the controls only scale them.
 
 Lip motion comes from the audio and is global: the same in every segment, whatever its
 controls. Everything after the per-frame channels (landmark synthesis) is elementwise per
