@@ -62,9 +62,12 @@ def asym_spread(w: np.ndarray, fps: float) -> np.ndarray:
 
 LOUD_MIN, LOUD_MAX = 0.75, 1.15
 ENERGY_OPEN = 0.07 * ARTICULATION  # opening (face-height units) at normal loudness, energy path
-ENERGY_SHARE_UNALIGNED = 0.35
-"""Share of the opening that follows energy when phones come from the phone loop (measured
-on echomimic_en.wav: 0.2 -> lip-sync z 2.7, under the evaluator's 3; 0.35 -> r 0.44, z 3.1)."""
+ENERGY_SHARE_UNALIGNED = 0.45
+"""Share of the opening that follows energy when phones come from the phone loop. Measured
+(hallo_3.jpg, 256 px, `main.py evaluate`): echomimic_en / echomimic_en_girl give lip-sync
+r 0.41 / 0.47 and z 2.8 / 3.0 at 0.35 (z under the evaluator's 3: the noisy phone timing
+loses the sync), r 0.49 / 0.51 and z 3.9 / 3.4 at 0.45, r 0.53 / 0.58 at 0.55; the old
+energy-led mouth gave r 0.61 / 0.63 (real speakers 0.15-0.45)."""
 
 
 def loudness_gain(e: np.ndarray) -> np.ndarray:
