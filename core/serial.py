@@ -84,10 +84,15 @@ class Registry:
 
 
 def _core_types() -> Registry:
+    # Every dataclass defined in core.types (so a new nested result type, such as the
+    # prosody inside AudioFeatures, is cacheable without a second list to keep in step);
+    # nothing outside that module can ever be constructed from a cache entry.
+    import dataclasses
+
     from core import types as t
 
-    return Registry([t.Waveform, t.Phone, t.Word, t.AudioFeatures, t.FaceRig, t.Expression,
-                     t.MotionTrack, t.TextEdit, t.RenderRequest])
+    return Registry([v for v in vars(t).values() if isinstance(v, type)
+                     and dataclasses.is_dataclass(v) and v.__module__ == t.__name__])
 
 
 DEFAULT = _core_types()

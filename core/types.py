@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, fields, replace
-from typing import Protocol, runtime_checkable
+from typing import NamedTuple, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -60,6 +60,33 @@ class Word:
     end: float
 
 
+@dataclass(frozen=True)
+class Prosody:
+    """Speech melody and rhythm at video frame rate (core.audio.prosody.analyze).
+
+    f0 [n]          pitch in Hz, 0 where unvoiced.
+    voicing [n]     share of voiced 10 ms hops in the frame, 0..1.
+    semitones [n]   f0 in semitones around the speaker's median (0 where unvoiced).
+    energy [n]      loudness 0 (40 dB under the clip's loud level) .. 1 (loud) .. 1.2.
+    f0_median       the speaker's median f0 in Hz (0 when nothing was voiced).
+    nuclei [k], nucleus_prominence [k]   syllable peaks (frames) and their prominence 0..1.
+    stresses [s], stress_strength [s]    the prominent nuclei (pitch accents) and strength.
+    phrase_starts [p], phrase_ends [p]   frames where speech runs between pauses begin/end.
+    """
+
+    f0: np.ndarray
+    voicing: np.ndarray
+    semitones: np.ndarray
+    energy: np.ndarray
+    f0_median: float
+    nuclei: np.ndarray
+    nucleus_prominence: np.ndarray
+    stresses: np.ndarray
+    stress_strength: np.ndarray
+    phrase_starts: np.ndarray
+    phrase_ends: np.ndarray
+
+
 @dataclass
 class AudioFeatures:
     """Frame-rate analysis of a Waveform (frame i covers [i/fps, (i+1)/fps)).
@@ -69,6 +96,7 @@ class AudioFeatures:
     mel:      [n, 80] float32 log-mel spectrogram averaged per frame.
     visemes:  [n] int16 index into core.audio.visemes.VISEMES (0 = silence).
     viseme_weights: [n, len(VISEMES)] float32 soft viseme activation (coarticulation input).
+    prosody:  pitch contour, stressed syllables and phrase boundaries (see Prosody).
     phones / words: timed units; `aligned` says whether they came from forced alignment
     with a transcript (reliable) or free phone-loop decoding (noisy).
     """
@@ -85,6 +113,9 @@ class AudioFeatures:
     words: list[Word] = field(default_factory=list)
     aligned: bool = False
     transcript: str | None = None
+    prosody: Prosody | None = None
+    """Pitch, stresses and phrases (None on features built without the waveform, or cached
+    before prosody existed: the planner then falls back to energy and phones)."""
 
     def speech_mask(self, threshold: float = 0.5) -> np.ndarray:
         return self.vad >= threshold
@@ -128,6 +159,56 @@ class FaceRig:
 
 
 # ---------------------------------------------------------------- motion
+class ControlRange(NamedTuple):
+    """One expression control's valid range, default and a short label for UIs."""
+
+    min: float
+    max: float
+    default: float
+    label: str
+
+
+EXPRESSION_RANGES: dict[str, ControlRange] = {
+    "smile": ControlRange(-1.0, 1.0, 0.0, "Smile (-1 frown .. 1 broad smile)"),
+    "brows": ControlRange(-1.0, 1.0, 0.0, "Brows (-1 lowered .. 1 raised)"),
+    "head_motion": ControlRange(0.0, 2.0, 1.0, "Head motion (0 still .. 1 natural .. 2 animated)"),
+    "blink_rate": ControlRange(0.0, 3.0, 1.0, "Blink rate (0 never .. 1 natural .. 3 often)"),
+    "intensity": ControlRange(0.0, 1.0, 0.7, "Emotion intensity (0 none .. 1 full)"),
+    "expressiveness": ControlRange(0.0, 2.0, 1.0, "Expressiveness (0 flat .. 1 natural .. 2 lively)"),
+    "gaze": ControlRange(0.0, 2.0, 1.0, "Eye movement (0 fixed on camera .. 2 wandering)"),
+}
+"""The numeric Expression controls: the one table CLI, studio and GUI read their limits from."""
+
+EMOTIONS: dict[str, str] = {
+    "neutral": "Neutral",
+    "happy": "Happy",
+    "sad": "Sad",
+    "surprised": "Surprised",
+    "angry": "Angry",
+    "disgusted": "Disgusted",
+    "fearful": "Fearful",
+    "thinking": "Thinking",
+}
+"""Emotion names (the `emotion` control) -> labels; what each does: core.motion.emotion."""
+
+
+def check_expression_value(name: str, value: object) -> None:
+    """Raise ValueError with one readable line when `value` is not valid for control `name`."""
+    if name == "emotion":
+        if value not in EMOTIONS:
+            raise ValueError(f"unknown emotion {value!r}: use one of {', '.join(EMOTIONS)}")
+        return
+    r = EXPRESSION_RANGES.get(name)
+    if r is None:
+        raise ValueError(f"unknown expression control {name!r}")
+    try:
+        v = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a number, got {value!r}") from None
+    if not (np.isfinite(v) and r.min <= v <= r.max):
+        raise ValueError(f"{name} {value} is out of range: use {r.min:g} to {r.max:g}")
+
+
 @dataclass(frozen=True)
 class Expression:
     """User expression controls (also the expression part of an edit preset).
@@ -136,20 +217,37 @@ class Expression:
     brows:        -1 (lowered) .. 0 .. 1 (raised)
     head_motion:  0 (still) .. 1 (natural) .. 2 (animated)
     blink_rate:   blinks per minute multiplier: 0 (never) .. 1 (natural, ~17/min) .. 3
+    emotion:      one of EMOTIONS; sets brows, lids, mouth corners, head carriage and how
+                  lively the motion is (core.motion.emotion), scaled by `intensity` 0..1.
+    expressiveness: 0 .. 2, how much the face moves with the voice (brow raises on emphasis,
+                  emotion dynamics); 1 = natural.
+    gaze:         0 (eyes fixed on the camera) .. 1 (natural saccades, look-aways) .. 2.
+    Ranges and defaults: EXPRESSION_RANGES (one table for every front end).
     """
 
     smile: float = 0.0
     brows: float = 0.0
     head_motion: float = 1.0
     blink_rate: float = 1.0
+    emotion: str = "neutral"
+    intensity: float = 0.7
+    expressiveness: float = 1.0
+    gaze: float = 1.0
 
     def clamped(self) -> Expression:
-        return Expression(
-            smile=float(np.clip(self.smile, -1, 1)),
-            brows=float(np.clip(self.brows, -1, 1)),
-            head_motion=float(np.clip(self.head_motion, 0, 2)),
-            blink_rate=float(np.clip(self.blink_rate, 0, 3)),
-        )
+        """Every numeric control clipped into its range (NaN -> default); an unknown emotion
+        reads as neutral."""
+
+        def clip(name: str) -> float:
+            r = EXPRESSION_RANGES[name]
+            try:
+                v = float(getattr(self, name))
+            except (TypeError, ValueError):
+                return r.default
+            return r.default if not np.isfinite(v) else float(np.clip(v, r.min, r.max))
+
+        emotion = self.emotion if self.emotion in EMOTIONS else "neutral"
+        return Expression(**{k: clip(k) for k in EXPRESSION_RANGES}, emotion=emotion)
 
 
 @dataclass
@@ -166,6 +264,10 @@ class MotionTrack:
     head_shift [n,2] translation in face-height units.
     smile [n], brows [n]  expression channels after planning (controls + dynamics).
     landmarks [n, 68, 2]  the landmark positions the above imply, in FaceRig image pixels.
+    brow_inner [n]   inner-brow raise (+ sad/fearful oblique brows, - angry knit), brows units.
+    lids [n]         eyelid openness offset (+ wide open, - narrowed), on top of blinks.
+    sneer [n]        upper-lip raise with nose wrinkle (disgust), 0..1.
+    The last three default to None (= zero) so tracks built elsewhere need not carry them.
     """
 
     fps: float
@@ -180,6 +282,9 @@ class MotionTrack:
     brows: np.ndarray
     landmarks: np.ndarray
     seed: int = 0
+    brow_inner: np.ndarray | None = None
+    lids: np.ndarray | None = None
+    sneer: np.ndarray | None = None
 
     @property
     def n_frames(self) -> int:

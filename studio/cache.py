@@ -30,7 +30,7 @@ from core import serial
 from core.fsutil import atomic_path
 
 T = TypeVar("T")
-CACHE_VERSION = 2  # 2: core.serial .npz entries instead of pickles
+CACHE_VERSION = 3  # 2: core.serial .npz entries instead of pickles; 3: AudioFeatures carry prosody
 SUFFIX = ".npz"
 log = logging.getLogger(__name__)
 

@@ -28,7 +28,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from core.errors import InputError
-from core.types import AudioFeatures, Expression, FaceRig, MotionTrack, TextEdit
+from core.types import EXPRESSION_RANGES, AudioFeatures, Expression, FaceRig, MotionTrack, TextEdit
 from core.types import CancelFn as CancelFn
 from core.types import ProgressFn as ProgressFn
 from studio import assets, pipeline, safepaths
@@ -122,11 +122,23 @@ def _expr_from_json(text: str | None) -> Expression | None:
     if not text:
         return None
     d = json.loads(text)
-    return Expression(**{k: float(d[k]) for k in EXPRESSION_FIELDS if k in d})
+    kw: dict = {k: float(d[k]) for k in EXPRESSION_RANGES if k in d}
+    if isinstance(d.get("emotion"), str):
+        kw["emotion"] = d["emotion"]
+    return Expression(**kw)
 
 
 def _expr_to_json(e: Expression | None) -> str | None:
     return None if e is None else json.dumps(specmod.expression_dict(e), sort_keys=True)
+
+
+def _render_expression(p: PresetInfo) -> Expression:
+    """The expression a preset renders with: its controls plus the emotion words of its
+    prompt ("smiling", "very sad"...) where the controls are left at their defaults, so
+    the CPU engine honours the words too (core.motion.emotion_words)."""
+    from core.motion.emotion_words import apply_prompt
+
+    return apply_prompt(p.expression, p.prompt)
 
 
 def _preset_info(r) -> PresetInfo:
@@ -834,7 +846,7 @@ class Project:
         presets = {r.id: _preset_info(r) for r in s.execute(select(EditPreset)).scalars()}
         ctx, uses_text = specmod.engine_traits(tl.engine, tl.settings_json or "{}")
         base_preset = presets.get(tl.preset_id)
-        base_expr = base_preset.expression if base_preset else Expression()
+        base_expr = _render_expression(base_preset) if base_preset else Expression()
         base_text = TextEdit(base_preset.prompt, base_preset.negative_prompt,
                              base_preset.strength) if base_preset else TextEdit()
         settings = json.loads(tl.settings_json or "{}")
@@ -864,7 +876,7 @@ class Project:
         p = base["presets"].get(preset_id) if preset_id is not None else None
         expr = _expr_from_json(expr_json)
         if expr is None and p is not None:
-            expr = p.expression
+            expr = _render_expression(p)
         if expr is not None and specmod.expression_dict(expr) == specmod.expression_dict(
                 base["expr"]):
             expr = None
@@ -1185,7 +1197,7 @@ class Project:
     def _base_expression(self, tl: TimelineInfo) -> Expression:
         if tl.preset_id is None:
             return Expression()
-        return self.preset(tl.preset_id).expression
+        return _render_expression(self.preset(tl.preset_id))
 
     def render_request(self, plan: RenderPlan):
         """The core RenderRequest for a segment's plan (whole-track motion, so engines can

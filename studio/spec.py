@@ -25,9 +25,10 @@ from functools import lru_cache
 
 from core.types import Expression
 
-SPEC_VERSION = 1
+SPEC_VERSION = 2
 """Bump when the meaning of a spec changes (e.g. the planner or renders change), so old
-renders become stale instead of being reused wrongly."""
+renders become stale instead of being reused wrongly. 2: prosody-planned head, viseme-led
+mouth, emotions."""
 
 _ENGINE_CLASSES = {
     "warp": "core.engines.warp:WarpEngine",
@@ -66,8 +67,22 @@ def engine_traits(name: str, settings_json: str = "{}") -> tuple[int, bool]:
     return max(0, ctx), bool(getattr(cls, "uses_text", default_text))
 
 
+_LEGACY_EXPRESSION = ("smile", "brows", "head_motion", "blink_rate")
+
+
 def expression_dict(e: Expression | None) -> dict | None:
-    return None if e is None else {k: round(float(v), 6) for k, v in asdict(e).items()}
+    """The expression as spec data. Controls added after the first four (emotion,
+    intensity, expressiveness, gaze) appear only when they differ from their defaults, so
+    the spec hashes of existing renders stay valid."""
+    if e is None:
+        return None
+    default = asdict(Expression())
+    out: dict = {}
+    for k, v in asdict(e).items():
+        if k not in _LEGACY_EXPRESSION and v == default[k]:
+            continue
+        out[k] = v if isinstance(v, str) else round(float(v), 6)
+    return out
 
 
 def preset_values(p) -> dict | None:

@@ -14,6 +14,7 @@ import numpy as np
 
 from core.audio import features as feat
 from core.audio import phonemes
+from core.audio import prosody as prosodymod
 from core.audio.visemes import VISEMES, frame_tracks
 from core.errors import InputError
 from core.types import SAMPLE_RATE, AudioFeatures, Phone, ProgressFn, Waveform, Word
@@ -21,7 +22,8 @@ from core.types import SAMPLE_RATE, AudioFeatures, Phone, ProgressFn, Waveform, 
 log = logging.getLogger(__name__)
 
 # share of the progress bar per stage (measured: phones dominate, then VAD, then mel)
-_STAGES = {"rms": 0.02, "vad": 0.2, "mel": 0.18, "phones": 0.55, "visemes": 0.05}
+_STAGES = {"rms": 0.02, "vad": 0.2, "mel": 0.16, "prosody": 0.02, "phones": 0.55,
+           "visemes": 0.05}
 
 
 def analyze(
@@ -56,6 +58,9 @@ def analyze(
 
     mel = feat.frame_mel(x, fps, n)
     report.done("mel", "mel spectrogram")
+
+    prosody = prosodymod.analyze(x, fps, n, vad)
+    report.done("prosody", "pitch and stress")
 
     phones: list[Phone] = []
     words: list[Word] = []
@@ -101,6 +106,7 @@ def analyze(
         words=words,
         aligned=aligned,
         transcript=text,
+        prosody=prosody,
     )
 
 

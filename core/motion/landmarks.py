@@ -210,6 +210,29 @@ def _fields(rest: np.ndarray, ex: np.ndarray, ey: np.ndarray, face_h: float) -> 
     # frown/lowered brows: also draw the inner brows together (corrugator)
     f["brows_down"] = field({21: (0.012, 0), 22: (-0.012, 0), 20: (0.006, 0), 23: (-0.006, 0)})
 
+    # inner brows (AU1 up: sad/fear oblique brows; negative: AU4 knit, inner ends down and
+    # together, as in anger)
+    f["brow_inner_up"] = field(
+        {21: (0, -0.045), 22: (0, -0.045), 20: (0, -0.03), 23: (0, -0.03), 19: (0, -0.012),
+         24: (0, -0.012), 17: (0, 0.008), 26: (0, 0.008)}
+    )
+    f["brow_inner_down"] = field(
+        {21: (0.014, 0.03), 22: (-0.014, 0.03), 20: (0.008, 0.018), 23: (-0.008, 0.018),
+         19: (0.0, 0.006), 24: (0.0, 0.006)}
+    )
+    # eyelids: wider (upper lid up, AU5) or narrowed (upper down, lower up, AU7)
+    f["lids_wide"] = field({37: (0, -0.02), 38: (0, -0.02), 43: (0, -0.02), 44: (0, -0.02),
+                            40: (0, 0.005), 41: (0, 0.005), 46: (0, 0.005), 47: (0, 0.005)})
+    f["lids_narrow"] = field({37: (0, 0.016), 38: (0, 0.016), 43: (0, 0.016), 44: (0, 0.016),
+                              40: (0, -0.009), 41: (0, -0.009), 46: (0, -0.009),
+                              47: (0, -0.009)})
+    # sneer (AU9+10): upper lip up, nose wings up
+    f["sneer"] = field(
+        {49: (0, -0.018), 50: (0, -0.024), 51: (0, -0.022), 52: (0, -0.024), 53: (0, -0.018),
+         61: (0, -0.016), 62: (0, -0.014), 63: (0, -0.016), 31: (0, -0.01), 32: (0, -0.008),
+         33: (0, -0.006), 34: (0, -0.008), 35: (0, -0.01)}
+    )
+
     # blink: upper lid points travel to the lower lid (95 %), lower lid rises a little
     blink = np.zeros((68, 2))
     for up, lo in ((37, 41), (38, 40), (43, 47), (44, 46)):
@@ -222,6 +245,7 @@ def _fields(rest: np.ndarray, ex: np.ndarray, ey: np.ndarray, face_h: float) -> 
 
 def synthesize(geo: RigGeometry, ch: dict[str, np.ndarray]) -> np.ndarray:
     """Landmarks [n,68,2] for per-frame channels (each [n]; head_pose [n,3], head_shift [n,2]).
+    Optional channels (brow_inner, lids, sneer) count as zero when absent.
 
     Elementwise per frame (see module doc).
     """
@@ -229,6 +253,9 @@ def synthesize(geo: RigGeometry, ch: dict[str, np.ndarray]) -> np.ndarray:
     lm = np.broadcast_to(geo.rest, (n, 68, 2)).copy()
     f = geo.fields
     brows = ch["brows"]
+    zero = np.zeros(n)
+    inner = ch.get("brow_inner", zero)
+    lids = ch.get("lids", zero) * (1.0 - ch["blink"])  # a closed lid has no openness offset
     terms = [
         (ch["mouth_open"], f["open"]),
         (ch["jaw"], f["jaw"]),
@@ -237,6 +264,11 @@ def synthesize(geo: RigGeometry, ch: dict[str, np.ndarray]) -> np.ndarray:
         (brows, f["brows"]),
         (np.minimum(brows, 0.0), -f["brows_down"]),
         (ch["blink"], f["blink"]),
+        (np.maximum(inner, 0.0), f["brow_inner_up"]),
+        (np.maximum(-inner, 0.0), f["brow_inner_down"]),
+        (np.maximum(lids, 0.0), f["lids_wide"]),
+        (np.maximum(-lids, 0.0), f["lids_narrow"]),
+        (ch.get("sneer", zero), f["sneer"]),
     ]
     for c, fld in terms:
         lm += c[:, None, None] * fld[None]

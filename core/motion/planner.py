@@ -11,10 +11,17 @@ neighbours, so per-segment overrides (`SegmentControl`) obey two rules:
 * Continuity: inside the segment an override fades in from the base plan over its first
   frames and back out over its last ones (8 frames each side, fewer for short segments;
   weight smoothstep((k+1)/(F+1))), so the re-rendered segment meets its neighbours without a jump.
-  A seed override re-draws the random events (blinks, head noise, gaze) inside the
-  segment only: noise is cross-faded with the same ramp, and blinks are whole events (a
-  base blink that straddles an edge or sits in a fade stays; new blinks are only placed
-  where they fit entirely in the segment's core).
+  An expression override (smile, brows, head motion, emotion with its intensity,
+  expressiveness, gaze) is a vector of per-frame controls blended with that weight, so an
+  emotion fades in and out too (its brows, lids, mouth and head carriage alike).
+  A seed override re-draws the random parts (blinks, sway noise, phrase orientations,
+  saccades and look-aways) inside the segment only: they are cross-faded with the same
+  ramp, and blinks are whole events (a base blink that straddles an edge or sits in a
+  fade stays; new blinks are only placed where they fit entirely in the segment's core).
+
+What is global (audio-driven, the same whatever the segment's controls): the lips, the
+phrase structure and accents from prosody (core.audio.prosody via core.motion.head), and so
+the times of nods, turns, settling and emphasis; the controls only scale them.
 
 Lip motion comes from the audio and is global: the same in every segment, whatever its
 controls. Everything after the per-frame channels (landmark synthesis) is elementwise per
@@ -29,13 +36,20 @@ from dataclasses import dataclass
 import numpy as np
 
 from core.motion import blink as blinks
-from core.motion import head
+from core.motion import emotion, head
 from core.motion.landmarks import RigGeometry, geometry, synthesize
-from core.motion.mouth import mouth_channels, smooth
+from core.motion.mouth import mouth_channels
 from core.types import AudioFeatures, Expression, FaceRig, MotionTrack
 
 FADE_FRAMES = 8
-_STREAM_BLINK, _STREAM_HEAD, _STREAM_GAZE = 1, 2, 3
+_STREAM_BLINK, _STREAM_HEAD, _STREAM_GAZE, _STREAM_PHRASE, _STREAM_LOOK = 1, 2, 3, 4, 5
+
+# per-frame control columns (blended with the segment fade weights)
+_CTL = (
+    "smile", "brows", "brow_inner", "lids", "mouth_width", "sneer",
+    "pitch", "yaw", "roll", "gaze_x", "gaze_y", "motion", "face", "gaze",
+)
+_C = {name: i for i, name in enumerate(_CTL)}
 
 
 @dataclass(frozen=True)
@@ -62,6 +76,22 @@ def fade_weights(length: int, fade: int = FADE_FRAMES) -> np.ndarray:
     return x * x * (3 - 2 * x)  # smoothstep: the first frame moves only ~3 % of the way
 
 
+def control_vector(ex: Expression) -> np.ndarray:
+    """The per-frame control values an (already clamped) expression asks for, in _CTL order:
+    user controls plus the emotion's offsets (core.motion.emotion) and motion multipliers."""
+    off = emotion.offsets(ex)
+    dyn = emotion.dynamics(ex)
+    v = dict(off)
+    v["smile"] = float(np.clip(ex.smile + off["smile"], -1, 1))
+    v["brows"] = float(np.clip(ex.brows + off["brows"], -1, 1))
+    v["motion"] = ex.head_motion * dyn
+    v["face"] = ex.expressiveness * dyn
+    v["gaze"] = ex.gaze
+    gz = min(1.0, ex.gaze)  # a gaze of 0 keeps the eyes on the camera, emotion or not
+    v["gaze_x"], v["gaze_y"] = off["gaze_x"] * gz, off["gaze_y"] * gz
+    return np.array([v[c] for c in _CTL], dtype=np.float64)
+
+
 def plan(
     rig: FaceRig,
     features: AudioFeatures,
@@ -78,6 +108,20 @@ def plan(
     return plan_geometry(geo, features, expression, seed, segments)
 
 
+def _random_head(seed: int, st: head.Structure, n: int, fps: float, s: int = -1) -> np.ndarray:
+    """[n, 3] the seeded part of the head pose for the whole clip: phrase orientations."""
+    return head.phrase_pose(_rng(seed, _STREAM_PHRASE, s), st, n, fps)
+
+
+def _random_gaze(
+    seed: int, st: head.Structure, n: int, fps: float, s: int = -1
+) -> tuple[np.ndarray, np.ndarray]:
+    """([n, 2] saccades + look-aways over the whole clip, gaze-shift frames)."""
+    sac, shifts = head.saccades(_rng(seed, _STREAM_GAZE, s), n, fps)
+    look, onsets = head.look_aways(_rng(seed, _STREAM_LOOK, s), st, n, fps)
+    return sac + look, np.union1d(shifts, onsets)
+
+
 def plan_geometry(
     geo: RigGeometry,
     features: AudioFeatures,
@@ -91,19 +135,24 @@ def plan_geometry(
 
     # ---- global, audio-driven channels (identical in every segment)
     ch = mouth_channels(features)
+    st = head.structure(features)
     env = head.envelope(features)
-    nod = head.nods(features)
+    nod = head.nods(features, st)
+    tune = head.melody(features)
+    emph = head.emphasis(features, st)
     vad = np.nan_to_num(np.asarray(features.vad, dtype=np.float64)[:n])
     pause = vad < 0.5
-    emphasis = _brow_emphasis(features, nod)
+    after_phrase = st.ends + round(0.15 * fps)
 
     # ---- base plan: expression controls per frame + seeded random events
-    smile_c = np.full(n, ex.smile)
-    brows_c = np.full(n, ex.brows)
-    motion_c = np.full(n, ex.head_motion)
+    ctl = np.broadcast_to(control_vector(ex), (n, len(_CTL))).copy()
     noise = head.unit_noise(_rng(seed, _STREAM_HEAD), n, fps, 3)
-    gaze = head.saccades(_rng(seed, _STREAM_GAZE), n, fps)
-    events = blinks.draw_events(_rng(seed, _STREAM_BLINK), 0, n, fps, ex.blink_rate, pause)
+    turns = _random_head(seed, st, n, fps)
+    wander, shifts = _random_gaze(seed, st, n, fps)
+    base_rate = ex.blink_rate * emotion.blink_factor(ex)
+    events = blinks.draw_events(
+        _rng(seed, _STREAM_BLINK), 0, n, fps, base_rate, pause, np.r_[after_phrase, shifts]
+    )
     blink = blinks.curve(events, n, fps)
 
     # ---- segment overrides: each writes only rows [s, e)
@@ -114,31 +163,44 @@ def plan_geometry(
         w = fade_weights(e - s)
         sx = seg.expression.clamped() if seg.expression is not None else ex
         if seg.expression is not None:
-            for arr, val in ((smile_c, sx.smile), (brows_c, sx.brows), (motion_c, sx.head_motion)):
-                arr[s:e] = arr[s:e] + w * (val - arr[s:e])
+            ctl[s:e] += w[:, None] * (control_vector(sx) - ctl[s:e])
         reseed = seg.seed is not None and seg.seed != seed
-        if not reseed and sx.blink_rate == ex.blink_rate:
+        rate = sx.blink_rate * emotion.blink_factor(sx)
+        if not reseed and rate == base_rate:
             continue
         sseed = seg.seed if seg.seed is not None else seed
+        seg_shifts = shifts
         if reseed:
             seg_noise = head.unit_noise(_rng(sseed, _STREAM_HEAD, s), e - s, fps, 3)
-            noise[s:e] = noise[s:e] + w[:, None] * (seg_noise - noise[s:e])
-            seg_gaze = head.saccades(_rng(sseed, _STREAM_GAZE, s), e - s, fps)
-            gaze[s:e] = gaze[s:e] + w[:, None] * (seg_gaze - gaze[s:e])
+            noise[s:e] += w[:, None] * (seg_noise - noise[s:e])
+            seg_turns = _random_head(sseed, st, n, fps, s)[s:e]
+            turns[s:e] += w[:, None] * (seg_turns - turns[s:e])
+            seg_wander, seg_shifts = _random_gaze(sseed, st, n, fps, s)
+            wander[s:e] += w[:, None] * (seg_wander[s:e] - wander[s:e])
         events = _redraw_blinks(
-            events, s, e, w, _rng(sseed, _STREAM_BLINK, s), fps, sx.blink_rate, pause
+            events, s, e, w, _rng(sseed, _STREAM_BLINK, s), fps, rate, pause,
+            np.r_[after_phrase, seg_shifts],
         )
         blink[s:e] = blinks.curve(events, n, fps)[s:e]
 
     # ---- assemble channels
-    amp = head.AMPLITUDE[None] * env[:, None] * noise
-    amp[:, 1] += nod
-    head_pose = amp * motion_c[:, None]
+    motion_c, face_c = ctl[:, _C["motion"]], ctl[:, _C["face"]]
+    sway = head.AMPLITUDE[None] * env[:, None] * noise
+    moving = turns + sway
+    moving[:, 1] += nod + tune
+    carriage = ctl[:, [_C["yaw"], _C["pitch"], _C["roll"]]]
+    head_pose = moving * motion_c[:, None] + carriage
     head_shift = np.stack([head_pose[:, 0] * 0.004, head_pose[:, 1] * 0.003], axis=1)
+    gaze = (wander + head.gaze_follow(moving[:, :2])) * ctl[:, _C["gaze"], None]
+    gaze += ctl[:, [_C["gaze_x"], _C["gaze_y"]]]
+    ch["mouth_width"] = ch["mouth_width"] + ctl[:, _C["mouth_width"]]
     ch.update(
         blink=blink,
-        smile=smile_c,
-        brows=brows_c + emphasis * np.minimum(motion_c, 1.0),
+        smile=ctl[:, _C["smile"]],
+        brows=ctl[:, _C["brows"]] + emph * np.minimum(face_c, 2.0),
+        brow_inner=ctl[:, _C["brow_inner"]],
+        lids=ctl[:, _C["lids"]],
+        sneer=ctl[:, _C["sneer"]],
         head_pose=head_pose,
         head_shift=head_shift,
     )
@@ -157,14 +219,10 @@ def plan_geometry(
         brows=ch["brows"].astype(f32),
         landmarks=landmarks.astype(f32),
         seed=int(seed),
+        brow_inner=ch["brow_inner"].astype(f32),
+        lids=ch["lids"].astype(f32),
+        sneer=ch["sneer"].astype(f32),
     )
-
-
-def _brow_emphasis(features: AudioFeatures, nod: np.ndarray) -> np.ndarray:
-    """Small brow raises with the nods (emphasis), [n] in brows units."""
-    if nod.size == 0:
-        return nod
-    return smooth(np.clip(nod / head.NOD_DEG, 0, 1), 0.05 * features.fps) * 0.18
 
 
 def _redraw_blinks(
@@ -176,6 +234,7 @@ def _redraw_blinks(
     fps: float,
     rate: float,
     pause: np.ndarray,
+    prefer: np.ndarray | None = None,
 ) -> np.ndarray:
     """Replace the blinks that lie wholly in the segment's core by freshly drawn ones."""
     before = blinks.CLOSE_S * fps + 1
@@ -186,6 +245,6 @@ def _redraw_blinks(
         return (p - before >= s) & (p + after < e) & (w[k] >= 0.5)
 
     keep = events[~in_core(events)] if events.size else events
-    new = blinks.draw_events(rng, s, e, fps, rate, pause)
+    new = blinks.draw_events(rng, s, e, fps, rate, pause, prefer)
     new = new[in_core(new)] if new.size else new
     return np.sort(np.concatenate([keep, new]))

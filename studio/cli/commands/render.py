@@ -10,7 +10,7 @@ import argparse
 from pathlib import Path
 
 from core.errors import InputError
-from core.types import Expression, TextEdit
+from core.types import EMOTIONS, EXPRESSION_RANGES, Expression, TextEdit, check_expression_value
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -34,6 +34,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     one.add_argument("--brows", type=float, default=0.0, help="-1 (lowered) .. 1 (raised)")
     one.add_argument("--head-motion", type=float, default=1.0, help="0 (still) .. 2 (animated)")
     one.add_argument("--blink-rate", type=float, default=1.0, help="0 (never) .. 3 (often)")
+    one.add_argument("--emotion", default="neutral",
+                     help="emotion: " + ", ".join(EMOTIONS) + " (default neutral)")
+    for name in ("intensity", "expressiveness", "gaze"):
+        r = EXPRESSION_RANGES[name]
+        one.add_argument(f"--{name}", type=float, default=r.default,
+                         help=f"{r.label}, {r.min:g}-{r.max:g} (default {r.default:g})")
     one.add_argument("--landmarks", type=Path, help="JSON with 5 or 68 [x, y] face points, for portraits where no face is found")
     one.add_argument("--crf", type=int, default=18, help="H.264 quality, 0-51, lower is better (default 18)")
     p.add_argument("--engine", help="engine: warp (default, CPU) or diffusion")
@@ -66,6 +72,23 @@ def _settings(args: argparse.Namespace) -> dict:
     return settings
 
 
+def _expression(args: argparse.Namespace) -> Expression:
+    """The one-shot's Expression: the flags (emotion and the newer controls validated
+    against core.types' ranges table, one clear line when out of range), then the emotion
+    words of --prompt where the flags stay at their defaults."""
+    from core.motion.emotion_words import apply_prompt
+
+    values = {"emotion": args.emotion, "intensity": args.intensity,
+              "expressiveness": args.expressiveness, "gaze": args.gaze}
+    for name, value in values.items():
+        try:
+            check_expression_value(name, value)
+        except ValueError as err:
+            raise InputError(None, f"--{name}: {err}") from None
+    ex = Expression(args.smile, args.brows, args.head_motion, args.blink_rate, **values)
+    return apply_prompt(ex.clamped(), args.prompt)
+
+
 def run(args: argparse.Namespace) -> int:
     if args.portrait is None and args.audio is None:
         from studio.cli.project_render import render_timeline
@@ -78,6 +101,7 @@ def run(args: argparse.Namespace) -> int:
     from studio.cli.progress import progress_bar
     from studio.oneshot import OneShotJob, render_oneshot
 
+    expression = _expression(args)
     transcript = read_transcript(args.transcript, args.transcript_file)
     out = args.out
     if out is None:  # the default folder is ours to create; a folder the user named is not
@@ -93,7 +117,7 @@ def run(args: argparse.Namespace) -> int:
         fps=args.fps,
         engine=args.engine or "warp",
         seed=args.seed,
-        expression=Expression(args.smile, args.brows, args.head_motion, args.blink_rate).clamped(),
+        expression=expression,
         text=TextEdit(prompt=args.prompt, negative_prompt=args.negative_prompt),
         settings=_settings(args),
         crf=args.crf,
