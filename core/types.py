@@ -179,6 +179,42 @@ EXPRESSION_RANGES: dict[str, ControlRange] = {
 }
 """The numeric Expression controls: the one table CLI, studio and GUI read their limits from."""
 
+# Render settings: the one place their limits live (CLI flags, project/timeline checks,
+# one-shot renders and the GUI's spin boxes all read these). An engine may support less
+# (the warp engine renders 256-1024 px) and says so itself.
+SIZE_RANGE = ControlRange(64.0, 2048.0, 512.0, "Output size in pixels (even)")
+FPS_RANGE = ControlRange(1.0, 120.0, 25.0, "Frames per second")
+STRENGTH_RANGE = ControlRange(0.0, 1.0, 1.0, "Text edit strength (0 none .. 1 full)")
+SEED_RANGE = ControlRange(0.0, float(2**31 - 1), 0.0, "Seed (blinks, head motion, noise)")
+CRF_RANGE = ControlRange(0.0, 51.0, 18.0, "H.264 quality (0 lossless .. 51 worst; lower is better)")
+
+RENDER_RANGES: dict[str, ControlRange] = {
+    "size": SIZE_RANGE, "fps": FPS_RANGE, "strength": STRENGTH_RANGE, "seed": SEED_RANGE,
+    "crf": CRF_RANGE,
+}
+"""Render settings by name (the expression controls are in EXPRESSION_RANGES)."""
+
+
+def check_size(size: object) -> int:
+    """`size` as int; ValueError (one line) unless an even whole number in SIZE_RANGE."""
+    r = SIZE_RANGE
+    if isinstance(size, bool) or not isinstance(size, int | np.integer) or not (
+            r.min <= size <= r.max) or size % 2:
+        raise ValueError(f"size must be an even number of pixels from {r.min:g} to "
+                         f"{r.max:g}, got {size}")
+    return int(size)
+
+
+def check_fps(fps: object, whole: bool = True) -> float:
+    """`fps` as a number; ValueError (one line) unless in FPS_RANGE (and whole when asked:
+    a timeline's frames index its audio, so its rate is a whole number)."""
+    r = FPS_RANGE
+    ok = isinstance(fps, int | np.integer) if whole else isinstance(fps, int | float | np.number)
+    if isinstance(fps, bool) or not ok or not (r.min <= fps <= r.max):
+        kind = "a whole number" if whole else "a number"
+        raise ValueError(f"fps must be {kind} from {r.min:g} to {r.max:g}, got {fps}")
+    return fps  # type: ignore[return-value]
+
 EMOTIONS: dict[str, str] = {
     "neutral": "Neutral",
     "happy": "Happy",

@@ -321,3 +321,15 @@ def top_level_boxes(path: str | Path) -> list[str]:
             boxes.append(kind)
             pos += size
     return boxes
+
+
+def read_frame(path: str | Path, index: int) -> np.ndarray | None:
+    """Frame `index` of a video as [H, W, 3] uint8 RGB (decoded from the start: meant for
+    short segment renders), or None when the file is unreadable or shorter."""
+    import contextlib
+
+    with contextlib.suppress(InputError), contextlib.closing(read_frames(path)) as frames:
+        for i, frame in enumerate(frames):
+            if i == index:
+                return frame
+    return None

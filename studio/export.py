@@ -17,15 +17,15 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Iterator
-from fractions import Fraction
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from core.errors import Cancelled, InputError
-from core.fsutil import atomic_path
-from core.types import CancelFn, ProgressFn, Waveform
+from core.types import CRF_RANGE, CancelFn, ProgressFn, Waveform
+from studio import runner
+from studio.timelines import check_size_fps
 
 if TYPE_CHECKING:
     from studio.project import Project
@@ -42,16 +42,20 @@ def _safe_name(name: str) -> str:
 def export_timeline(project: Project, timeline_id: int, out_path: str | Path | None = None,
                     size: int | None = None, fps: int | None = None, crf: int = 18,
                     progress: ProgressFn | None = None, cancel: CancelFn | None = None,
-                    render_missing: bool = True) -> Path:
+                    render_missing: bool = True, run_jobs: bool = True) -> Path:
+    """Export timeline `timeline_id` (see Project.export_video). Missing segments are
+    queued as jobs; `run_jobs` renders them here (CLI, tests) with the project's engine
+    host, else export waits for the app's worker to run them (no second runner)."""
+    from core.mux import concat_copy, same_h264_params
     from core.video import check_writable
-    from studio.queue import RENDER_CRF, JobRunner
 
     tl = project.timeline(timeline_id)
     size = tl.size if size is None else int(size)
     fps = tl.fps if fps is None else int(fps)
-    project._check_size_fps(size, fps)
-    if not (0 <= int(crf) <= 51):
-        raise InputError(None, f"crf must be 0..51 (lower = better), got {crf}")
+    check_size_fps(size, fps)
+    if not (CRF_RANGE.min <= int(crf) <= CRF_RANGE.max):
+        raise InputError(None, f"crf must be {CRF_RANGE.min:g}..{CRF_RANGE.max:g} (lower = "
+                         f"better), got {crf}")
     out = Path(out_path) if out_path is not None else (
         project.path / "exports" / f"{_safe_name(tl.name)}.mp4")
     out = check_writable(out.expanduser())
@@ -78,18 +82,19 @@ def export_timeline(project: Project, timeline_id: int, out_path: str | Path | N
         def job_done(_info):
             done_n[0] += 1
 
-        with JobRunner(project.path) as runner:
-            while True:
-                runner.run_all(progress=job_progress, cancel=is_cancelled,
-                               on_job_done=job_done, job_ids=ids)
-                if is_cancelled():
-                    raise Cancelled()
-                # a job may be running in another runner (the app's worker, another CLI)
-                active = [j for j in project.jobs(("queued", "running")) if j.id in ids]
-                if not active:
-                    break
-                prog(render_share * done_n[0] / total, "waiting for a render in progress")
-                time.sleep(0.2)
+        while True:
+            if run_jobs:  # inline, with the project's engine host (no runner of its own)
+                runner.run_jobs(project, project.engine_host, progress=job_progress,
+                                cancel=is_cancelled, on_job_done=job_done, job_ids=ids)
+            if is_cancelled():
+                raise Cancelled()
+            # a job may be running in another runner (the app's worker, another CLI)
+            active = [j for j in project.jobs(("queued", "running")) if j.id in ids]
+            if not active:
+                break
+            done_n[0] = len(ids) - len(active)
+            prog(render_share * done_n[0] / total, "waiting for a render in progress")
+            time.sleep(0.2)
         segs = project.segments(tl.id)
         bad = [s for s in segs if s.state != "rendered"]
         if bad:
@@ -105,10 +110,10 @@ def export_timeline(project: Project, timeline_id: int, out_path: str | Path | N
     def sub(f, m):
         prog(render_share + (1 - render_share) * f, m)
 
-    same = size == tl.size and fps == tl.fps and int(crf) == RENDER_CRF
-    if same and _compatible(files):
-        return _concat_copy(files, [s.n_frames for s in segs], tl.fps, pcm, out, sub,
-                            is_cancelled)
+    same = size == tl.size and fps == tl.fps and int(crf) == runner.RENDER_CRF
+    if same and same_h264_params(files):
+        return concat_copy(files, [s.n_frames for s in segs], tl.fps, pcm, AUDIO_RATE, out,
+                           sub, is_cancelled, audio_bitrate=AUDIO_BITRATE)
     return _reencode(files, tl.fps, tl.n_frames, size, fps, int(crf), pcm, out, sub,
                      is_cancelled)
 
@@ -116,103 +121,9 @@ def export_timeline(project: Project, timeline_id: int, out_path: str | Path | N
 def load_audio_48k(path: Path) -> np.ndarray:
     """The original audio file decoded to 48 kHz mono float32 (better than the 16 kHz
     analysis copy: exports keep the recording's full bandwidth)."""
-    import av
+    from core.audio.loader import load_resampled
 
-    chunks = []
-    try:
-        with av.open(str(path)) as c:
-            res = av.AudioResampler(format="flt", layout="mono", rate=AUDIO_RATE)
-            for frame in c.decode(audio=0):
-                for f in res.resample(frame):
-                    chunks.append(f.to_ndarray().reshape(-1))
-            for f in res.resample(None):
-                chunks.append(f.to_ndarray().reshape(-1))
-    except (av.FFmpegError, OSError) as exc:
-        raise InputError(path, f"cannot decode the timeline's audio ({exc})") from None
-    if not chunks:
-        return np.zeros(0, np.float32)
-    return np.clip(np.concatenate(chunks).astype(np.float32), -1.0, 1.0)
-
-
-def _compatible(files: list[Path]) -> bool:
-    """True when all files hold one H.264 stream with identical codec parameters."""
-    import av
-
-    ref = None
-    try:
-        for f in files:
-            with av.open(str(f)) as c:
-                v = c.streams.video[0]
-                cc = v.codec_context
-                key = (cc.name, cc.width, cc.height, cc.pix_fmt, bytes(cc.extradata or b""),
-                       v.time_base)
-            if ref is None:
-                ref = key
-            elif key != ref:
-                return False
-    except (av.FFmpegError, OSError, IndexError):
-        return False
-    return ref is not None and ref[0] == "h264"
-
-
-def _encode_audio(container, astream, pcm: np.ndarray, sent: int, upto: int) -> int:
-    import av
-
-    if upto <= sent:
-        return sent
-    chunk = pcm[sent:upto]
-    if len(chunk) < upto - sent:
-        chunk = np.concatenate([chunk, np.zeros(upto - sent - len(chunk), np.float32)])
-    af = av.AudioFrame.from_ndarray(np.ascontiguousarray(chunk.reshape(1, -1)), format="fltp",
-                                    layout="mono")
-    af.sample_rate = AUDIO_RATE
-    af.pts = sent
-    af.time_base = Fraction(1, AUDIO_RATE)
-    for packet in astream.encode(af):
-        container.mux(packet)
-    return upto
-
-
-def _concat_copy(files: list[Path], counts: list[int], fps: int, pcm: np.ndarray, out: Path,
-                 progress: ProgressFn, cancel: CancelFn) -> Path:
-    import av
-
-    total = sum(counts)
-    with atomic_path(out, suffix=".mp4") as tmp, av.open(str(tmp), "w", format="mp4",
-                 options={"movflags": "+faststart"}) as dst:
-        vout = None
-        astream = None
-        sent = 0
-        frames_done = 0
-        for i, (f, n) in enumerate(zip(files, counts, strict=True)):
-            if cancel():
-                raise Cancelled()
-            with av.open(str(f)) as src:
-                vin = src.streams.video[0]
-                tb = vin.time_base
-                if vout is None:
-                    vout = dst.add_stream_from_template(vin)
-                    astream = dst.add_stream("aac", rate=AUDIO_RATE, layout="mono")
-                    astream.bit_rate = AUDIO_BITRATE
-                offset = int(round(Fraction(frames_done, fps) / tb))
-                packets = [p for p in src.demux(vin) if p.size > 0]
-                base = min((p.pts for p in packets if p.pts is not None), default=0)
-                for p in packets:
-                    if p.pts is not None:
-                        p.pts = p.pts - base + offset
-                    if p.dts is not None:
-                        p.dts = p.dts - base + offset
-                    p.stream = vout
-                    dst.mux(p)
-            frames_done += n
-            sent = _encode_audio(dst, astream, pcm, sent,
-                                 int(round(Fraction(frames_done, fps) * AUDIO_RATE)))
-            progress(frames_done / total * 0.99, f"joined segment {i + 1}/{len(files)}")
-        if astream is not None:
-            for packet in astream.encode(None):
-                dst.mux(packet)
-    progress(1.0, f"exported {out.name}")
-    return out
+    return load_resampled(path, AUDIO_RATE)
 
 
 def _resampled(files: list[Path], src_fps: int, n_src: int, size: int,

@@ -79,3 +79,10 @@ def restore_rig(rig: FaceRig, portrait_path: str | Path) -> FaceRig:
     from core.face import compact
 
     return compact.restore(rig, load_image(portrait_path))
+
+
+def source_sample_rate(path: str | Path) -> int:
+    """The sample rate an audio file declares (0 when unknown), shown to the user."""
+    from core.audio.loader import source_sample_rate as _rate
+
+    return _rate(path)

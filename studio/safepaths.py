@@ -12,7 +12,7 @@ comes from here:
   `studio.assets.clean_ext` can produce on import ("" or "." + 1-10 of [a-z0-9]; this is
   the rule import applies, so every legitimately imported file passes, whatever its kind);
 - a render file is exactly renders/<64 lowercase hex>.mp4 (the spec hash, see
-  `studio.spec.spec_hash`, which is what `Project.render_plan` writes);
+  `studio.specs.spec_hash`, which is what `Project.render_plan` writes);
 - the path must resolve, after symlinks, inside the project folder (a symlink in media/ or
   renders/, or a symlinked media/ folder, pointing elsewhere is refused).
 

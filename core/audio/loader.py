@@ -176,3 +176,38 @@ def _decode(p: Path, container, stream, declared: float | None, max_seconds: flo
 def _short(err: Exception) -> str:
     msg = getattr(err, "strerror", None) or str(err)
     return str(msg).splitlines()[0][:120] if msg else type(err).__name__
+
+
+def source_sample_rate(path: str | Path) -> int:
+    """The sample rate the file's first audio stream declares (0 when unknown or
+    unreadable): shown to the user, never trusted for decoding."""
+    try:
+        import av
+
+        with av.open(str(path)) as c:
+            return int(c.streams.audio[0].codec_context.sample_rate or 0)
+    except Exception:
+        return 0
+
+
+def load_resampled(path: str | Path, rate: int) -> np.ndarray:
+    """The whole file decoded to mono float32 at `rate` Hz, clipped to [-1, 1].
+
+    Why beside `load`: exports keep the recording's full bandwidth (48 kHz), while the
+    16 kHz `Waveform` is the analysis copy. InputError (one line) when it cannot decode."""
+    import av
+
+    chunks = []
+    try:
+        with av.open(str(path)) as c:
+            res = av.AudioResampler(format="flt", layout="mono", rate=int(rate))
+            for frame in c.decode(audio=0):
+                for f in res.resample(frame):
+                    chunks.append(f.to_ndarray().reshape(-1))
+            for f in res.resample(None):
+                chunks.append(f.to_ndarray().reshape(-1))
+    except (av.FFmpegError, OSError) as exc:
+        raise InputError(Path(path), f"cannot decode the audio ({exc})") from None
+    if not chunks:
+        return np.zeros(0, np.float32)
+    return np.clip(np.concatenate(chunks).astype(np.float32), -1.0, 1.0)

@@ -30,7 +30,7 @@ def test_diffusion_segments(project, samples, tiny_weights, counting_factory):
     a, b = project.segments(tl.id)
     import json
 
-    from studio.spec import engine_traits
+    from studio.engines import engine_traits
 
     ctx = engine_traits("diffusion", json.dumps(tl.settings, sort_keys=True))[0]
     assert ctx > 0

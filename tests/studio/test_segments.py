@@ -135,7 +135,7 @@ def test_presets_crud(project):
 def test_context_engines_hash_context_frames(project, monkeypatch):
     """An engine that denoises context frames across boundaries (diffusion's overlap) gets
     them in the spec; a neighbour's override still re-renders only the neighbour."""
-    from studio import spec
+    from studio import engines as spec
 
     tid = project.timeline().id
     a, b = project.segments(tid)[:2]

@@ -1,0 +1,158 @@
+"""Running render jobs on an open project: the one render path of the studio.
+
+`run_job` renders one claimed job with an engine from an `EngineHost` and records it;
+`run_jobs` loops over the queue. `studio.queue.JobRunner` wraps these for a thread of its
+own (its own Project instance); export and the CLI call them inline. No module here
+imports `studio.project`, so project -> export -> runner has no cycle.
+
+Progress is one mechanism: the engine's frames drive `progress(fraction, message)`, which
+goes to the caller's listener unthrottled and to the database through the one throttle,
+`studio.jobs.ProgressWriter`.
+
+Crash safety: the segment file is written by core.video.write_mp4 (temp file + rename) and
+only then is the Render row inserted, in the same transaction that marks the job done. A
+process killed mid-render leaves a `running` job whose pid is dead (Project.open marks it
+`interrupted`), a hidden temp file (never mistaken for a render, removed on open), and
+every finished segment intact. A file renamed into place just before a kill is adopted
+(probed, then recorded) instead of being rendered again.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from core.errors import Cancelled, InputError
+from core.types import CancelFn, ProgressFn
+from studio.engines import EngineHost
+from studio.jobs import ProgressWriter
+from studio.records import JobInfo
+from studio.specs import RenderPlan
+
+if TYPE_CHECKING:
+    from studio.project import Project
+
+RENDER_CRF = 18
+"""Quality of segment renders. Export stream-copies them when asked for the same CRF."""
+RENDER_PRESET = "veryfast"
+
+JobProgress = Callable[[JobInfo, float, str], None]
+
+
+def render_to_file(project: Project, host: EngineHost, plan: RenderPlan, progress: ProgressFn,
+                   cancel: CancelFn) -> Path:
+    """Render a segment's frames with its engine and encode them to plan.out_path
+    (atomically; nothing is left behind on cancel or error)."""
+    from core.video import write_mp4
+
+    tl = plan.timeline
+    request = project.planner.render_request(plan)
+    # engines with context (diffusion) inpaint the segment around its neighbours' current
+    # renders, so a re-rendered segment meets them without a seam (see neighbour_anchors)
+    anchors = project.planner.neighbour_anchors(plan)
+    if anchors:
+        request.settings["anchors"] = anchors
+    # no available() pre-check: an engine may take its resources from request.settings
+    # (the timeline's weights folder); render raises EngineUnavailable with the reason
+    engine = host.get(tl.engine, tl.settings)
+    seg = plan.segment
+    n = seg.n_frames
+    progress(0.0, f"rendering frames {seg.start}-{seg.end}")
+    frames = engine.render(request, frames=range(seg.start, seg.end), cancel=cancel)
+
+    def counted():
+        i = 0
+        for i, frame in enumerate(frames, start=1):  # noqa: B007
+            if frame.shape[:2] != (tl.size, tl.size):
+                raise RuntimeError(f"engine returned a {frame.shape[1]}x{frame.shape[0]} "
+                                   f"frame, expected {tl.size}x{tl.size}")
+            yield frame
+            progress(min(1.0, i / n) * 0.999, f"frame {seg.start + i}/{seg.end}")
+            if cancel():
+                raise Cancelled()
+        if i != n:
+            raise RuntimeError(f"engine yielded {i} frames, expected {n}")
+
+    return write_mp4(counted(), tl.fps, plan.out_path, crf=RENDER_CRF, preset=RENDER_PRESET,
+                     n_frames=n, cancel=cancel)
+
+
+def frames_in(path: Path) -> int:
+    try:
+        from core.video import probe
+
+        return int(probe(path)["n_frames"])
+    except Exception:
+        return -1
+
+
+def run_job(project: Project, host: EngineHost, job: JobInfo, progress: ProgressFn | None,
+            cancel: CancelFn | None, db_every: float | None = None) -> JobInfo:
+    """Render a job already claimed (`JobStore.claim`) and leave it done, failed or
+    cancelled. Returns its final JobInfo."""
+    jobs = project.job_store
+    jid = job.id
+    if not jobs.segment_exists(job.segment_id):
+        jobs.finish(jid, "cancelled", "the segment no longer exists (split or merged)")
+        return jobs.get(jid)
+    try:
+        plan = project.timeline_store.render_plan(job.segment_id)
+    except InputError as exc:
+        jobs.finish(jid, "failed", "cannot plan the render", str(exc))
+        return jobs.get(jid)
+    jobs.set_spec_hash(jid, plan.spec_hash)
+
+    # already rendered (same spec elsewhere, or a file renamed in place before a crash)
+    if plan.out_path.is_file() and frames_in(plan.out_path) == plan.segment.n_frames:
+        jobs.record_render(plan, 0.0, job_id=jid, reused=True)
+        if progress:
+            progress(1.0, "reused")
+        return jobs.get(jid)
+
+    writer = ProgressWriter(jobs, jid, db_every)
+
+    def should_cancel() -> bool:
+        return bool(writer.cancel_requested or (cancel is not None and cancel()))
+
+    def report(fraction: float, message: str) -> None:
+        writer(fraction, message)
+        if progress is not None:
+            progress(fraction, message)
+
+    t0 = time.perf_counter()
+    try:
+        render_to_file(project, host, plan, report, should_cancel)
+    except Cancelled:
+        jobs.finish(jid, "cancelled", "cancelled; the previous render stays current")
+        return jobs.get(jid)
+    except InputError as exc:
+        jobs.finish(jid, "failed", "failed", str(exc))
+        return jobs.get(jid)
+    except Exception as exc:  # an engine bug must not kill the queue
+        jobs.finish(jid, "failed", "failed", f"{type(exc).__name__}: {exc}")
+        return jobs.get(jid)
+    jobs.record_render(plan, time.perf_counter() - t0, job_id=jid)
+    if progress is not None:
+        progress(1.0, "done")
+    return jobs.get(jid)
+
+
+def run_jobs(project: Project, host: EngineHost, progress: JobProgress | None = None,
+             cancel: CancelFn | None = None,
+             on_job_done: Callable[[JobInfo], None] | None = None,
+             job_ids: set[int] | None = None, db_every: float | None = None) -> list[JobInfo]:
+    """Claim and run jobs until none is left (or cancel() is True). `progress(job,
+    fraction, message)`; `on_job_done(job_info)` after each."""
+    done: list[JobInfo] = []
+    while not (cancel is not None and cancel()):
+        job = project.job_store.claim(job_ids)
+        if job is None:
+            break
+        cb = None if progress is None else (lambda f, m, _i=job: progress(_i, f, m))
+        result = run_job(project, host, job, cb, cancel, db_every)
+        done.append(result)
+        if on_job_done is not None:
+            on_job_done(result)
+    return done
