@@ -21,9 +21,8 @@ from core.types import Expression, MotionTrack, RenderRequest
 from studio import pipeline, safepaths
 from studio.cache import key_of
 from studio.db.models import Render
-from studio.presets import render_expression
 from studio.records import RenderInfo, TimelineInfo
-from studio.specs import SPEC_VERSION, RenderPlan, motion_key_parts
+from studio.specs import SPEC_VERSION, RenderPlan, motion_key_parts, render_expression
 
 if TYPE_CHECKING:
     from studio.project import Project

@@ -36,15 +36,6 @@ def preset_info(r) -> PresetInfo:
     )
 
 
-def render_expression(p: PresetInfo) -> Expression:
-    """The expression a preset renders with: its controls plus the emotion words of its
-    prompt ("smiling", "very sad"...) where the controls are left at their defaults, so
-    the CPU engine honours the words too (core.motion.emotion_words)."""
-    from core.motion.emotion_words import apply_prompt
-
-    return apply_prompt(p.expression, p.prompt)
-
-
 def check_preset_fields(fields: dict) -> dict:
     """The column values of `fields` (validated; InputError names the bad one)."""
     out: dict = {}

@@ -29,7 +29,6 @@ from pathlib import Path
 from typing import NamedTuple
 
 from core.types import EXPRESSION_RANGES, Expression, TextEdit
-from studio.presets import render_expression
 from studio.records import PresetInfo, SegmentInfo, SegmentOverrides, TimelineInfo
 
 SPEC_VERSION = 2
@@ -68,6 +67,15 @@ def expr_from_json(text: str | None) -> Expression | None:
 
 def expr_to_json(e: Expression | None) -> str | None:
     return None if e is None else json.dumps(expression_dict(e), sort_keys=True)
+
+
+def render_expression(p: PresetInfo) -> Expression:
+    """The expression a preset renders with: its controls plus the emotion words of its
+    prompt ("smiling", "very sad"...) where the controls are left at their defaults, so
+    the CPU engine honours the words too (core.motion.emotion_words)."""
+    from core.motion.emotion_words import apply_prompt
+
+    return apply_prompt(p.expression, p.prompt)
 
 
 def spec_hash(spec: dict) -> str:

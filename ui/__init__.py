@@ -3,4 +3,7 @@ for the threading model."""
 
 from ui.qtfix import protect_bool_singletons
 
-protect_bool_singletons()
+try:
+    protect_bool_singletons()
+except ImportError:  # no PySide6: ui.entry can still say so and run the CLI
+    pass

@@ -38,12 +38,11 @@ def ensure_demo_speech() -> Path:
 
 def demo_portrait(folder: Path) -> Path:
     """Write scikit-image's astronaut (public domain, NASA) as the demo portrait."""
-    from PIL import Image
     from skimage import data
 
-    path = folder / "astronaut.png"
-    Image.fromarray(data.astronaut()).save(path)
-    return path
+    from core.media import save_png
+
+    return save_png(data.astronaut(), folder / "astronaut.png")
 
 
 def run(args: argparse.Namespace) -> int:
