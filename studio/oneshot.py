@@ -3,6 +3,11 @@
 This is the pipeline behind `python main.py render --portrait P --audio A` and `demo`.
 Every input is validated (and the output path checked) before any expensive work, so bad
 input fails in milliseconds with a one-line error and never leaves a partial file.
+
+It shares the studio's render path: engines come from studio.engines (one registry, typed
+options), limits from core.types (SIZE_RANGE, FPS_RANGE, CRF_RANGE, SEED_RANGE), and the
+frames are rendered and encoded by `studio.runner.encode_frames`, the step every project
+job runs too.
 """
 
 from __future__ import annotations
@@ -12,26 +17,46 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from core.errors import EngineUnavailable, InputError
-from core.types import CancelFn, Expression, ProgressFn, RenderRequest, TextEdit
+from core.types import (
+    CRF_RANGE,
+    FPS_RANGE,
+    SEED_RANGE,
+    SIZE_RANGE,
+    CancelFn,
+    Expression,
+    ProgressFn,
+    RenderRequest,
+    TextEdit,
+    check_size,
+)
+from studio import engines
+from studio.engines import EngineOptions
 
-MIN_SIZE, MAX_SIZE = 256, 1024
+MIN_SIZE, MAX_SIZE = int(SIZE_RANGE.min), int(SIZE_RANGE.max)
 
 
-@dataclass
+@dataclass(frozen=True)
 class OneShotJob:
+    """A one-shot render request (typed; `settings` are the engine's options)."""
+
     portrait: Path
     audio: Path
     out: Path
     transcript: str | None = None
     landmarks: Path | None = None
-    size: int = 512
-    fps: float = 25.0
+    size: int = int(SIZE_RANGE.default)
+    fps: float = FPS_RANGE.default
     engine: str = "warp"
-    seed: int = 0
+    seed: int = int(SEED_RANGE.default)
     expression: Expression = field(default_factory=Expression)
     text: TextEdit = field(default_factory=TextEdit)
-    settings: dict = field(default_factory=dict)
-    crf: int = 18
+    settings: EngineOptions | dict = field(default_factory=EngineOptions)
+    crf: int = int(CRF_RANGE.default)
+
+    @property
+    def options(self) -> EngineOptions:
+        s = self.settings
+        return s if isinstance(s, EngineOptions) else EngineOptions.from_dict(s)
 
 
 @dataclass
@@ -44,15 +69,25 @@ class OneShotResult:
 
 
 def validate_size(size: int) -> int:
-    if not MIN_SIZE <= size <= MAX_SIZE or size % 2:
-        raise InputError(None, f"--size {size} is not supported: use an even size from {MIN_SIZE} to {MAX_SIZE}")
-    return size
+    try:
+        return check_size(size)
+    except ValueError:
+        raise InputError(None, f"--size {size} is not supported: use an even size from "
+                         f"{MIN_SIZE} to {MAX_SIZE}") from None
 
 
 def validate_fps(fps: float) -> float:
-    if not 1 <= fps <= 60:
-        raise InputError(None, f"--fps {fps} is not supported: use 1 to 60")
+    if not FPS_RANGE.min <= fps <= FPS_RANGE.max:
+        raise InputError(None, f"--fps {fps} is not supported: use {FPS_RANGE.min:g} to "
+                         f"{FPS_RANGE.max:g}")
     return fps
+
+
+def validate_crf(crf: int) -> int:
+    if not CRF_RANGE.min <= crf <= CRF_RANGE.max:
+        raise InputError(None, f"--crf {crf} is out of range: use {CRF_RANGE.min:g}-"
+                         f"{CRF_RANGE.max:g}")
+    return crf
 
 
 def render_oneshot(
@@ -60,14 +95,16 @@ def render_oneshot(
 ) -> OneShotResult:
     """Analyse, plan, render and encode; returns the written path and stage timings."""
     from core import audio as core_audio
-    from core import engines, face, image, motion, video
+    from core import face, image, motion, video
+    from studio.runner import encode_frames
 
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     validate_size(job.size)
     validate_fps(job.fps)
+    validate_crf(job.crf)
     video.check_writable(job.out)
-    engine = engines.create(job.engine, **job.settings)
+    engine = engines.create(job.engine, job.options)
     ok, why = engine.available()
     if not ok:
         raise EngineUnavailable(job.engine, why)
@@ -107,7 +144,7 @@ def render_oneshot(
         seed=job.seed,
         expression=job.expression,
         text=job.text,
-        settings=dict(job.settings),
+        settings=job.options.as_dict(),
         audio=wave,
     )
     n = track.n_frames
@@ -117,17 +154,8 @@ def render_oneshot(
             progress(0.05 + 0.95 * fraction, message)
 
     t = time.perf_counter()
-    frames = engine.render(request, progress=None, cancel=cancel)
-    video.write_mp4(
-        frames,
-        fps=job.fps,
-        out_path=job.out,
-        audio=wave,
-        crf=job.crf,
-        n_frames=n,
-        progress=frame_progress,
-        cancel=cancel,
-    )
+    encode_frames(engine, request, range(n), Path(job.out), audio=wave, crf=job.crf,
+                  preset=None, progress=frame_progress, cancel=cancel)
     timings["render_encode"] = time.perf_counter() - t
     timings["total"] = time.perf_counter() - t0
     return OneShotResult(Path(job.out), n, n / job.fps, timings, list(rig.warnings))

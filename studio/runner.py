@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from core.errors import Cancelled, InputError
-from core.types import CancelFn, ProgressFn
+from core.types import CancelFn, ProgressFn, RenderRequest, Waveform
 from studio.engines import EngineHost
 from studio.jobs import ProgressWriter
 from studio.records import JobInfo
@@ -45,8 +45,6 @@ def render_to_file(project: Project, host: EngineHost, plan: RenderPlan, progres
                    cancel: CancelFn) -> Path:
     """Render a segment's frames with its engine and encode them to plan.out_path
     (atomically; nothing is left behind on cancel or error)."""
-    from core.video import write_mp4
-
     tl = plan.timeline
     request = project.planner.render_request(plan)
     # engines with context (diffusion) inpaint the segment around its neighbours' current
@@ -58,25 +56,47 @@ def render_to_file(project: Project, host: EngineHost, plan: RenderPlan, progres
     # (the timeline's weights folder); render raises EngineUnavailable with the reason
     engine = host.get(tl.engine, tl.settings)
     seg = plan.segment
-    n = seg.n_frames
     progress(0.0, f"rendering frames {seg.start}-{seg.end}")
-    frames = engine.render(request, frames=range(seg.start, seg.end), cancel=cancel)
+    return encode_frames(engine, request, range(seg.start, seg.end), plan.out_path,
+                         crf=RENDER_CRF, preset=RENDER_PRESET, progress=progress,
+                         cancel=cancel, frame_label=lambda i: f"frame {seg.start + i}/{seg.end}",
+                         fps=tl.fps)
+
+
+def encode_frames(engine, request: RenderRequest, frames: range, out: Path,
+                  audio: Waveform | None = None, crf: int = RENDER_CRF,
+                  preset: str | None = RENDER_PRESET, progress: ProgressFn | None = None,
+                  cancel: CancelFn | None = None,
+                  frame_label: Callable[[int], str] | None = None,
+                  fps: float | None = None) -> Path:
+    """THE studio render step, shared by project jobs and one-shot renders: `frames` of
+    `request` rendered by `engine`, checked (size, count) and encoded to `out` atomically
+    (with `audio` muxed when given). Nothing is left behind on cancel or error."""
+    from core.video import write_mp4
+
+    n = len(frames)
+    size = request.size
+    is_cancelled = cancel or (lambda: False)
+    label = frame_label or (lambda i: f"frame {i}/{n}")
+    it = engine.render(request, frames=frames, cancel=cancel)
 
     def counted():
         i = 0
-        for i, frame in enumerate(frames, start=1):  # noqa: B007
-            if frame.shape[:2] != (tl.size, tl.size):
+        for i, frame in enumerate(it, start=1):  # noqa: B007
+            if frame.shape[:2] != (size, size):
                 raise RuntimeError(f"engine returned a {frame.shape[1]}x{frame.shape[0]} "
-                                   f"frame, expected {tl.size}x{tl.size}")
+                                   f"frame, expected {size}x{size}")
             yield frame
-            progress(min(1.0, i / n) * 0.999, f"frame {seg.start + i}/{seg.end}")
-            if cancel():
+            if progress is not None:
+                progress(min(1.0, i / n) * 0.999, label(i))
+            if is_cancelled():
                 raise Cancelled()
         if i != n:
             raise RuntimeError(f"engine yielded {i} frames, expected {n}")
 
-    return write_mp4(counted(), tl.fps, plan.out_path, crf=RENDER_CRF, preset=RENDER_PRESET,
-                     n_frames=n, cancel=cancel)
+    kw = {} if preset is None else {"preset": preset}
+    return write_mp4(counted(), request.fps if fps is None else fps, out, audio=audio, crf=crf, n_frames=n,
+                     cancel=cancel, **kw)
 
 
 def frames_in(path: Path) -> int:

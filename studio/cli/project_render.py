@@ -14,15 +14,12 @@ from studio.cli.common import open_project
 
 
 def render_timeline(args) -> int:
+    from studio.cli.render_flags import apply_render_flags
     from studio.queue import JobRunner
 
     quiet = bool(getattr(args, "quiet", False))
     with open_project(args) as project:
         tl = project.timeline(getattr(args, "timeline", None))
-        engine = getattr(args, "engine", None)
-        if engine and engine != tl.engine:
-            tl = project.update_timeline(tl.id, engine=engine)
-            print(f"timeline {tl.id}: engine set to {engine}")
         segs = project.segments(tl.id)
         seg_arg = getattr(args, "segment", None)
         if seg_arg is not None:
@@ -30,18 +27,22 @@ def render_timeline(args) -> int:
             if not wanted:
                 raise InputError(None, f"no segment {seg_arg} in timeline {tl.id} "
                                  f"(segments: {', '.join(str(s.id) for s in segs)})")
-            segs = wanted
+        flags = apply_render_flags(project, tl, args)
+        tl = flags.timeline
+        segs = project.segments(tl.id)
+        if seg_arg is not None:
+            segs = [s for s in segs if s.id == int(seg_arg)]
         current = [s for s in segs if s.state == "rendered"]
         jobs = project.enqueue(tl.id, [s.id for s in segs])
         print(f"timeline {tl.id} '{tl.name}': {len(segs)} segment(s), {len(current)} already "
               f"rendered (reused), {len(jobs)} to render with {tl.engine}")
         if not jobs:
-            return 0
+            return flags.export(project, quiet)
         ids = {j.id for j in jobs}
         frames_total = sum(s.n_frames for s in segs if s.state != "rendered")
         t0 = time.perf_counter()
         results = []
-        with JobRunner(project.path) as runner:
+        with JobRunner(project.path, engine_options=flags.engine_options) as runner:
             bar = None
             if not quiet:
                 from tqdm import tqdm
@@ -96,7 +97,7 @@ def render_timeline(args) -> int:
         if failed:
             raise InputError(None, f"{len(failed)} segment(s) failed: "
                              f"{failed[0].error or failed[0].message}")
-    return 0
+        return flags.export(project, quiet)
 
 
 def _line(info) -> str:

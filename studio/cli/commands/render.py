@@ -10,7 +10,15 @@ import argparse
 from pathlib import Path
 
 from core.errors import InputError
-from core.types import EMOTIONS, EXPRESSION_RANGES, Expression, TextEdit, check_expression_value
+from core.types import (
+    EMOTIONS,
+    EXPRESSION_RANGES,
+    FPS_RANGE,
+    SIZE_RANGE,
+    Expression,
+    TextEdit,
+    check_expression_value,
+)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -18,7 +26,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         "render",
         help="render a talking-head video (one-shot, or a project's timeline)",
         description="One-shot: render --portrait P --audio A [--out OUT.mp4]. "
-        "Project: render [--project P] [--timeline T] [--segment S].",
+        "Project: render [--project P] [--timeline T] [--segment S]; there --size, --seed, "
+        "--engine and the diffusion options change the timeline, expression flags make a "
+        "preset (or a --segment override), --transcript/--landmarks update the assets, "
+        "--device applies to this run and --out exports afterwards (each says so); "
+        "flags that make no sense for a project are refused.",
     )
     one = p.add_argument_group("one-shot render")
     one.add_argument("--portrait", type=Path, help="portrait image (JPEG, PNG, ...)")
@@ -27,27 +39,27 @@ def register(sub: argparse._SubParsersAction) -> None:
     tx.add_argument("--transcript", help="the words spoken (improves lip sync)")
     tx.add_argument("--transcript-file", type=Path, help="a text file with the words spoken")
     one.add_argument("--out", type=Path, help="output MP4 (default: out/<portrait>_<audio>.mp4)")
-    one.add_argument("--size", type=int, default=512, help="output size in pixels, 256-1024 (default 512)")
-    one.add_argument("--fps", type=float, default=25.0, help="frames per second (default 25)")
-    one.add_argument("--seed", type=int, default=0, help="seed for blinks, head motion and noise")
-    one.add_argument("--smile", type=float, default=0.0, help="-1 (frown) .. 1 (smile)")
-    one.add_argument("--brows", type=float, default=0.0, help="-1 (lowered) .. 1 (raised)")
-    one.add_argument("--head-motion", type=float, default=1.0, help="0 (still) .. 2 (animated)")
-    one.add_argument("--blink-rate", type=float, default=1.0, help="0 (never) .. 3 (often)")
-    one.add_argument("--emotion", default="neutral",
+    one.add_argument("--size", type=int, default=None, help=f"output size in pixels, even, {SIZE_RANGE.min:g}-{SIZE_RANGE.max:g} (default {SIZE_RANGE.default:g}; the warp engine renders 256-1024)")
+    one.add_argument("--fps", type=float, default=None, help=f"frames per second, {FPS_RANGE.min:g}-{FPS_RANGE.max:g} (default {FPS_RANGE.default:g})")
+    one.add_argument("--seed", type=int, default=None, help="seed for blinks, head motion and noise (default 0)")
+    one.add_argument("--smile", type=float, default=None, help="-1 (frown) .. 1 (smile)")
+    one.add_argument("--brows", type=float, default=None, help="-1 (lowered) .. 1 (raised)")
+    one.add_argument("--head-motion", type=float, default=None, help="0 (still) .. 2 (animated)")
+    one.add_argument("--blink-rate", type=float, default=None, help="0 (never) .. 3 (often)")
+    one.add_argument("--emotion", default=None,
                      help="emotion: " + ", ".join(EMOTIONS) + " (default neutral)")
     for name in ("intensity", "expressiveness", "gaze"):
         r = EXPRESSION_RANGES[name]
-        one.add_argument(f"--{name}", type=float, default=r.default,
+        one.add_argument(f"--{name}", type=float, default=None,
                          help=f"{r.label}, {r.min:g}-{r.max:g} (default {r.default:g})")
     one.add_argument("--landmarks", type=Path, help="JSON with 5 or 68 [x, y] face points, for portraits where no face is found")
-    one.add_argument("--crf", type=int, default=18, help="H.264 quality, 0-51, lower is better (default 18)")
+    one.add_argument("--crf", type=int, default=None, help="H.264 quality, 0-51, lower is better (default 18)")
     p.add_argument("--engine", help="engine: warp (default, CPU) or diffusion")
     diff = p.add_argument_group("diffusion engine")
     diff.add_argument("--weights", type=Path, help="weights folder for the diffusion engine")
     diff.add_argument("--device", default=None, help="cpu, cuda (default: cuda when present)")
-    diff.add_argument("--prompt", default="", help="text edit, e.g. 'wearing glasses'")
-    diff.add_argument("--negative-prompt", default="")
+    diff.add_argument("--prompt", default=None, help="text edit, e.g. 'wearing glasses'")
+    diff.add_argument("--negative-prompt", default=None)
     diff.add_argument("--text-scale", type=float, default=None, help="weight of the text edit")
     diff.add_argument("--steps", type=int, default=None, help="denoising steps")
     diff.add_argument("--guidance", type=float, default=None, help="classifier-free guidance scale")
@@ -60,6 +72,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _settings(args: argparse.Namespace) -> dict:
+    """The engine options given on the command line (weights, device, text_scale, steps,
+    guidance)."""
     settings: dict = {}
     if args.weights is not None:
         settings["weights"] = str(args.weights)
@@ -78,15 +92,19 @@ def _expression(args: argparse.Namespace) -> Expression:
     words of --prompt where the flags stay at their defaults."""
     from core.motion.emotion_words import apply_prompt
 
-    values = {"emotion": args.emotion, "intensity": args.intensity,
-              "expressiveness": args.expressiveness, "gaze": args.gaze}
+    values = {"emotion": args.emotion or "neutral"}
+    for name in ("intensity", "expressiveness", "gaze"):
+        v = getattr(args, name)
+        values[name] = EXPRESSION_RANGES[name].default if v is None else v
     for name, value in values.items():
         try:
             check_expression_value(name, value)
         except ValueError as err:
             raise InputError(None, f"--{name}: {err}") from None
-    ex = Expression(args.smile, args.brows, args.head_motion, args.blink_rate, **values)
-    return apply_prompt(ex.clamped(), args.prompt)
+    legacy = {k: EXPRESSION_RANGES[k].default if getattr(args, k) is None else getattr(args, k)
+              for k in ("smile", "brows", "head_motion", "blink_rate")}
+    ex = Expression(**legacy, **values)
+    return apply_prompt(ex.clamped(), args.prompt or "")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -94,11 +112,16 @@ def run(args: argparse.Namespace) -> int:
         from studio.cli.project_render import render_timeline
 
         return render_timeline(args)
+    for flag in ("project", "timeline", "segment"):
+        if getattr(args, flag) is not None:
+            raise InputError(None, f"--{flag} renders a project; --portrait/--audio make a "
+                             "one-shot render: give one or the other")
     if args.portrait is None or args.audio is None:
         raise InputError(None, "a one-shot render needs both --portrait and --audio")
 
     from studio.cli.common import read_transcript
     from studio.cli.progress import progress_bar
+    from studio.engines import EngineOptions
     from studio.oneshot import OneShotJob, render_oneshot
 
     expression = _expression(args)
@@ -113,17 +136,15 @@ def run(args: argparse.Namespace) -> int:
         out=out,
         transcript=transcript or None,
         landmarks=args.landmarks,
-        size=args.size,
-        fps=args.fps,
+        size=int(SIZE_RANGE.default) if args.size is None else args.size,
+        fps=FPS_RANGE.default if args.fps is None else args.fps,
         engine=args.engine or "warp",
-        seed=args.seed,
+        seed=0 if args.seed is None else args.seed,
         expression=expression,
-        text=TextEdit(prompt=args.prompt, negative_prompt=args.negative_prompt),
-        settings=_settings(args),
-        crf=args.crf,
+        text=TextEdit(prompt=args.prompt or "", negative_prompt=args.negative_prompt or ""),
+        settings=EngineOptions.from_dict(_settings(args)),
+        crf=18 if args.crf is None else args.crf,
     )
-    if not 0 <= job.crf <= 51:
-        raise InputError(None, f"--crf {job.crf} is out of range: use 0-51")
     with progress_bar("render", enabled=not args.quiet) as progress:
         result = render_oneshot(job, progress=progress)
     for warning in result.warnings:
