@@ -56,13 +56,15 @@ def plan_motion(rig: FaceRig, features: AudioFeatures, expression: Expression, s
 
 
 def create_engine(name: str, **options):
-    from core import engines
+    """A new engine (kept for callers outside the studio; studio.engines.EngineHost builds
+    and caches engines for the queue, previews and export)."""
+    from studio import engines
 
-    return engines.create(name, **options)
+    return engines.create(name, options)
 
 
 def engine_names() -> list[str]:
-    from core import engines
+    from studio import engines
 
     return engines.names()
 
