@@ -75,6 +75,10 @@ class Detection:
 
     box: tuple[float, float, float, float]
     score: float
+    detector: str = "hog"
+    """"hog" (dlib), or "blazeface-short" / "blazeface-full" (the fallback)."""
+    roll: float | None = None
+    """The eye line's angle (radians) when the detector knows it (BlazeFace's key points)."""
 
     @property
     def area(self) -> float:
@@ -101,12 +105,15 @@ def detect_faces(
     image: np.ndarray,
     max_side: int = DETECT_SIDE,
     passes: tuple[tuple[int, int], ...] = PASSES,
+    fallback: bool = True,
 ) -> list[Detection]:
     """All frontal faces, largest first, with boxes in `image` pixels.
 
     Tries increasingly expensive passes and stops at the first that finds a face:
     downscaled copy without / with one / with two upsamplings (small faces), then the
-    copy padded by 25 % (a face filling the whole frame leaves HOG no margin).
+    copy padded by 25 % (a face filling the whole frame leaves HOG no margin). When HOG
+    finds nothing (paintings, statues, tilted heads) and `fallback` is on, MediaPipe's
+    BlazeFace short-range then full-range models are asked (core.face.blazeface).
     """
     det = _model("detector")
     img = _as_rgb8(image)
@@ -132,7 +139,20 @@ def detect_faces(
             found.append(Detection(box, float(sc)))
         if found:
             break
+    if not found and fallback:
+        found = _blazeface(img)
     return sorted(found, key=lambda d: -d.area)
+
+
+def _blazeface(img: np.ndarray) -> list[Detection]:
+    """BlazeFace's faces (short range first: portraits fill the frame)."""
+    from core.face import blazeface
+
+    for spec, name in ((blazeface.SHORT, "blazeface-short"), (blazeface.FULL, "blazeface-full")):
+        dets = blazeface.detect(img, spec)
+        if dets:
+            return [Detection(d.box, d.score, name, d.roll) for d in dets]
+    return []
 
 
 def choose_face(dets: list[Detection]) -> tuple[Detection | None, list[str]]:

@@ -248,24 +248,40 @@ def run_iris(image_rgb: np.ndarray, points: np.ndarray) -> tuple[np.ndarray, np.
     return np.concatenate(iris).astype(np.float32), np.stack(lids).astype(np.float32)
 
 
+def _roi_moved(a: tuple[float, ...], b: tuple[float, ...]) -> bool:
+    """Whether ROI b differs from a by more than the model's own jitter (3° of roll, 3 % of
+    the side in position or size)."""
+    d_angle = abs((b[3] - a[3] + np.pi) % (2 * np.pi) - np.pi)
+    return (
+        d_angle > np.radians(3.0)
+        or np.hypot(b[0] - a[0], b[1] - a[1]) > 0.03 * a[2]
+        or abs(b[2] / a[2] - 1.0) > 0.03
+    )
+
+
 def mesh_from_roi(
     image_rgb: np.ndarray,
     roi: tuple[float, float, float, float],
-    refine: int = 1,
+    refine: int = 4,
     iris: bool = True,
 ) -> FaceMesh | None:
     """Face Mesh of the face in `roi` (cx, cy, side, angle), or None when the model says
     there is no face there (score < MIN_SCORE).
 
-    refine: how many times the ROI is rebuilt from the mesh and the model re-run (MediaPipe's
-    tracking step); 1 is enough for a detector box, 0 for a ROI from the previous frame.
+    refine: at most this many times the ROI is rebuilt from the mesh and the model re-run
+    (MediaPipe's tracking step), stopping as soon as the rebuilt ROI agrees with the one the
+    model saw. A level face converges after one re-run; a face rolled by 45° from a detector
+    box without roll (HOG) needs two or three. 0 for a ROI from the previous video frame.
     """
     img = _as_rgb8(image_rgb)
     pts, score = run_landmarks(img, roi)
     for _ in range(refine):
         if score < MIN_SCORE:
             break
-        roi = roi_from_points(pts)
+        nxt = roi_from_points(pts)
+        if not _roi_moved(roi, nxt):
+            break
+        roi = nxt
         pts, score = run_landmarks(img, roi)
     if score < MIN_SCORE:
         return None
@@ -281,7 +297,7 @@ def mesh_from_box(
     image_rgb: np.ndarray,
     box: tuple[float, float, float, float],
     angle: float = 0.0,
-    refine: int = 2,
+    refine: int = 4,
     iris: bool = True,
 ) -> FaceMesh | None:
     """Face Mesh of the face in a detector box (x0, y0, x1, y1), image pixels.
@@ -291,3 +307,44 @@ def mesh_from_box(
     Returns None when the landmark model does not see a face in the box.
     """
     return mesh_from_roi(image_rgb, roi_from_box(box, angle=angle), refine=refine, iris=iris)
+
+
+# ---------------------------------------------------------------- iBUG-68 layout
+# fmt: off
+IBUG68_FROM_MESH: tuple[tuple[int, ...], ...] = (
+    # jaw 0-16: the mesh's face oval, image-left temple → chin (152) → image-right temple
+    (127,), (93, 234), (132, 93), (58, 132), (172,), (150, 136), (149,), (148, 176), (152,),
+    (377, 400), (378,), (379, 365), (397,), (288, 361), (361, 323), (323, 454), (356,),
+    # brows 17-26, outer → inner (image-left), inner → outer (image-right): between the
+    # brow's upper (70 63 105 66 107) and lower (46 53 52 65 55) contours
+    (156, 70), (63, 53), (105, 66), (66, 107), (107, 55),
+    (336, 285), (296, 336), (334, 296), (293, 283), (383, 300),
+    # nose 27-35: bridge (midline 168 6 197 195 5 4 1), then the nostril base left → right
+    (168, 6), (197,), (195, 5), (4, 1), (98, 97), (97,), (2, 164), (326,), (327, 326),
+    # eyes 36-47: the eyelid contours (refined by the iris model), iBUG order
+    (33,), (160,), (158,), (155, 133), (145, 153), (163, 144),
+    (382, 362), (385,), (387,), (263,), (390, 373), (374, 380),
+    # outer lips 48-59 from the image-left corner over the upper lip, back under the lower
+    (61, 146), (39,), (37,), (0,), (267,), (269,), (291, 375), (405,), (314,), (17,), (84,),
+    (181,),
+    # inner lips 60-67: the mesh's inner-lip ring (78 … 308), so an open mouth opens here
+    (78, 95), (82,), (13,), (312,), (308, 324), (317,), (14,), (87,),
+)
+# fmt: on
+"""Mesh vertices whose mean gives each iBUG-68 landmark (a fixed, symmetric map).
+
+How it was chosen (scripts/derive_ibug68_map.py): for each iBUG point, the single vertex or
+the midpoint of two neighbouring vertices of the semantically matching mesh contour (face
+oval, brow contours, nose midline and nostril base, eyelids, outer / inner lip rings) with
+the smallest mean distance to dlib's 68-point predictions on the 13 sample portraits and
+peer reference frames plus their mirror images, chosen per left/right pair so the map is
+mirror-symmetric. Mean distance to dlib's points: 0.052 inter-ocular distances (jaw 0.080 —
+the mesh's oval is a fixed surface curve, dlib's jaw a silhouette; brows 0.070; nose 0.038;
+eyes 0.031; lips 0.040).
+"""
+
+
+def points68_from_mesh(points: np.ndarray) -> np.ndarray:
+    """The 68 iBUG landmarks [68, 2] float32 of a Face Mesh [468, 2 or 3] (same pixels)."""
+    p = np.asarray(points, dtype=np.float64)[:, :2]
+    return np.array([p[list(ix)].mean(0) for ix in IBUG68_FROM_MESH], dtype=np.float32)
