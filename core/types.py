@@ -129,6 +129,11 @@ class FaceRig:
                 "jaw_outer", "head", "neck", "border"; see core.face.mesh).
     crop:       (x0, y0, x1, y1) the square of the ORIGINAL image that `image` shows
                 (image = that square resized to H×W), to map points back and forth.
+    mesh3d:     [468, 3] float32 MediaPipe Face Mesh in rig-image pixels (z in the same
+                units, + towards the camera; see FaceMesh), or None (user landmarks).
+                `landmarks` were derived from it (core.face.facemesh.points68_from_mesh,
+                then lips closed where they cross).
+    iris:       [10, 3] float32 (FaceMesh.iris layout) in rig-image pixels, or None.
     """
 
     image: np.ndarray
@@ -141,6 +146,8 @@ class FaceRig:
     warnings: list[str] = field(default_factory=list)
     mesh_groups: dict[str, np.ndarray] = field(default_factory=dict)
     crop: tuple[float, float, float, float] | None = None
+    mesh3d: np.ndarray | None = None
+    iris: np.ndarray | None = None
 
     @property
     def size(self) -> tuple[int, int]:

@@ -264,9 +264,10 @@ def mesh_from_roi(
     roi: tuple[float, float, float, float],
     refine: int = 4,
     iris: bool = True,
+    min_score: float = MIN_SCORE,
 ) -> FaceMesh | None:
     """Face Mesh of the face in `roi` (cx, cy, side, angle), or None when the model says
-    there is no face there (score < MIN_SCORE).
+    there is no face there (score < min_score).
 
     refine: at most this many times the ROI is rebuilt from the mesh and the model re-run
     (MediaPipe's tracking step), stopping as soon as the rebuilt ROI agrees with the one the
@@ -276,14 +277,14 @@ def mesh_from_roi(
     img = _as_rgb8(image_rgb)
     pts, score = run_landmarks(img, roi)
     for _ in range(refine):
-        if score < MIN_SCORE:
+        if score < max(min_score, 0.05):
             break
         nxt = roi_from_points(pts)
         if not _roi_moved(roi, nxt):
             break
         roi = nxt
         pts, score = run_landmarks(img, roi)
-    if score < MIN_SCORE:
+    if score < min_score:
         return None
     ir = None
     if iris:
@@ -299,6 +300,7 @@ def mesh_from_box(
     angle: float = 0.0,
     refine: int = 4,
     iris: bool = True,
+    min_score: float = MIN_SCORE,
 ) -> FaceMesh | None:
     """Face Mesh of the face in a detector box (x0, y0, x1, y1), image pixels.
 
@@ -306,7 +308,8 @@ def mesh_from_box(
     knows it (BlazeFace's eye key points); the refinement levels the rest.
     Returns None when the landmark model does not see a face in the box.
     """
-    return mesh_from_roi(image_rgb, roi_from_box(box, angle=angle), refine=refine, iris=iris)
+    roi = roi_from_box(box, angle=angle)
+    return mesh_from_roi(image_rgb, roi, refine=refine, iris=iris, min_score=min_score)
 
 
 # ---------------------------------------------------------------- iBUG-68 layout
