@@ -15,7 +15,8 @@ exactly mirror-equivariant (its midline sits ~0.03 IOD to one side of the mirror
 and its lips are its weakest part; averaging the two runs halves that bias and steadies
 the inner lips: on a warp render of hallo_3 (/tmp/fm.mp4 in the face-mesh branch notes)
 the mouth-opening trace's correlation with dlib's 68-point reading rose from 0.60 to 0.75.
-It doubles the model time per frame (~6 ms → ~12 ms with irises).
+The mirrored run skips the iris model (4× the landmark model's cost): the eye points
+(36-47) come from the direct run only, whose eyelids the iris model refined.
 
 `FaceTracker.mesh` keeps the last frame's full FaceMesh (468 points with depth, irises;
 not mirror-averaged) for measures beyond the 68 points (head pose).
@@ -33,17 +34,22 @@ from core.types import FaceMesh
 
 def mirror_averaged_68(frame: np.ndarray, mesh: FaceMesh) -> np.ndarray:
     """[68, 2] mean of the mesh's 68 points and those of the mirrored frame's mesh (run in
-    the mirrored ROI, mapped back); the mesh's own when the mirrored run finds no face."""
+    the mirrored ROI, mapped back; eyes 36-47 from `mesh` alone); the mesh's own points when
+    the mirrored run finds no face."""
     lm = points68_from_mesh(mesh.points).astype(np.float64)
     w = frame.shape[1]
     cx, cy, side, angle = mesh.roi
     flipped = np.ascontiguousarray(frame[:, ::-1])
-    other = mesh_from_roi(flipped, (w - cx, cy, side, -angle), refine=0)
+    other = mesh_from_roi(flipped, (w - cx, cy, side, -angle), refine=0, iris=False)
     if other is None:
         return lm.astype(np.float32)
     back = points68_from_mesh(other.points)[MIRROR].astype(np.float64)
     back[:, 0] = w - 1 - back[:, 0]
+    back[EYES] = lm[EYES]
     return ((lm + back) / 2).astype(np.float32)
+
+
+EYES = np.r_[36:48]
 
 
 def detect(image: np.ndarray) -> tuple[np.ndarray, tuple[float, float, float, float]] | None:
