@@ -118,7 +118,7 @@ def test_kill_during_export(project_dir, tmp_path):
     proc = _cli(["export", "--project", str(project_dir), "--out", str(out), "--size", "768",
                  "--crf", "30"])
     try:
-        assert _wait(lambda: any(f.name.startswith(".final.tmp-") for f in tmp_path.iterdir()),
+        assert _wait(lambda: any(f.name.startswith(".avs-tmp-") for f in tmp_path.iterdir()),
                      proc=proc), proc.communicate()[1].decode()[-2000:]
         time.sleep(0.2)
         proc.send_signal(signal.SIGKILL)
