@@ -49,9 +49,10 @@ def main(argv: list[str] | None = None) -> int:
     """Run one command; the exit status is returned (0 ok, 2 user error, 130 interrupted,
     141 when stdout was closed early, as `python main.py jobs list | head -1` does)."""
     try:
-        code = _run(argv)
-        sys.stdout.flush()  # a closed pipe must surface here, not at interpreter exit
-        return code
+        try:
+            return _run(argv)
+        finally:  # also after argparse's SystemExit (--help)
+            sys.stdout.flush()  # a closed pipe must surface here, not at interpreter exit
     except BrokenPipeError:
         # The reader went away (head, a closed pager): stop quietly, like any Unix tool
         # killed by SIGPIPE. Point stdout at /dev/null so the interpreter's final flush of
