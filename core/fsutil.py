@@ -30,7 +30,6 @@ import os
 import re
 import secrets
 import stat
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -54,8 +53,6 @@ TEMP_PREFIX = ".avs-tmp-"
 STALE_AFTER_S = 3600.0
 """A temp file untouched for this long is stale even if its pid is alive (pid reuse): an
 active writer (an encoder) modifies its file far more often than that."""
-CLEAN_INTERVAL_S = 60.0
-"""`atomic_path` scans a folder for stale temps at most this often per process."""
 NAME_MAX = 255
 """File name limit in bytes where the file system cannot tell (Linux, macOS, Windows)."""
 
@@ -71,10 +68,6 @@ _WRITE_ERRNOS = {errno.ENOSPC, errno.EROFS, errno.EFBIG, getattr(errno, "EDQUOT"
 # the same errno naming another file (an input read inside the block) is left alone
 _MAYBE_WRITE_ERRNOS = {errno.EACCES, errno.EPERM, errno.ENAMETOOLONG, errno.EIO,
                        errno.EISDIR, errno.ENOTDIR, errno.ELOOP}
-
-_last_clean: dict[str, float] = {}
-_clean_lock = threading.Lock()
-
 
 # ---------------------------------------------------------------- messages
 def _kind(mode: int) -> str:
@@ -203,7 +196,7 @@ def atomic_path(dest: str | Path, suffix: str = ".tmp", mode: int | None = None)
     """
     dest = check_output_file(dest)
     folder = dest.parent if str(dest.parent) else Path(".")
-    _clean_now_and_then(folder)
+    clean_stale_temps(folder)  # leftovers of killed writers (one scandir: cheap)
     tmp = create_temp(folder, suffix, for_dest=dest)
     try:
         try:
@@ -282,19 +275,6 @@ def clean_stale_temps(folder: str | Path, max_age: float = STALE_AFTER_S) -> lis
         except OSError:
             continue
     return removed
-
-
-def _clean_now_and_then(folder: Path) -> None:
-    """`clean_stale_temps(folder)`, at most once per CLEAN_INTERVAL_S per folder (a cache
-    folder sees many writes; one scan a minute is plenty)."""
-    key = os.path.abspath(folder)
-    now = time.monotonic()
-    with _clean_lock:
-        last = _last_clean.get(key)
-        if last is not None and now - last < CLEAN_INTERVAL_S:
-            return
-        _last_clean[key] = now
-    clean_stale_temps(folder)
 
 
 # ---------------------------------------------------------------- input
