@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from core.errors import Cancelled, InputError
-from core.fsutil import atomic_path, check_output_file, create_temp
+from core.fsutil import atomic_path, check_input_file, check_output_file, create_temp
 from core.types import CancelFn, ProgressFn, Waveform
 
 AUDIO_RATE = 48_000
@@ -201,11 +201,7 @@ def _encode_audio_until(container, astream, pcm: np.ndarray, src_rate: int, sent
 def _open(path: str | Path):
     import av
 
-    p = Path(path)
-    if not p.exists():
-        raise InputError(p, "file not found")
-    if p.is_dir():
-        raise InputError(p, "is a folder, not a video file")
+    p = check_input_file(path, "a video file")  # a FIFO would block av.open forever
     try:
         return av.open(str(p))
     except (av.FFmpegError, OSError, ValueError) as exc:

@@ -503,7 +503,7 @@ def test_special_files_as_inputs_get_accurate_messages(tmp_path, portrait, speec
     assert not out.exists()
 
 
-def test_special_files_for_transcript_media_import_and_bundle(tmp_path, project, portrait, speech,
+def test_special_files_for_transcript_media_bundle_landmarks_and_video(tmp_path, project, portrait, speech,
                                                             capsys):
     for path, word in _specials(tmp_path).values():
         code, _, err = run(render_args(portrait, speech, tmp_path / "o.mp4",
@@ -513,6 +513,11 @@ def test_special_files_for_transcript_media_import_and_bundle(tmp_path, project,
                            capsys)
         one_line(code, err, str(path), word)
         code, _, err = run(["bundle", "import", path, tmp_path / "imported"], capsys)
+        one_line(code, err, str(path), word)
+        code, _, err = run(render_args(portrait, speech, tmp_path / "o.mp4", "--landmarks",
+                                       path), capsys)
+        one_line(code, err, str(path), word)
+        code, _, err = run(["evaluate", path, "--portrait", portrait], capsys)
         one_line(code, err, str(path), word)
 
 
