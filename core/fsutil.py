@@ -12,11 +12,13 @@ Why the extra rules around it (each one was a real bug):
   a socket, a folder, or a symlink to one) is refused BEFORE anything is written, and again
   just before the rename: `os.replace` would otherwise swap a device node or a pipe for a
   regular MP4 (as root, `render --out /dev/full` destroyed the device node).
-- The temp name is short and fixed-length (`.avs-tmp-<pid>-<8 hex><suffix>`), so every
-  destination name the file system accepts works; the old `.<stem>.tmp-XXXXXXXX` name made
-  a 252-character output name fail with "File name too long".
-- The writer's pid is part of the temp name, so temp files left by a killed process can be
-  recognised and removed later (`clean_stale_temps`) without touching anything else.
+- The temp name is short and fixed-length (`.avs-tmp-<pid>-<host>-<8 hex><suffix>`), so
+  every destination name the file system accepts works; the old `.<stem>.tmp-XXXXXXXX`
+  name made a 252-character output name fail with "File name too long".
+- The writer's pid (and a tag of its host: a folder on a network share is written by other
+  machines, whose pids mean nothing here) is part of the temp name, so temp files left by a
+  killed process can be recognised and removed later (`clean_stale_temps`) without touching
+  anything else.
 - An OSError while writing (disk full, read-only file system, permission denied, name too
   long) becomes one `InputError` line naming the destination, not a traceback, and not a
   bare "[Errno 28] No space left on device" that names no file.
@@ -26,9 +28,11 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import hashlib
 import os
 import re
 import secrets
+import socket
 import stat
 import time
 from collections.abc import Iterator
@@ -56,7 +60,11 @@ active writer (an encoder) modifies its file far more often than that."""
 NAME_MAX = 255
 """File name limit in bytes where the file system cannot tell (Linux, macOS, Windows)."""
 
-_TEMP_RE = re.compile(r"^\.avs-tmp-(\d{1,10})-[0-9a-f]{8}(\.[A-Za-z0-9_.-]{1,32})?$")
+HOST_TAG = hashlib.sha1(socket.gethostname().encode("utf-8", "replace")).hexdigest()[:6]
+"""This machine in temp names: only temps of this host are judged by their pid."""
+
+_TEMP_RE = re.compile(
+    r"^\.avs-tmp-(\d{1,10})-([0-9a-f]{6})-[0-9a-f]{8}(\.[A-Za-z0-9_.-]{1,32})?$")
 # the naming of earlier versions (tempfile.mkstemp with prefix ".<stem>.tmp-"): no pid, so
 # only the age says it is stale
 _LEGACY_TEMP_RE = re.compile(r"^\..+\.tmp-[a-z0-9_]{8}(\.[A-Za-z0-9]{1,10})?$")
@@ -156,8 +164,8 @@ def check_output_file(dest: str | Path) -> Path:
 
 
 def temp_name(suffix: str = ".tmp") -> str:
-    """A fresh temp file name of our pattern: `.avs-tmp-<pid>-<8 hex><suffix>`."""
-    return f"{TEMP_PREFIX}{os.getpid()}-{secrets.token_hex(4)}{suffix}"
+    """A fresh temp file name of our pattern: `.avs-tmp-<pid>-<host>-<8 hex><suffix>`."""
+    return f"{TEMP_PREFIX}{os.getpid()}-{HOST_TAG}-{secrets.token_hex(4)}{suffix}"
 
 
 def create_temp(folder: str | Path, suffix: str = ".tmp", *, for_dest: str | Path | None = None
@@ -236,13 +244,15 @@ def _pid_alive(pid: int) -> bool:
 
 def is_stale_temp(name: str, mtime: float, now: float | None = None,
                   max_age: float = STALE_AFTER_S) -> bool:
-    """True when `name` is one of our temp files and its writer is gone: its pid is dead,
-    or it was not modified for `max_age` seconds. Other names are never stale."""
+    """True when `name` is one of our temp files and its writer is gone: it was written on
+    this host by a pid that is dead, or it was not modified for `max_age` seconds (a live
+    writer modifies it all the time; an old one with a live pid is a reused pid). Other
+    names are never stale."""
     now = time.time() if now is None else now
     old = now - mtime > max_age
     m = _TEMP_RE.match(name)
     if m is not None:
-        return old or not _pid_alive(int(m.group(1)))
+        return old or (m.group(2) == HOST_TAG and not _pid_alive(int(m.group(1))))
     return old and _LEGACY_TEMP_RE.match(name) is not None
 
 

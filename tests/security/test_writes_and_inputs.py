@@ -25,7 +25,7 @@ import soundfile as sf
 
 from core import fsutil
 from core.errors import InputError
-from core.fsutil import TEMP_PREFIX, atomic_path, check_input_file, clean_stale_temps
+from core.fsutil import HOST_TAG, TEMP_PREFIX, atomic_path, check_input_file, clean_stale_temps
 from studio.cli import main as cli
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -213,7 +213,8 @@ def test_a_name_over_255_bytes_is_one_line(tmp_path, portrait, speech, capsys):
 def test_temp_names_are_short_and_carry_the_pid(tmp_path):
     dest = tmp_path / ("x" * 251 + ".mp4")
     with atomic_path(dest, suffix=".mp4") as tmp:
-        assert tmp.name.startswith(f"{TEMP_PREFIX}{os.getpid()}-") and tmp.suffix == ".mp4"
+        assert tmp.name.startswith(f"{TEMP_PREFIX}{os.getpid()}-{HOST_TAG}-")
+        assert tmp.suffix == ".mp4"
         assert len(tmp.name) < 40
         tmp.write_bytes(b"v")
     assert dest.read_bytes() == b"v"
@@ -365,10 +366,12 @@ def test_listing_through_head(project):
 def test_stale_temps_are_removed_and_nothing_else(tmp_path):
     old = time.time() - 2 * 3600
     live, dead = os.getpid(), dead_pid()
+    other = "000000" if HOST_TAG != "000000" else "111111"
     names = {
-        f".avs-tmp-{dead}-0123abcd.mp4": False,  # writer gone
-        f".avs-tmp-{live}-89abcdef.mp4": True,  # writer alive, fresh
-        f".avs-tmp-{live}-deadbeef.png": False,  # alive pid, untouched for 2 h: pid reuse
+        f".avs-tmp-{dead}-{HOST_TAG}-0123abcd.mp4": False,  # writer gone
+        f".avs-tmp-{live}-{HOST_TAG}-89abcdef.mp4": True,  # writer alive, fresh
+        f".avs-tmp-{live}-{HOST_TAG}-deadbeef.png": False,  # alive pid, untouched 2 h: reused
+        f".avs-tmp-{dead}-{other}-0123abcd.mp4": True,  # another machine's pid: fresh, kept
         ".talk.tmp-ab12cd34.mp4": False,  # the earlier naming, 2 h old
         ".fresh.tmp-ab12cd34.mp4": True,  # the earlier naming, fresh: maybe in use
         ".avs-tmp-notes.txt": True,  # not our pattern
@@ -377,21 +380,21 @@ def test_stale_temps_are_removed_and_nothing_else(tmp_path):
     }
     for name in names:
         (tmp_path / name).write_bytes(b"x")
-    for name in (f".avs-tmp-{live}-deadbeef.png", ".talk.tmp-ab12cd34.mp4", ".avs-tmp-notes.txt",
+    for name in (f".avs-tmp-{live}-{HOST_TAG}-deadbeef.png", ".talk.tmp-ab12cd34.mp4", ".avs-tmp-notes.txt",
                  "talk.tmp-ab12cd34.mp4", "talk.mp4"):
         os.utime(tmp_path / name, (old, old))
     target = tmp_path / "keep.mp4"
     target.write_bytes(b"k")
-    (tmp_path / f".avs-tmp-{dead}-11111111.mp4").symlink_to(target)  # a link: not ours
-    (tmp_path / f".avs-tmp-{dead}-22222222.tmp").mkdir()  # a folder: not ours
+    (tmp_path / f".avs-tmp-{dead}-{HOST_TAG}-11111111.mp4").symlink_to(target)  # not ours
+    (tmp_path / f".avs-tmp-{dead}-{HOST_TAG}-22222222.tmp").mkdir()  # a folder: not ours
 
     with atomic_path(tmp_path / "new.bin") as tmp:  # a write into the folder cleans it
         tmp.write_bytes(b"n")
     left = {p.name for p in tmp_path.iterdir()}
     for name, kept in names.items():
         assert (name in left) == kept, name
-    assert {f".avs-tmp-{dead}-11111111.mp4", f".avs-tmp-{dead}-22222222.tmp", "keep.mp4",
-            "new.bin"} <= left
+    assert {f".avs-tmp-{dead}-{HOST_TAG}-11111111.mp4",
+            f".avs-tmp-{dead}-{HOST_TAG}-22222222.tmp", "keep.mp4", "new.bin"} <= left
     assert target.read_bytes() == b"k"
 
 
@@ -399,7 +402,7 @@ def test_project_open_cleans_its_own_folders(project):
     from studio.project import Project
 
     dead = dead_pid()
-    planted = [project / sub / f".avs-tmp-{dead}-0badc0de.part" for sub in
+    planted = [project / sub / f".avs-tmp-{dead}-{HOST_TAG}-0badc0de.part" for sub in
                ("renders", "media", "exports")]
     for p in planted:
         p.write_bytes(b"x")
