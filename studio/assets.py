@@ -16,7 +16,7 @@ import shutil
 from pathlib import Path
 
 from core.errors import InputError
-from core.fsutil import atomic_path
+from core.fsutil import atomic_path, check_input_file
 
 _EXT_RE = re.compile(r"^\.[a-z0-9]{1,10}$")
 
@@ -41,13 +41,10 @@ def media_name(sha: str, ext: str) -> str:
     return f"{sha}{ext}"
 
 
-def check_source(path: str | Path) -> Path:
-    p = Path(path).expanduser()
-    if not p.exists():
-        raise InputError(p, "file not found")
-    if p.is_dir():
-        raise InputError(p, "is a folder; give a file")
-    return p
+def check_source(path: str | Path, what: str = "a media file") -> Path:
+    """The import source as a Path; InputError unless it is a regular file (a FIFO or a
+    device would make hashing block or never end)."""
+    return check_input_file(path, what)
 
 
 def store(src: Path, media_dir: Path, sha: str, ext: str) -> tuple[Path, bool]:

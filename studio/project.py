@@ -28,6 +28,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from core.errors import InputError
+from core.fsutil import clean_stale_temps
 from core.types import EXPRESSION_RANGES, AudioFeatures, Expression, FaceRig, MotionTrack, TextEdit
 from core.types import CancelFn as CancelFn
 from core.types import ProgressFn as ProgressFn
@@ -315,6 +316,8 @@ class Project:
                 if name.startswith(".") and ".tmp-" in name:
                     with contextlib.suppress(OSError):
                         (renders_dir / name).unlink()
+        for sub in ("renders", "media", "exports"):  # dead writers' temps (core.fsutil)
+            clean_stale_temps(self._folder / sub)
         # exports and imports of another live process may be in flight: only old leftovers
         for sub, marker in (("exports", ".tmp-"), ("media", ".part"), ("cache", ".tmp")):
             with contextlib.suppress(OSError):
@@ -348,7 +351,7 @@ class Project:
         stored once; importing the same file again returns the existing portrait.
         `landmarks` is an optional JSON file of user landmarks (68 or 5 points).
         A failed import leaves nothing behind (no media file, no row)."""
-        src = assets.check_source(path)
+        src = assets.check_source(path, "an image file")
         points = pipeline.load_landmarks(landmarks) if landmarks is not None else None
         sha = assets.sha256_of(src)
         existing = self.db.run_read(
@@ -428,9 +431,11 @@ class Project:
     ) -> AudioInfo:
         """Import a speech recording (validated by core.audio.load). Deduplicated like
         portraits; a failed import leaves nothing behind."""
-        src = assets.check_source(path)
+        from core.audio.text import check_transcript
+
+        src = assets.check_source(path, "an audio file")
+        transcript = check_transcript(transcript)  # bounded before any work
         sha = assets.sha256_of(src)
-        transcript = transcript.strip() if transcript and transcript.strip() else None
         existing = self.db.run_read(
             lambda s: s.execute(select(AudioTrack).where(AudioTrack.sha256 == sha)).scalar())
         if existing is not None:
@@ -532,8 +537,10 @@ class Project:
 
     def set_transcript(self, audio_id: int, text: str | None) -> None:
         """Set (or clear) the transcript used for forced alignment."""
+        from core.audio.text import check_transcript
+
         row = self._get(AudioTrack, audio_id, "audio track")
-        text = text.strip() if text and text.strip() else None
+        text = check_transcript(text)
 
         def upd(s: Session) -> None:
             s.get(AudioTrack, row.id).transcript = text

@@ -25,7 +25,10 @@ tracks) and the model runs again — the second pass sees a well-centred, levell
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
+import os
+import sys
 import threading
 from pathlib import Path
 
@@ -95,13 +98,37 @@ def interpreter(name: str):
                 raise InputError(
                     None, "the Python package ai-edge-litert is not installed: pip install it"
                 ) from e
-            it = Interpreter(model_path=str(path), num_threads=1)
-            it.allocate_tensors()
+            with _native_stderr_silenced():
+                it = Interpreter(model_path=str(path), num_threads=1)
+                it.allocate_tensors()
             _interpreters[name] = it
     return it
 
 
 _run_lock = threading.Lock()
+
+
+@contextlib.contextmanager
+def _native_stderr_silenced():
+    """LiteRT's C++ runtime prints "INFO: Created TensorFlow Lite XNNPACK delegate" on the
+    process's stderr when a model is loaded; the CLI promises one line per error, so that
+    native chatter is sent to /dev/null while the interpreter is built (Python exceptions
+    still propagate normally)."""
+    try:
+        saved = os.dup(2)
+    except OSError:  # no usable fd 2 (embedded, closed): nothing to silence
+        yield
+        return
+    try:
+        with open(os.devnull, "wb") as null:
+            sys.stderr.flush()
+            os.dup2(null.fileno(), 2)
+            try:
+                yield
+            finally:
+                os.dup2(saved, 2)
+    finally:
+        os.close(saved)
 
 
 def model_lock() -> threading.Lock:

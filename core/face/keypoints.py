@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from core.errors import InputError
+from core.fsutil import check_input_file
 
 # fmt: off
 MEAN_SHAPE = np.array([
@@ -217,19 +218,24 @@ def validate_landmarks(
     return p
 
 
+_MAX_JSON_CHARS = 1_000_000  # 68 points take about 2 kB; anything this big is not landmarks
+
+
 def load_landmarks_json(path: str | Path) -> np.ndarray:
     """Read user landmarks from JSON: `[[x, y], ...]` or `{"points": [[x, y], ...]}`.
 
     Returns a float64 [5, 2] or [68, 2] array (in original image pixels). Bad JSON or
     shape → InputError naming the file.
     """
-    p = Path(path)
+    p = check_input_file(path, "a landmarks JSON file")  # a FIFO or /dev/zero never ends
     try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError(p, "landmarks file not found") from None
+        with open(p, encoding="utf-8") as f:
+            text = f.read(_MAX_JSON_CHARS + 1)
     except (OSError, UnicodeDecodeError) as e:
         raise InputError(p, f"cannot read the landmarks file ({e})") from None
+    if len(text) > _MAX_JSON_CHARS:
+        raise InputError(p, f"is too large for a landmarks file (over {_MAX_JSON_CHARS:,} "
+                         "characters); " + _HELP)
     try:
         data = json.loads(text)
     except json.JSONDecodeError as e:
