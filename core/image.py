@@ -30,7 +30,7 @@ import numpy as np
 from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 
 from core.errors import InputError
-from core.fsutil import atomic_path
+from core.fsutil import atomic_path, check_input_file
 
 MAX_PIXELS = 50_000_000
 """Refuse images with more pixels than this (50 MP: a 7000×7000 photo still loads)."""
@@ -47,11 +47,7 @@ def load_image(path: str | Path) -> np.ndarray:
     loads fine). EXIF orientation is applied. Raises `InputError(path, ...)` for a missing,
     empty, truncated, unreadable, too large or too small image.
     """
-    p = Path(path)
-    if not p.exists():
-        raise InputError(p, "file not found")
-    if p.is_dir():
-        raise InputError(p, "is a folder, not an image file")
+    p = check_input_file(path, "an image file")  # a FIFO or /dev/zero would never end
     try:
         size = p.stat().st_size
     except OSError as e:

@@ -20,7 +20,6 @@ Why these choices:
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 from fractions import Fraction
 from pathlib import Path
@@ -28,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from core.errors import Cancelled, InputError
-from core.fsutil import atomic_path
+from core.fsutil import atomic_path, check_input_file, check_output_file, create_temp
 from core.types import CancelFn, ProgressFn, Waveform
 
 AUDIO_RATE = 48_000
@@ -46,8 +45,8 @@ def check_writable(out_path: str | Path) -> Path:
     real: a probe file is created and removed in the target folder.
     """
     path = Path(out_path).expanduser()
-    if path.is_dir():
-        raise InputError(path, "the output path is a folder; give a file name ending in .mp4")
+    # first: a name too long, a folder, a FIFO or a device (/dev/full) is refused by name
+    check_output_file(path)
     folder = path.parent if str(path.parent) else Path(".")
     if not folder.exists():
         raise InputError(path, f"the output folder {folder} does not exist; create it first")
@@ -55,12 +54,7 @@ def check_writable(out_path: str | Path) -> Path:
         raise InputError(path, f"{folder} is not a folder")
     if path.exists() and not os.access(path, os.W_OK):
         raise InputError(path, "the output file exists and is read-only")
-    try:
-        fd, probe_name = tempfile.mkstemp(prefix=f".{path.name}.probe-", dir=folder)
-    except OSError as exc:
-        raise InputError(path, f"cannot write into {folder} ({exc.strerror or exc})") from None
-    os.close(fd)
-    os.unlink(probe_name)
+    os.unlink(create_temp(folder, for_dest=path))
     return path
 
 
@@ -207,11 +201,7 @@ def _encode_audio_until(container, astream, pcm: np.ndarray, src_rate: int, sent
 def _open(path: str | Path):
     import av
 
-    p = Path(path)
-    if not p.exists():
-        raise InputError(p, "file not found")
-    if p.is_dir():
-        raise InputError(p, "is a folder, not a video file")
+    p = check_input_file(path, "a video file")  # a FIFO would block av.open forever
     try:
         return av.open(str(p))
     except (av.FFmpegError, OSError, ValueError) as exc:

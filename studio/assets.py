@@ -24,7 +24,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from core.errors import InputError
-from core.fsutil import atomic_path
+from core.fsutil import atomic_path, check_input_file
 from core.types import AudioFeatures, FaceRig, Waveform
 from studio import pipeline, safepaths
 from studio.cache import Compaction, key_of
@@ -58,13 +58,10 @@ def media_name(sha: str, ext: str) -> str:
     return f"{sha}{ext}"
 
 
-def check_source(path: str | Path) -> Path:
-    p = Path(path).expanduser()
-    if not p.exists():
-        raise InputError(p, "file not found")
-    if p.is_dir():
-        raise InputError(p, "is a folder; give a file")
-    return p
+def check_source(path: str | Path, what: str = "a media file") -> Path:
+    """The import source as a Path; InputError unless it is a regular file (a FIFO or a
+    device would make hashing block or never end)."""
+    return check_input_file(path, what)
 
 
 def store(src: Path, media_dir: Path, sha: str, ext: str) -> tuple[Path, bool]:
@@ -127,7 +124,7 @@ class AssetStore:
         `landmarks` is an optional JSON file of user landmarks (68 or 5 points).
         A failed import leaves nothing behind (no media file, no row)."""
         db = self.col.db
-        src = check_source(path)
+        src = check_source(path, "an image file")
         points = pipeline.load_landmarks(landmarks) if landmarks is not None else None
         sha = sha256_of(src)
         existing = db.run_read(
@@ -191,9 +188,11 @@ class AssetStore:
     ) -> AudioInfo:
         """Import a speech recording (validated by core.audio.load). Deduplicated like
         portraits; a failed import leaves nothing behind."""
-        src = check_source(path)
+        from core.audio.text import check_transcript
+
+        src = check_source(path, "an audio file")
+        transcript = check_transcript(transcript)  # bounded before any work
         sha = sha256_of(src)
-        transcript = transcript.strip() if transcript and transcript.strip() else None
         existing = self.col.db.run_read(
             lambda s: s.execute(select(AudioTrack).where(AudioTrack.sha256 == sha)).scalar())
         if existing is not None:
@@ -290,8 +289,10 @@ class AssetStore:
 
     def set_transcript(self, audio_id: int, text: str | None) -> None:
         """Set (or clear) the transcript used for forced alignment."""
+        from core.audio.text import check_transcript
+
         row = self._get(AudioTrack, audio_id, "audio track")
-        text = text.strip() if text and text.strip() else None
+        text = check_transcript(text)
 
         def upd(s: Session) -> None:
             s.get(AudioTrack, row.id).transcript = text
@@ -369,4 +370,6 @@ def _rig_summary(rig: FaceRig) -> dict:
 
 
 def _rig_key(sha: str, lm_json: str | None) -> str:
-    return key_of("rig", sha=sha, landmarks=lm_json)
+    # landmarker: rigs cached before the Face Mesh replaced dlib's 68-point model are
+    # recomputed (they lack mesh3d and carry the old model's points)
+    return key_of("rig", sha=sha, landmarks=lm_json, landmarker="facemesh-1")

@@ -35,7 +35,7 @@ import zipfile
 from pathlib import Path, PurePosixPath
 
 from core.errors import InputError
-from core.fsutil import DEFAULT_MODE, atomic_path
+from core.fsutil import DEFAULT_MODE, TEMP_PREFIX, atomic_path, check_input_file
 from studio.paths import DB_NAME
 from studio.safepaths import validate_rows
 
@@ -63,7 +63,8 @@ def _included(rel: PurePosixPath) -> bool:
     if rel.parts and rel.parts[0] in _SKIP_DIRS:
         return False
     name = rel.name
-    if name.startswith(".") and (".tmp-" in name or name.endswith((".part", ".tmp"))):
+    if name.startswith(TEMP_PREFIX) or name.startswith(".") and (
+            ".tmp-" in name or name.endswith((".part", ".tmp"))):
         return False
     return not (name.endswith(_SKIP_SUFFIXES) or ".bak-" in name)
 
@@ -191,10 +192,8 @@ def import_bundle(zip_path: str | Path, dest_folder: str | Path) -> Path:
     """Extract a bundle into `dest_folder` (must not exist, or be empty), verify it opens
     as a project (migrating it if it is older), and return the folder. Only the known
     layout is extracted (see `in_layout`); every refusal is an InputError naming the zip."""
-    zip_path = Path(zip_path).expanduser()
+    zip_path = check_input_file(zip_path, "a project bundle (.zip)")
     dest = Path(dest_folder).expanduser().resolve()
-    if not zip_path.is_file():
-        raise InputError(zip_path, "file not found")
     if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
         raise InputError(dest, "already exists and is not empty; choose a new folder")
     try:

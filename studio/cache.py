@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from core import serial
+from core.errors import InputError
 from core.fsutil import atomic_path
 
 T = TypeVar("T")
@@ -92,7 +93,9 @@ class DiskCache:
             self._purge_pickles()
             with atomic_path(path, suffix=SUFFIX) as tmp, open(tmp, "wb") as f:
                 serial.dump(stored, f, label=key)
-        except (OSError, serial.SerialError, ValueError) as exc:
+        except (OSError, InputError, serial.SerialError, ValueError) as exc:
+            # InputError: atomic_path reports a failed write (disk full, read-only) as one
+            # line for the user; for a disposable cache it is only a warning.
             why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
             if not self._warned:
                 self._warned = True

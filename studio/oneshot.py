@@ -96,6 +96,8 @@ def render_oneshot(
     """Analyse, plan, render and encode; returns the written path and stage timings."""
     from core import audio as core_audio
     from core import face, image, motion, video
+    from core.audio.text import check_transcript
+    from core.fsutil import check_input_file
     from studio.runner import encode_frames
 
     timings: dict[str, float] = {}
@@ -108,9 +110,9 @@ def render_oneshot(
     ok, why = engine.available()
     if not ok:
         raise EngineUnavailable(job.engine, why)
-    for path in (job.portrait, job.audio):
-        if not Path(path).is_file():
-            raise InputError(path, "file not found")
+    check_input_file(job.portrait, "an image file")
+    check_input_file(job.audio, "an audio file")
+    check_transcript(job.transcript)
 
     def stage(fraction: float, message: str) -> None:
         if progress:

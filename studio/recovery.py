@@ -15,6 +15,7 @@ from pathlib import Path
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from core.fsutil import clean_stale_temps
 from studio.db.models import Job, Render
 from studio.db.session import Database
 
@@ -79,6 +80,8 @@ def recover(folder: Path, db: Database) -> None:
             if name.startswith(".") and ".tmp-" in name:
                 with contextlib.suppress(OSError):
                     (renders_dir / name).unlink()
+    for sub in ("renders", "media", "exports"):  # dead writers' temps (core.fsutil)
+        clean_stale_temps(folder / sub)
     # exports and imports of another live process may be in flight: only old leftovers
     for sub, marker in (("exports", ".tmp-"), ("media", ".part"), ("cache", ".tmp")):
         with contextlib.suppress(OSError):

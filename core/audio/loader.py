@@ -19,17 +19,23 @@ from pathlib import Path
 import numpy as np
 
 from core.errors import InputError
+from core.fsutil import check_input_file
 from core.types import SAMPLE_RATE, Waveform
 
 _GROW = 1.25  # growth factor when a file holds more audio than its header declared
+MAX_SECONDS = 3 * 3600.0
+"""Longest audio accepted by default (3 hours, about 690 MB as 16 kHz float32): a longer
+file (or a tiny one whose header or content claims days of audio) would exhaust memory and
+take hours to analyse; a talking-head video that long is not a realistic request."""
 
 
-def load(path: str | Path, max_seconds: float | None = None) -> Waveform:
+def load(path: str | Path, max_seconds: float | None = MAX_SECONDS) -> Waveform:
     """Read `path` into 16 kHz mono float32 in [-1, 1].
 
-    `max_seconds` refuses longer inputs (checked on the declared duration before decoding,
-    and again while decoding for files whose header does not say). Raises `InputError` for
-    anything that is not readable audio: missing, empty, truncated, corrupted, not audio.
+    `max_seconds` (default `MAX_SECONDS`, 3 hours; None = no limit) refuses longer inputs
+    (checked on the declared duration before decoding, and again while decoding for files
+    whose header does not say or lies). Raises `InputError` for anything that is not
+    readable audio: missing, empty, truncated, corrupted, not audio, too long.
     """
     import av  # lazy: keeps `import core.audio` light
 
@@ -52,7 +58,7 @@ def load(path: str | Path, max_seconds: float | None = None) -> Waveform:
         declared = _declared_seconds(container, stream)
         if max_seconds is not None and declared is not None and declared > max_seconds:
             raise InputError(
-                p, f"is {declared:.0f} s long; the limit is {max_seconds:.0f} s (trim it first)"
+                p, f"is {_hms(declared)} long; the limit is {_hms(max_seconds)} (trim or split it)"
             )
         samples, n = _decode(p, container, stream, declared, max_seconds)
 
@@ -73,10 +79,7 @@ def load(path: str | Path, max_seconds: float | None = None) -> Waveform:
 
 
 def _check_file(p: Path) -> None:
-    if not p.exists():
-        raise InputError(p, "file not found")
-    if p.is_dir():
-        raise InputError(p, "is a folder, not an audio file")
+    check_input_file(p, "an audio file")  # a FIFO or /dev/zero would never end
     try:
         size = p.stat().st_size
         with p.open("rb"):
@@ -156,7 +159,7 @@ def _decode(p: Path, container, stream, declared: float | None, max_seconds: flo
             n += m
             if limit is not None and n > limit:
                 raise InputError(
-                    p, f"is longer than the limit of {max_seconds:.0f} s (trim it first)"
+                    p, f"is longer than the limit of {_hms(max_seconds)} (trim or split it)"
                 )
 
     try:
@@ -171,6 +174,14 @@ def _decode(p: Path, container, stream, declared: float | None, max_seconds: flo
             p, f"is damaged: decoding failed at {at:.1f} s ({_short(err)}); re-export it"
         ) from None
     return buf, n
+
+
+def _hms(seconds: float) -> str:
+    """3725.0 -> '1:02:05'; under a minute: '42 s'."""
+    if seconds < 60:
+        return f"{seconds:.0f} s"
+    s = int(round(seconds))
+    return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}"
 
 
 def _short(err: Exception) -> str:

@@ -15,6 +15,7 @@ import numpy as np
 from core.audio import features as feat
 from core.audio import phonemes
 from core.audio import prosody as prosodymod
+from core.audio import text as textnorm
 from core.audio.visemes import VISEMES, frame_tracks
 from core.errors import InputError
 from core.types import SAMPLE_RATE, AudioFeatures, Phone, ProgressFn, Waveform, Word
@@ -35,13 +36,15 @@ def analyze(
     """Frame-rate features of `wave` for a video at `fps` (frame i covers [i/fps, (i+1)/fps)).
 
     `transcript` (the spoken words, any punctuation/numbers) switches the phones to forced
-    alignment (`aligned=True`). Empty audio is refused with InputError; silence is fine.
+    alignment (`aligned=True`). Empty audio and a transcript over
+    `core.audio.text.MAX_TRANSCRIPT_CHARS` are refused with InputError; silence is fine.
     Warnings (skipped words, alignment fallback) go to the `core.audio` logger.
     """
     if not fps or not np.isfinite(fps) or fps <= 0:
         raise ValueError(f"fps must be a positive number, got {fps!r}")
     if wave.sample_rate != SAMPLE_RATE:
         raise ValueError(f"analyze expects {SAMPLE_RATE} Hz audio (use core.audio.load)")
+    text = textnorm.check_transcript(transcript)  # bounded: alignment grows with the text
     x = np.asarray(wave.samples, dtype=np.float32).reshape(-1)
     if x.size == 0:
         raise InputError(wave.source or None, "contains no audio samples")
@@ -65,7 +68,6 @@ def analyze(
     phones: list[Phone] = []
     words: list[Word] = []
     aligned = False
-    text = transcript.strip() if transcript else None
     if text and not (vad >= 0.5).any():
         log.warning(
             "%s: no speech detected; the transcript is ignored (the mouth stays at rest)",

@@ -17,6 +17,9 @@ import re
 import shutil
 import subprocess
 import unicodedata
+from pathlib import Path
+
+from core.errors import InputError
 
 _ONES = [
     "zero",
@@ -112,6 +115,23 @@ def _number_token(m: re.Match) -> str:
         _year(n) if (1100 <= n <= 2099 and not money and "," not in raw) else (number_to_words(n))
     )
     return f" {words}{' dollars' if money else ''} "
+
+
+MAX_TRANSCRIPT_CHARS = 100_000
+"""Longest transcript accepted (about 15,000 words, well over an hour of speech). Forced
+alignment grows with the text (espeak-ng for every new word, a grammar over every word):
+100,000 characters align in under a second, while a 10 MB file kept it busy for minutes."""
+
+
+def check_transcript(text: str | None, source: str | Path | None = None) -> str | None:
+    """The stripped transcript (None when empty); InputError naming `source` (the file it
+    came from, if any) when it is longer than MAX_TRANSCRIPT_CHARS."""
+    if text is None:
+        return None
+    if len(text) > MAX_TRANSCRIPT_CHARS:
+        raise InputError(source, f"the transcript is too long ({len(text):,} characters; the "
+                         f"limit is {MAX_TRANSCRIPT_CHARS:,}); split the recording into takes")
+    return text.strip() or None
 
 
 def normalize_transcript(text: str) -> list[str]:

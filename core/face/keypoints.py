@@ -15,9 +15,9 @@ is mapped by the similarity transform that best fits its 5 key points to the use
 the eye, nose and mouth regions are nudged so the 5 key points land exactly where the user
 put them (faces in paintings rarely have average proportions).
 
-`MEAN_SHAPE` was derived once with `derive_mean_shape` from dlib's 68-point predictor on
-the five sample portraits (hallo_1/2/3/5, echomimic_a) plus their mirror images, normalised
-to eye centres at (∓0.5, 0) (inter-ocular distance 1, y down), inner lips closed;
+`MEAN_SHAPE` was derived once with `derive_mean_shape` from the Face Mesh's iBUG-68 points
+(core.face.facemesh.points68_from_mesh) on the five sample portraits (hallo_1/2/3/5,
+echomimic_a) plus their mirror images, normalised to eye centres at (∓0.5, 0) (inter-ocular distance 1, y down), inner lips closed;
 tests/core/test_face_keypoints.py re-derives it from the samples and checks it matches.
 """
 
@@ -29,23 +29,24 @@ from pathlib import Path
 import numpy as np
 
 from core.errors import InputError
+from core.fsutil import check_input_file
 
 # fmt: off
 MEAN_SHAPE = np.array([
-    (-1.070, -0.009), (-1.042, 0.255), (-1.001, 0.515), (-0.947, 0.769), (-0.852, 1.009),
-    (-0.693, 1.213), (-0.485, 1.376), (-0.251, 1.504), (0.000, 1.542), (0.251, 1.504),
-    (0.485, 1.376), (0.693, 1.213), (0.852, 1.009), (0.947, 0.769), (1.001, 0.515),
-    (1.042, 0.255), (1.070, -0.009), (-0.916, -0.225), (-0.769, -0.351), (-0.572, -0.381),
-    (-0.373, -0.353), (-0.182, -0.276), (0.182, -0.276), (0.373, -0.353), (0.572, -0.381),
-    (0.769, -0.351), (0.916, -0.225), (0.000, -0.027), (0.000, 0.157), (0.000, 0.336),
-    (0.000, 0.521), (-0.175, 0.658), (-0.090, 0.682), (0.000, 0.705), (0.090, 0.682),
-    (0.175, 0.658), (-0.698, -0.010), (-0.574, -0.084), (-0.418, -0.078), (-0.287, 0.042),
-    (-0.432, 0.068), (-0.589, 0.062), (0.287, 0.042), (0.418, -0.078), (0.574, -0.084),
-    (0.698, -0.010), (0.589, 0.062), (0.432, 0.068), (-0.393, 0.920), (-0.233, 0.871),
-    (-0.096, 0.835), (0.000, 0.859), (0.096, 0.835), (0.233, 0.871), (0.393, 0.920),
-    (0.240, 1.038), (0.104, 1.083), (0.000, 1.095), (-0.104, 1.083), (-0.240, 1.038),
-    (-0.330, 0.930), (-0.098, 0.939), (0.000, 0.950), (0.098, 0.939), (0.330, 0.930),
-    (0.098, 0.939), (0.000, 0.950), (-0.098, 0.939),
+    (-1.053, -0.027), (-1.023, 0.268), (-0.994, 0.475), (-0.940, 0.693), (-0.808, 0.990),
+    (-0.625, 1.190), (-0.436, 1.333), (-0.246, 1.434), (0.000, 1.479), (0.246, 1.434),
+    (0.436, 1.333), (0.625, 1.190), (0.808, 0.990), (0.940, 0.693), (0.994, 0.475),
+    (1.023, 0.268), (1.053, -0.027), (-0.907, -0.197), (-0.770, -0.304), (-0.555, -0.366),
+    (-0.348, -0.344), (-0.222, -0.267), (0.222, -0.267), (0.348, -0.344), (0.555, -0.366),
+    (0.770, -0.304), (0.907, -0.197), (0.000, 0.001), (0.000, 0.176), (0.000, 0.326),
+    (0.000, 0.549), (-0.187, 0.640), (-0.114, 0.660), (0.000, 0.693), (0.114, 0.660),
+    (0.187, 0.640), (-0.671, -0.011), (-0.586, -0.071), (-0.434, -0.076), (-0.290, 0.039),
+    (-0.442, 0.065), (-0.577, 0.055), (0.290, 0.039), (0.434, -0.076), (0.586, -0.071),
+    (0.671, -0.011), (0.577, 0.055), (0.442, 0.065), (-0.381, 0.911), (-0.237, 0.845),
+    (-0.117, 0.830), (0.000, 0.846), (0.117, 0.830), (0.237, 0.845), (0.381, 0.911),
+    (0.217, 1.032), (0.115, 1.068), (0.000, 1.078), (-0.115, 1.068), (-0.217, 1.032),
+    (-0.322, 0.897), (-0.092, 0.929), (0.000, 0.935), (0.092, 0.929), (0.322, 0.897),
+    (0.096, 0.929), (0.000, 0.935), (-0.096, 0.929),
 ], dtype=np.float64)
 """[68, 2] symmetric mean face, iBUG order, eye centres at (-0.5, 0) and (0.5, 0), y down."""
 
@@ -217,19 +218,24 @@ def validate_landmarks(
     return p
 
 
+_MAX_JSON_CHARS = 1_000_000  # 68 points take about 2 kB; anything this big is not landmarks
+
+
 def load_landmarks_json(path: str | Path) -> np.ndarray:
     """Read user landmarks from JSON: `[[x, y], ...]` or `{"points": [[x, y], ...]}`.
 
     Returns a float64 [5, 2] or [68, 2] array (in original image pixels). Bad JSON or
     shape → InputError naming the file.
     """
-    p = Path(path)
+    p = check_input_file(path, "a landmarks JSON file")  # a FIFO or /dev/zero never ends
     try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError(p, "landmarks file not found") from None
+        with open(p, encoding="utf-8") as f:
+            text = f.read(_MAX_JSON_CHARS + 1)
     except (OSError, UnicodeDecodeError) as e:
         raise InputError(p, f"cannot read the landmarks file ({e})") from None
+    if len(text) > _MAX_JSON_CHARS:
+        raise InputError(p, f"is too large for a landmarks file (over {_MAX_JSON_CHARS:,} "
+                         "characters); " + _HELP)
     try:
         data = json.loads(text)
     except json.JSONDecodeError as e:

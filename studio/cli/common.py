@@ -46,12 +46,20 @@ def pick_timeline(project, value) -> int:
 
 
 def read_transcript(text: str | None, file: str | None) -> str | None:
-    """The transcript from `--transcript TEXT` or `--transcript-file F` (a file wins)."""
-    if file is not None:
-        from pathlib import Path
+    """The transcript from `--transcript TEXT` or `--transcript-file F` (a file wins).
 
+    Bounded: at most MAX_TRANSCRIPT_CHARS are accepted, and a file is read only that far
+    (a 10 GB file, or /dev/zero, never gets loaded); a FIFO or a folder is refused by name.
+    """
+    from core.audio.text import MAX_TRANSCRIPT_CHARS, check_transcript
+    from core.fsutil import check_input_file
+
+    if file is not None:
+        path = check_input_file(file, "a text file")
         try:
-            text = Path(file).read_text(encoding="utf-8")
+            with open(path, encoding="utf-8") as f:
+                text = f.read(MAX_TRANSCRIPT_CHARS + 1)
         except (OSError, UnicodeDecodeError) as exc:
-            raise InputError(file, f"cannot read the transcript ({exc})") from None
-    return (text or "").strip() or None
+            raise InputError(path, f"cannot read the transcript ({exc})") from None
+        return check_transcript(text, path)
+    return check_transcript(text, None)

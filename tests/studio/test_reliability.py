@@ -135,7 +135,7 @@ def test_kill_during_export(project_dir, tmp_path):
     proc = _cli(["export", "--project", str(project_dir), "--out", str(out), "--size", "768",
                  "--crf", "30"])
     try:
-        assert _wait(lambda: any(f.name.startswith(".final.tmp-") for f in tmp_path.iterdir()),
+        assert _wait(lambda: any(f.name.startswith(".avs-tmp-") for f in tmp_path.iterdir()),
                      proc=proc), proc.communicate()[1].decode()[-2000:]
         time.sleep(0.2)
         proc.send_signal(signal.SIGKILL)
@@ -150,6 +150,8 @@ def test_kill_during_export(project_dir, tmp_path):
         assert all(s.state == "rendered" for s in p.segments(tid))
         p.export_video(tid, out)
     assert probe(out)["n_frames"] == 188
+    # the killed export's temp file (its writer is dead) went with the next write there
+    assert not [f for f in tmp_path.iterdir() if f.name.startswith(".avs-tmp-")]
 
 
 def test_cli_render_while_another_process_lists_and_edits(project_dir):
