@@ -109,9 +109,11 @@ class WarpEngine:
         m = request.motion
         mesh = prep.mesh
         lm = np.asarray(m.landmarks[i], np.float64)
-        dst = mesh.dst_points(lm, m.head_pose[i], m.head_shift[i])
-        map_x, map_y = mesh.maps(dst)
-        out_lm = (lm + 0.5) * mesh.out_scale - 0.5
+        dst, depth = mesh.dst_points3d(lm, m.head_pose[i], m.head_shift[i])
+        map_x, map_y = mesh.maps(dst, depth)
+        # the painted mouth, lids and irises follow the posed landmarks (the renderer's own
+        # 3-D head, not the planner's small-angle one)
+        out_lm = (dst[:68] + 0.5) * mesh.out_scale - 0.5
         if m.gaze is not None and np.any(m.gaze[i] != 0):
             _shift_irises(
                 map_x,

@@ -24,7 +24,9 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from core.motion.landmarks import ANCHOR_DEPTH, LANDMARK_DEPTH, RigGeometry, apply_head, geometry
+from core.engines.warp_pose import HeadPoser, unpose
+from core.face.head3d import anchor_depth, landmark_depth
+from core.motion.landmarks import RigGeometry, geometry
 from core.types import FaceRig
 
 SHIFT = 4  # sub-pixel bits for fillConvexPoly
@@ -40,6 +42,9 @@ HEAD_WEIGHT = {
     "neck": 0.35,
     "border": 0.0,
 }
+SHOULDER_FADE = (0.3, 0.6)
+"""Head-ellipse anchors follow the head fully down to this many face heights above the
+chin, then less, to a fifth at this many below it (hair on the shoulders)."""
 LOCAL_WEIGHT = {
     "landmarks": 1.0,
     "forehead": 0.6,
@@ -135,6 +140,9 @@ class MeshWarp:
     xy1: np.ndarray  # [S,S,3] float32 (x, y, 1) per pixel
     out_scale: float
     src_scale: float
+    poser: HeadPoser  # the 3-D head transform
+    depth: np.ndarray  # [N] rest depth of every mesh point, rig px (+ towards the camera)
+    pose_w: np.ndarray  # [N] how much of the head pose each point follows (border 0)
 
     # ---------------------------------------------------------------- build
     @classmethod
@@ -181,6 +189,11 @@ class MeshWarp:
         if not groups:  # unknown layout: fade the head weight with distance from the face
             r = np.linalg.norm(anchors - geo.center, axis=1) / geo.face_h
             head_w = np.where(group_of[68:] == "border", 0.0, np.clip((1.9 - r) / 0.8, 0, 1))
+        # hair and background below the jaw line lie on the shoulders, which do not turn
+        # with the head: fade the head weight from the mouth down to below the chin
+        below = (anchors - pts[8]) @ geo.ey / geo.face_h  # face heights below the chin
+        fade = np.clip(1.0 - (below + SHOULDER_FADE[0]) / sum(SHOULDER_FADE), 0.0, 1.0)
+        head_w = np.where(group_of[68:] == "head", head_w * (0.2 + 0.8 * fade), head_w)
         loc = np.array([LOCAL_WEIGHT.get(g, 0.0) for g in group_of[68:]])
         d = np.linalg.norm(anchors[:, None] - pts[None, :68], axis=2) / geo.face_h
         k = np.exp(-((d / 0.12) ** 2))
@@ -197,6 +210,12 @@ class MeshWarp:
 
         yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
         xy1 = np.dstack([xx, yy, np.ones_like(xx)])
+        poser = HeadPoser.build(geo)
+        depth = np.zeros(n_pts)
+        depth[:68] = landmark_depth(rig)
+        mm = poser.px_per_mm
+        depth[68:] = anchor_depth(poser.local_mm(anchors), poser.local_mm(pts[:68]), depth[:68] / mm) * mm
+        pose_w = np.concatenate([np.ones(68), head_w])
         self = cls(
             rig,
             size,
@@ -213,6 +232,9 @@ class MeshWarp:
             xy1,
             out_scale,
             src_scale,
+            poser,
+            depth,
+            pose_w,
         )
         dst0 = (pts + 0.5) * out_scale - 0.5
         base = np.full(
@@ -225,29 +247,40 @@ class MeshWarp:
     # ---------------------------------------------------------------- per frame
     def dst_points(self, landmarks: np.ndarray, pose: np.ndarray, shift: np.ndarray) -> np.ndarray:
         """Destination mesh [N,2] in rig pixels for one frame."""
+        return self.dst_points3d(landmarks, pose, shift)[0]
+
+    def dst_points3d(
+        self, landmarks: np.ndarray, pose: np.ndarray, shift: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        """(destination mesh [N,2] in rig pixels, posed depth [N] or None at zero pose).
+
+        The planner's head model is taken out of the landmarks (warp_pose.unpose); the
+        expression that remains moves the landmarks and, through `local_w`, the nearby
+        anchors; then the 3-D head pose turns every point by its `pose_w`."""
         pts = np.asarray(self.rig.mesh_points, dtype=np.float64)
         rig_lm = pts[:68]
-        pose_ = np.asarray(pose, np.float64)[None]
-        shift_ = np.asarray(shift, np.float64)[None]
-        head_lm = apply_head(self.geo, rig_lm[None], LANDMARK_DEPTH, pose_, shift_)[0]
-        local = np.asarray(landmarks, np.float64) - head_lm  # deformation without the head
+        flat = unpose(self.geo, landmarks, pose, shift)
+        local = flat - rig_lm  # deformation without the head
         # the eyelids must not drag skin anchors: a blink moves the upper lid by a third of
         # the eye height, and anchors pulled along folded the brow triangles (torn brows)
         local[36:48] = 0.0
-        anchors = pts[68:]
-        moved = apply_head(self.geo, anchors[None], ANCHOR_DEPTH, pose_, shift_)[0]
-        anchors = anchors + self.head_w[:, None] * (moved - anchors) + self.local_w @ local
-        return np.concatenate([np.asarray(landmarks, np.float64), anchors])
+        anchors = pts[68:] + self.local_w @ local
+        rest = np.concatenate([flat, anchors])
+        if not np.any(pose) and not np.any(shift):
+            return rest, None
+        moving = self.pose_w > 0
+        out = rest.copy()
+        depth = self.depth.copy()
+        out[moving], depth[moving] = self.poser.pose(
+            rest[moving], self.depth[moving], pose, shift, self.pose_w[moving]
+        )
+        return out, depth
 
-    def maps(self, dst_rig: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def maps(
+        self, dst_rig: np.ndarray, depth: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         """(map_x, map_y) float32 [S,S]: source pixel of every output pixel."""
-        dst = (dst_rig + 0.5) * self.out_scale - 0.5
-        coef, ok = _affines(dst, self.src_pts, self.tris)
-        idx = self.static_idx.copy()
-        # interior triangles thinner than ~1 px: nothing to show, and ill-conditioned
-        thin = self.interior & (np.abs(_areas(dst, self.tris)) < 1.0)
-        order = [i for i in range(self.n_static, len(self.tris)) if ok[i] and not thin[i]]
-        self._fill(idx, dst, order)
+        idx, coef, ok = self.index(dst_rig, depth)
         if self.use_lut:
             lut = np.zeros((256, 6), np.float32)
             lut[IDENTITY] = (1, 0, 0, 0, 1, 0)
@@ -265,6 +298,33 @@ class MeshWarp:
         map_x = cv2.transform(cv2.multiply(cx, self.xy1), ones)
         map_y = cv2.transform(cv2.multiply(cy, self.xy1), ones)
         return map_x, map_y
+
+    def index(
+        self, dst_rig: np.ndarray, depth: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(triangle-index image [S,S], per-triangle affines [T,6], ok flags [T]).
+
+        With `depth` (a posed head) the moving triangles are drawn back to front (painter's
+        order): first those that turned away from the camera (negative area: the surface
+        folded behind a nearer one, e.g. the far cheek under the nose), then the others by
+        rising mean depth, so the nose and the near cheek cover what they pass over instead
+        of tearing. The mouth and eye interiors stay last, as at zero pose."""
+        dst = (dst_rig + 0.5) * self.out_scale - 0.5
+        coef, ok = _affines(dst, self.src_pts, self.tris)
+        idx = self.static_idx.copy()
+        areas = _areas(dst, self.tris)
+        # interior triangles thinner than ~1 px: nothing to show, and ill-conditioned
+        thin = self.interior & (np.abs(areas) < 1.0)
+        moving = np.arange(self.n_static, len(self.tris))
+        moving = moving[ok[moving] & ~thin[moving]]
+        if depth is not None:
+            inner = self.interior[moving]
+            key = depth[self.tris[moving]].mean(axis=1)
+            folded = areas[moving] < 0
+            rank = np.lexsort((key, folded == 0, inner))
+            moving = moving[rank]
+        self._fill(idx, dst, moving.tolist())
+        return idx, coef, ok
 
     def _fill(self, img: np.ndarray, dst: np.ndarray, order) -> None:
         """Rasterise triangles `order` of mesh `dst` into index image `img`.
