@@ -62,7 +62,7 @@ def sheet(rig: FaceRig, size: int) -> np.ndarray:
         tiles = []
         for c, p in enumerate(row):
             f = frames[r * len(row) + c].copy()
-            label = "y%+g p%+g r%+g" % p
+            label = "y{:+g} p{:+g} r{:+g}".format(*p)
             cv2.putText(f, label, (4, 14), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (255, 255, 0), 1)
             tiles.append(f)
         rows.append(np.hstack(tiles))
