@@ -22,8 +22,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from core.engines.warp import WarpEngine  # noqa: E402
-from core.motion.landmarks import LANDMARK_DEPTH, apply_head, geometry  # noqa: E402
-from core.types import AudioFeatures, FaceRig, MotionTrack, RenderRequest  # noqa: E402
+from core.engines.warp_pose import posed_track  # noqa: E402
+from core.types import AudioFeatures, FaceRig, RenderRequest  # noqa: E402
 
 SHARED = ROOT.parent / "shared"
 
@@ -37,15 +37,9 @@ GRID = [
 
 def posed_request(rig: FaceRig, poses: np.ndarray, size: int) -> RenderRequest:
     """A request whose frame i holds the portrait's closed-lip rest shape at poses[i]."""
-    n = len(poses)
-    geo = geometry(rig.landmarks)
-    shift = np.zeros((n, 2))
-    lm = apply_head(geo, np.broadcast_to(geo.rest, (n, 68, 2)), LANDMARK_DEPTH, poses, shift)
+    motion = posed_track(rig, poses)
+    n = motion.n_frames
     z = np.zeros(n, np.float32)
-    motion = MotionTrack(
-        25.0, z, z, z, z, np.zeros((n, 2), np.float32), poses.astype(np.float32),
-        shift.astype(np.float32), z, z, lm.astype(np.float32),
-    )
     feats = AudioFeatures(
         25.0, n, n / 25.0, z, z, np.zeros((n, 80), np.float32), z.astype(np.int16),
         np.zeros((n, 1), np.float32),

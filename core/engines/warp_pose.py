@@ -159,3 +159,22 @@ def repose(
         np.asarray(new_pose, np.float64).reshape(1, 3),
         np.asarray(new_shift, np.float64).reshape(1, 2),
     )[0]
+
+
+def posed_track(rig, poses: np.ndarray, shift: np.ndarray | None = None, fps: float = 25.0):
+    """A MotionTrack holding the portrait's closed-lip rest shape at each of `poses`
+    ([n,3] degrees), landmarks posed by the planner's head model as a planned track's
+    are: for pose previews, contact sheets and tests."""
+    from core.motion.landmarks import geometry
+    from core.types import MotionTrack
+
+    poses = np.asarray(poses, np.float64).reshape(-1, 3)
+    n = len(poses)
+    shift = np.zeros((n, 2)) if shift is None else np.asarray(shift, np.float64).reshape(n, 2)
+    geo = geometry(rig.landmarks)
+    lm = apply_head(geo, np.broadcast_to(geo.rest, (n, 68, 2)), LANDMARK_DEPTH, poses, shift)
+    z = np.zeros(n, np.float32)
+    return MotionTrack(
+        fps, z, z, z, z, np.zeros((n, 2), np.float32), poses.astype(np.float32),
+        shift.astype(np.float32), z, z, lm.astype(np.float32),
+    )

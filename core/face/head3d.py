@@ -113,7 +113,41 @@ def landmark_depth(rig: FaceRig) -> np.ndarray:
         z = depth_from_mesh3d(np.asarray(mesh3d, np.float64), lm)
         if z is not None:
             return z
-    return TEMPLATE_Z_MM * pixels_per_mm(lm)
+    return turned_template(lm) * pixels_per_mm(lm)
+
+
+MIDLINE = [27, 28, 29, 30, 33, 51, 62, 66, 57, 8]
+MAX_PORTRAIT_YAW = 35.0
+
+
+def portrait_yaw(landmarks: np.ndarray) -> float:
+    """The portrait's own yaw (degrees, the renderer's sign: + = face turned towards image
+    right), from how far the midline points stand out sideways from the eye midpoint in
+    proportion to their template depth (the nose tip dominates): x_i = z_i sin(yaw)."""
+    lm = np.asarray(landmarks, np.float64)
+    el, er = lm[36:42].mean(0), lm[42:48].mean(0)
+    ex = (er - el) / max(float(np.linalg.norm(er - el)), 1e-6)
+    x = (lm[MIDLINE] - (el + er) / 2) @ ex / pixels_per_mm(lm)
+    z = TEMPLATE_Z_MM[MIDLINE]
+    s = float(np.clip((x * z).sum() / (z * z).sum(), -1.0, 1.0))
+    return float(np.clip(np.degrees(np.arcsin(s)), -MAX_PORTRAIT_YAW, MAX_PORTRAIT_YAW))
+
+
+def turned_template(landmarks: np.ndarray) -> np.ndarray:
+    """[68] template depth (mm) of a portrait whose face is turned by `portrait_yaw`.
+
+    A frontal template point (X, Z) shows at x = X cos a + Z sin a and lies at depth
+    z = -X sin a + Z cos a; with x read from the photo, z = (Z - x sin a) / cos a. So in a
+    three-quarter portrait the far cheek and jaw lie deeper and the near ones nearer, and
+    a further turn moves the nose over the far cheek as it should."""
+    lm = np.asarray(landmarks, np.float64)
+    a = np.radians(portrait_yaw(lm))
+    if abs(a) < 1e-6:
+        return TEMPLATE_Z_MM.copy()
+    el, er = lm[36:42].mean(0), lm[42:48].mean(0)
+    ex = (er - el) / max(float(np.linalg.norm(er - el)), 1e-6)
+    x = (lm - (el + er) / 2) @ ex / pixels_per_mm(lm)
+    return (TEMPLATE_Z_MM - x * np.sin(a)) / np.cos(a)
 
 
 def depth_from_mesh3d(mesh3d: np.ndarray, landmarks: np.ndarray) -> np.ndarray | None:
