@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from core.face.head3d import pixels_per_mm
+from core.face.head3d import pixels_per_mm, portrait_yaw
 from core.motion.landmarks import LANDMARK_DEPTH, RigGeometry, apply_head
 
 CAMERA_FACE_WIDTHS = 6.0
@@ -38,6 +38,19 @@ PIVOT_MM = np.array([0.0, 45.0, -85.0])
 height of the nose base and ~85 mm behind the corneas."""
 ROLL_PIVOT_FACE_H = 0.35
 """Roll pivot: this many face heights below the chin (as the planner's roll)."""
+YAW_SOFT = (25.0, 15.0)
+"""Total yaw (the portrait's own plus the pose) is rendered as asked up to 25 degrees and
+then eased towards 40: a photo holds nothing of the far cheek past that, and a
+three-quarter portrait turned further away tore at the far cheek."""
+
+
+def soft_yaw(total: float) -> float:
+    """The rendered total yaw for an asked total yaw (degrees), see `YAW_SOFT`."""
+    k, m = YAW_SOFT
+    a = abs(total)
+    if a <= k:
+        return total
+    return float(np.sign(total) * (k + m * np.tanh((a - k) / m)))
 
 
 @dataclass(frozen=True)
@@ -53,6 +66,7 @@ class HeadPoser:
     roll_pivot: np.ndarray  # [2] (u, v) relative to centre, px
     eye_origin: np.ndarray  # [2] (u, v) of the eye midpoint relative to centre, px
     px_per_mm: float
+    portrait_yaw: float = 0.0  # degrees: the photo's own head turn
 
     @classmethod
     def build(cls, geo: RigGeometry) -> HeadPoser:
@@ -65,7 +79,8 @@ class HeadPoser:
         pivot = np.array([eye_uv[0] + PIVOT_MM[0] * s, eye_uv[1] + PIVOT_MM[1] * s, PIVOT_MM[2] * s])
         chin = lm[8] - c
         roll = np.array([chin @ ex, chin @ ey + ROLL_PIVOT_FACE_H * geo.face_h])
-        return cls(geo, c, ex, ey, CAMERA_FACE_WIDTHS * FACE_WIDTH_MM * s, pivot, roll, eye_uv, s)
+        dist = CAMERA_FACE_WIDTHS * FACE_WIDTH_MM * s
+        return cls(geo, c, ex, ey, dist, pivot, roll, eye_uv, s, portrait_yaw(lm))
 
     # ---------------------------------------------------------------- frames
     def to_local(self, xy: np.ndarray) -> np.ndarray:
@@ -96,7 +111,10 @@ class HeadPoser:
         uv = self.to_local(xy)
         z = np.asarray(z, np.float64)
         w = np.broadcast_to(np.asarray(weight, np.float64), z.shape)
-        yaw, pitch, roll = (np.radians(float(a)) * w for a in np.asarray(pose, np.float64))
+        pose = np.asarray(pose, np.float64)
+        a0 = self.portrait_yaw
+        turn = soft_yaw(a0 + float(pose[0])) - soft_yaw(a0)
+        yaw, pitch, roll = (np.radians(float(a)) * w for a in (turn, pose[1], pose[2]))
         d = self.dist
         k = (d - z) / d  # lift onto the camera ray: zero pose projects back to xy
         u, v = uv[:, 0] * k, uv[:, 1] * k

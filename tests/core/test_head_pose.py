@@ -99,8 +99,12 @@ def test_rendered_roll_is_found_by_the_face_detector(rig):
 EXTREMES = [(15, 10, 8), (-15, -10, -8), (15, -10, -8), (-15, 10, 8), (15, 0, 0), (0, 10, 0)]
 
 
-@pytest.mark.parametrize("size", [256, 1024])
-def test_extremes_keep_the_background_and_leave_no_holes(rig, size):
+@pytest.mark.parametrize(
+    "name,size", [("hallo_1.jpg", 256), ("hallo_1.jpg", 1024), ("hallo_2.jpg", 512)]
+)
+def test_extremes_keep_the_background_and_leave_no_holes(samples, name, size):
+    """hallo_2 is a three-quarter portrait (turned ~30 degrees): turned further away."""
+    rig = rig_of(name)
     req = _request(rig, [(0, 0, 0), *EXTREMES], size)
     eng = WarpEngine()
     frames = list(eng.render(req))
