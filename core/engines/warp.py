@@ -1,8 +1,9 @@
 """WarpEngine: the CPU renderer (default engine and instant preview), no weights needed.
 
 Each frame warps the square rig image along the face mesh, from the portrait's landmarks to
-the frame's planned landmarks (piecewise affine; head pose moves the anchors with the same
-head model the planner uses, border anchors stay put), then paints the mouth interior where
+the frame's planned landmarks (piecewise affine), turned by the head pose in 3-D (depth per
+mesh point, rotation about the neck, perspective, painter's order: core.engines.warp_pose;
+border anchors stay put), then paints the mouth interior where
 the mouth opens wider than in the photo (see core.engines.warp_mouth) and shifts the irises
 by the planned gaze.
 

@@ -1,13 +1,17 @@
 """Per-frame mesh warp: destination mesh -> dense backward map -> cv2.remap.
 
 How a frame is made (measured choices, see the report in core/engines/warp.py):
-1. Destination mesh: landmarks from the motion track; anchors follow the head transform
-   (by group: head/forehead/cheeks/jaw ring fully, neck partly, image border never) plus
-   the local deformation of nearby landmarks (so the skin under the chin follows a jaw
-   drop and the cheeks follow a smile).
+1. Destination mesh: landmarks from the motion track with the planner's head model taken
+   out (the expression), anchors moved by the local deformation of nearby landmarks (so
+   the skin under the chin follows a jaw drop and the cheeks follow a smile); then every
+   point is turned in 3-D by the head pose (core.engines.warp_pose: depth from the rig's
+   face mesh or a generic face, rotation about the neck, perspective), by group:
+   head/forehead/cheeks/jaw ring fully, hair on the shoulders and the neck partly, image
+   border never. Zero pose skips the 3-D step (bit-exact 2-D warp).
 2. Per triangle, the affine map destination -> source (vectorised 3x3 inverses).
 3. A triangle-index image of the destination mesh is rasterised with cv2.fillConvexPoly
-   (C code, one call per triangle; the static border triangles are drawn once per request
+   (C code, one call per triangle, back to front by posed depth so the nose and near cheek
+   cover what they turn over; the static border triangles are drawn once per request
    and copied), then cv2.LUT turns indices into per-pixel affine coefficients and two
    multiply-adds give map_x / map_y. All of that is O(pixels) in C: no numpy gathers.
 4. cv2.remap samples the source image (reflect border: a pixel a hair outside the source
@@ -245,10 +249,6 @@ class MeshWarp:
         return self
 
     # ---------------------------------------------------------------- per frame
-    def dst_points(self, landmarks: np.ndarray, pose: np.ndarray, shift: np.ndarray) -> np.ndarray:
-        """Destination mesh [N,2] in rig pixels for one frame."""
-        return self.dst_points3d(landmarks, pose, shift)[0]
-
     def dst_points3d(
         self, landmarks: np.ndarray, pose: np.ndarray, shift: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray | None]:
