@@ -29,7 +29,8 @@ import cv2
 import numpy as np
 
 from core.engines.warp_pose import HeadPoser, unpose
-from core.face.head3d import anchor_depth, landmark_depth
+from core.face.head3d import anchor_depth, depth_from_mesh3d, landmark_depth, usable_mesh3d
+from core.face.mesh import build_mesh
 from core.motion.landmarks import RigGeometry, geometry
 from core.types import FaceRig
 
@@ -39,6 +40,7 @@ GROW = 0.6  # px each triangle is grown by when rasterised (see MeshWarp._fill)
 
 HEAD_WEIGHT = {
     "landmarks": 1.0,
+    "face": 1.0,
     "forehead": 1.0,
     "cheeks": 1.0,
     "jaw_outer": 1.0,
@@ -51,6 +53,7 @@ SHOULDER_FADE = (0.3, 0.6)
 chin, then less, to a fifth at this many below it (hair on the shoulders)."""
 LOCAL_WEIGHT = {
     "landmarks": 1.0,
+    "face": 1.0,
     "forehead": 0.6,
     "cheeks": 1.0,
     "jaw_outer": 0.8,
@@ -147,6 +150,8 @@ class MeshWarp:
     poser: HeadPoser  # the 3-D head transform
     depth: np.ndarray  # [N] rest depth of every mesh point, rig px (+ towards the camera)
     pose_w: np.ndarray  # [N] how much of the head pose each point follows (border 0)
+    pts: np.ndarray  # [N,2] the mesh's points in rig pixels (the rig's, or a denser mesh)
+    zeros: np.ndarray  # [S,S] float32 zeros (the row map of the coefficient gather)
 
     # ---------------------------------------------------------------- build
     @classmethod
@@ -159,8 +164,14 @@ class MeshWarp:
         else:
             src = np.ascontiguousarray(rig.image)
             src_scale = 1.0
-        pts = np.asarray(rig.mesh_points, dtype=np.float64)
         geo = geometry(rig.landmarks)
+        mesh3d = usable_mesh3d(rig)
+        if mesh3d is not None:  # denser mesh: the Face Mesh points between the landmarks
+            dense = build_mesh(rig.landmarks, (w, h), face_points=mesh3d[:, :2])
+            pts, rig_tris, groups = (np.asarray(dense[0], np.float64), dense[1], dense[2])
+        else:
+            pts = np.asarray(rig.mesh_points, dtype=np.float64)
+            rig_tris, groups = rig.triangles, getattr(rig, "mesh_groups", None) or {}
         pts_src = pts.copy()
         if geo.portrait_gap > 0.005:
             from core.engines.warp_mouth import MouthPalette
@@ -177,7 +188,6 @@ class MeshWarp:
 
         n_pts = len(pts)
         group_of = np.array(["head"] * n_pts, dtype=object)
-        groups = getattr(rig, "mesh_groups", None) or {}
         for name, idx in groups.items():
             group_of[np.asarray(idx, dtype=int)] = name
         group_of[:68] = "landmarks"
@@ -205,7 +215,7 @@ class MeshWarp:
         reach = np.exp(-((d.min(1) / 0.25) ** 2))
         local_w = k * (loc * reach)[:, None]
 
-        tris = np.asarray(rig.triangles, dtype=np.int64)
+        tris = np.asarray(rig_tris, dtype=np.int64)
         moving = np.ones(n_pts, bool)
         moving[68:] = (head_w > 0) | (local_w.sum(1) > 1e-4)
         static = ~moving[tris].any(axis=1)
@@ -216,9 +226,19 @@ class MeshWarp:
         xy1 = np.dstack([xx, yy, np.ones_like(xx)])
         poser = HeadPoser.build(geo)
         depth = np.zeros(n_pts)
-        depth[:68] = landmark_depth(rig)
+        face = np.asarray(groups.get("face", []), dtype=np.int64)
+        z3 = None if mesh3d is None else depth_from_mesh3d(mesh3d, pts[:68], pts[face])
+        if z3 is None:
+            depth[:68] = landmark_depth(rig)
+            face = face[:0]
+        else:
+            depth[:68], depth[face] = z3[:68], z3[68:]
+        held = np.concatenate([np.arange(68), face])  # points whose depth is known
+        rest = np.setdiff1d(np.arange(68, n_pts), face)
         mm = poser.px_per_mm
-        depth[68:] = anchor_depth(poser.local_mm(anchors), poser.local_mm(pts[:68]), depth[:68] / mm) * mm
+        depth[rest] = (
+            anchor_depth(poser.local_mm(pts[rest]), poser.local_mm(pts[held]), depth[held] / mm) * mm
+        )
         pose_w = np.concatenate([np.ones(68), head_w])
         self = cls(
             rig,
@@ -239,6 +259,8 @@ class MeshWarp:
             poser,
             depth,
             pose_w,
+            pts,
+            np.zeros((size, size), np.float32),
         )
         dst0 = (pts + 0.5) * out_scale - 0.5
         base = np.full(
@@ -247,6 +269,11 @@ class MeshWarp:
         self._fill(base, dst0, range(self.n_static))
         self.static_idx = base
         return self
+
+    @property
+    def empty(self) -> int:
+        """The index-image value of a pixel no triangle covers (identity map)."""
+        return IDENTITY if self.use_lut else 65535
 
     # ---------------------------------------------------------------- per frame
     def dst_points3d(
@@ -257,7 +284,7 @@ class MeshWarp:
         The planner's head model is taken out of the landmarks (warp_pose.unpose); the
         expression that remains moves the landmarks and, through `local_w`, the nearby
         anchors; then the 3-D head pose turns every point by its `pose_w`."""
-        pts = np.asarray(self.rig.mesh_points, dtype=np.float64)
+        pts = self.pts
         rig_lm = pts[:68]
         flat = unpose(self.geo, landmarks, pose, shift)
         local = flat - rig_lm  # deformation without the head
@@ -289,11 +316,13 @@ class MeshWarp:
             idx3 = cv2.merge([idx, idx, idx])
             cx = cv2.LUT(idx3, lut[None, :, 0:3].copy())
             cy = cv2.LUT(idx3, lut[None, :, 3:6].copy())
-        else:
+        else:  # a dense mesh: gather the coefficients with a nearest-neighbour remap (C)
             table = np.vstack([coef, [(1, 0, 0, 0, 1, 0)]]).astype(np.float32)
-            ii = np.minimum(idx, len(table) - 1).astype(np.intp)
-            ii[idx == 65535] = len(table) - 1
-            cx, cy = table[ii, 0:3], table[ii, 3:6]
+            table[: len(coef)][~ok] = (1, 0, 0, 0, 1, 0)
+            col = np.minimum(idx, len(coef)).astype(np.float32)  # "no triangle" -> identity
+            row = self.zeros
+            cx = cv2.remap(table[None, :, 0:3].copy(), col, row, cv2.INTER_NEAREST)
+            cy = cv2.remap(table[None, :, 3:6].copy(), col, row, cv2.INTER_NEAREST)
         ones = np.ones((1, 3), np.float32)
         map_x = cv2.transform(cv2.multiply(cx, self.xy1), ones)
         map_y = cv2.transform(cv2.multiply(cy, self.xy1), ones)

@@ -168,30 +168,49 @@ def turned_template(landmarks: np.ndarray) -> np.ndarray:
     return _pair((TEMPLATE_Z_MM - x * np.sin(a)) / np.cos(a))
 
 
-def depth_from_mesh3d(mesh3d: np.ndarray, landmarks: np.ndarray) -> np.ndarray | None:
+def depth_from_mesh3d(
+    mesh3d: np.ndarray, landmarks: np.ndarray, points: np.ndarray | None = None
+) -> np.ndarray | None:
     """[68] landmark depth read off a dense 3-D face mesh [M,3] (x, y rig pixels, z depth in
     pixel units, either sign convention), in this module's convention: + towards the
-    camera, the eyes' mean at the template's eye depth. None if the mesh is unusable.
+    camera, the eyes' mean at the template's eye depth; with `points` [P,2], the depth of
+    those points follows, [68 + P]. None if the mesh is unusable.
 
-    Each landmark takes the depth of the mesh interpolated linearly at its (x, y) (nearest
+    Each point takes the depth of the mesh interpolated linearly at its (x, y) (nearest
     vertex outside the mesh's hull). The sign is chosen so the nose tip (30) is nearer the
     camera than the jaw corners (0, 16), whatever convention the mesh used (MediaPipe's z
     grows away from the camera)."""
+    mesh3d = np.asarray(mesh3d, np.float64)
     if mesh3d.ndim != 2 or mesh3d.shape[1] != 3 or len(mesh3d) < 10:
         return None
     if not np.isfinite(mesh3d).all():
         return None
     from scipy.interpolate import LinearNDInterpolator, NearestNDInterpolator
 
+    lm = np.asarray(landmarks, np.float64)
+    at = lm if points is None else np.concatenate([lm, np.asarray(points, np.float64)[:, :2]])
     xy, z = mesh3d[:, :2], mesh3d[:, 2]
     try:
-        lin = LinearNDInterpolator(xy, z)(landmarks)
+        lin = LinearNDInterpolator(xy, z)(at)
     except Exception:  # degenerate (collinear) mesh: Qhull refuses it
         return None
-    near = NearestNDInterpolator(xy, z)(landmarks)
+    near = NearestNDInterpolator(xy, z)(at)
     d = np.where(np.isfinite(lin), lin, near)
     if d[30] < 0.5 * (d[0] + d[16]):
         d = -d
     eyes = slice(36, 48)
-    s = pixels_per_mm(landmarks)
-    return _pair(d - d[eyes].mean() + TEMPLATE_Z_MM[eyes].mean() * s)
+    s = pixels_per_mm(lm)
+    d = d - d[eyes].mean() + TEMPLATE_Z_MM[eyes].mean() * s
+    d[:68] = _pair(d[:68])
+    return d
+
+
+def usable_mesh3d(rig: FaceRig) -> np.ndarray | None:
+    """The rig's dense 3-D face mesh [M,3] when the analysis gave a usable one, else None."""
+    m = getattr(rig, "mesh3d", None)
+    if m is None:
+        return None
+    m = np.asarray(m, np.float64)
+    if m.ndim != 2 or m.shape[1] != 3 or len(m) < 10 or not np.isfinite(m).all():
+        return None
+    return m

@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 
 from core.engines.warp import WarpEngine
-from core.engines.warp_mesh import IDENTITY
 from core.engines.warp_pose import posed_track
 from core.face.head3d import TEMPLATE_Z_MM, depth_from_mesh3d, landmark_depth, portrait_yaw
 from core.motion import plan
@@ -122,7 +121,7 @@ def test_extremes_keep_the_background_and_leave_no_holes(samples, name, size):
         # un-warped photo) and no black tears appear
         dst, depth = mesh.dst_points3d(m.landmarks[i], m.head_pose[i], m.head_shift[i])
         idx = mesh.index(dst, depth)[0]
-        assert int((idx == IDENTITY).sum()) == 0, EXTREMES[i - 1]
+        assert int((idx == mesh.empty).sum()) == 0, EXTREMES[i - 1]
         assert int((f.max(axis=2) < 4).sum()) <= int((rest.max(axis=2) < 4).sum()) + 5
         assert np.abs(f - rest).mean() > 2  # and the head did move
 
@@ -212,3 +211,46 @@ def test_mesh3d_depth_is_used_whatever_its_sign(rig):
     rig3 = replace(rig)
     rig3.mesh3d = dense  # the face-mesh analysis's field
     assert np.allclose(landmark_depth(rig3), got)
+
+
+def _dense_face(rig, n=500, seed=0):
+    """A stand-in for Face Mesh's [468,3]: points spread over the landmarks' own triangles
+    (lips and eyes excluded), their depth the template's, in MediaPipe's sign."""
+    from core.engines.warp_mesh import interior_triangles
+
+    lm = np.asarray(rig.landmarks, np.float64)
+    z = landmark_depth(rig)
+    tris = np.asarray(rig.triangles)
+    tris = tris[(tris < 68).all(axis=1) & ~interior_triangles(tris)]
+    rng = np.random.default_rng(seed)
+    pick = tris[rng.integers(0, len(tris), n)]
+    w = rng.dirichlet(np.ones(3), size=n)
+    xy = (lm[pick] * w[..., None]).sum(1)
+    return np.c_[xy, -(z[pick] * w).sum(1)]
+
+
+def test_dense_mesh_from_mesh3d_turns_like_the_landmark_mesh(rig):
+    """With a dense face mesh the renderer triangulates its points too (a valid mesh), keeps
+    zero pose exact, leaves no holes and a still background, and turns the head as the
+    68-point mesh does when the depth is the same."""
+    from core.face.mesh import check_mesh
+
+    dense = replace(rig)
+    dense.mesh3d = _dense_face(rig)
+    poses = [(0, 0, 0), (15, 0, 0), (-15, 10, 8)]
+    eng_s, eng_d = WarpEngine(), WarpEngine()
+    req_s, req_d = _request(rig, poses, 512), _request(dense, poses, 512)
+    sparse = list(eng_s.render(req_s))
+    frames = list(eng_d.render(req_d))
+    mesh = eng_d._prepare(req_d).mesh
+    assert len(mesh.tris) > len(eng_s._prepare(req_s).mesh.tris) + 100
+    assert check_mesh(mesh.pts, mesh.tris, rig.size) == []
+    assert np.abs(frames[0].astype(int) - sparse[0].astype(int)).max() <= 1
+    face = cv2.resize(rig.masks["face"], (512, 512)) > 0.5
+    m = req_d.motion
+    for i in (1, 2):
+        dst, depth = mesh.dst_points3d(m.landmarks[i], m.head_pose[i], m.head_shift[i])
+        assert int((mesh.index(dst, depth)[0] == mesh.empty).sum()) == 0
+        d = np.abs(frames[i].astype(int) - sparse[i].astype(int))
+        assert d[:8, :8].max() <= 1 and d[-8:, -8:].max() <= 1
+        assert d[face].mean() < 4, d[face].mean()
