@@ -264,7 +264,7 @@ class MeshWarp:
         )
         dst0 = (pts + 0.5) * out_scale - 0.5
         base = np.full(
-            (size, size), IDENTITY if use_lut else 65535, np.uint8 if use_lut else np.uint16
+            (size, size), IDENTITY if use_lut else len(tris), np.uint8 if use_lut else np.uint16
         )
         self._fill(base, dst0, range(self.n_static))
         self.static_idx = base
@@ -273,7 +273,7 @@ class MeshWarp:
     @property
     def empty(self) -> int:
         """The index-image value of a pixel no triangle covers (identity map)."""
-        return IDENTITY if self.use_lut else 65535
+        return IDENTITY if self.use_lut else len(self.tris)
 
     # ---------------------------------------------------------------- per frame
     def dst_points3d(
@@ -319,7 +319,7 @@ class MeshWarp:
         else:  # a dense mesh: gather the coefficients with a nearest-neighbour remap (C)
             table = np.vstack([coef, [(1, 0, 0, 0, 1, 0)]]).astype(np.float32)
             table[: len(coef)][~ok] = (1, 0, 0, 0, 1, 0)
-            col = np.minimum(idx, len(coef)).astype(np.float32)  # "no triangle" -> identity
+            col = idx.astype(np.float32)  # "no triangle" (len(tris)) -> the identity row
             row = self.zeros
             cx = cv2.remap(table[None, :, 0:3].copy(), col, row, cv2.INTER_NEAREST)
             cy = cv2.remap(table[None, :, 3:6].copy(), col, row, cv2.INTER_NEAREST)
