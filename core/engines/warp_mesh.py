@@ -30,7 +30,7 @@ import numpy as np
 
 from core.engines.warp_pose import HeadPoser, unpose
 from core.face.head3d import anchor_depth, depth_from_mesh3d, landmark_depth, usable_mesh3d
-from core.face.mesh import build_mesh
+from core.face.mesh import build_mesh, check_mesh
 from core.motion.landmarks import RigGeometry, geometry
 from core.types import FaceRig
 
@@ -166,10 +166,11 @@ class MeshWarp:
             src_scale = 1.0
         geo = geometry(rig.landmarks)
         mesh3d = usable_mesh3d(rig)
-        if mesh3d is not None:  # denser mesh: the Face Mesh points between the landmarks
-            dense = build_mesh(rig.landmarks, (w, h), face_points=mesh3d[:, :2])
+        dense = None if mesh3d is None else _dense_mesh(rig, mesh3d)
+        if dense is not None:  # denser mesh: the Face Mesh points between the landmarks
             pts, rig_tris, groups = (np.asarray(dense[0], np.float64), dense[1], dense[2])
-        else:
+        else:  # the rig's mesh (its landmarks still take mesh3d's depth: landmark_depth)
+            mesh3d = None
             pts = np.asarray(rig.mesh_points, dtype=np.float64)
             rig_tris, groups = rig.triangles, getattr(rig, "mesh_groups", None) or {}
         pts_src = pts.copy()
@@ -379,6 +380,19 @@ class MeshWarp:
         fill = cv2.fillConvexPoly
         for k, i in enumerate(order):
             fill(img, q[k], int(i), cv2.LINE_8, SHIFT)
+
+
+def _dense_mesh(rig: FaceRig, mesh3d: np.ndarray):
+    """The rig's landmarks + anchors triangulated with the Face Mesh points between them, or
+    None when that mesh breaks a guarantee of core.face.mesh (then the rig's own mesh is
+    used: a bad dense mesh must never cost the render)."""
+    try:
+        pts, tris, groups = build_mesh(rig.landmarks, rig.size, face_points=mesh3d[:, :2])
+    except (RuntimeError, ValueError):
+        return None
+    if check_mesh(pts, tris, rig.size):
+        return None
+    return pts, tris, groups
 
 
 def _affines(dst: np.ndarray, src: np.ndarray, tris: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

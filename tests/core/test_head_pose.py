@@ -254,3 +254,15 @@ def test_dense_mesh_from_mesh3d_turns_like_the_landmark_mesh(rig):
         d = np.abs(frames[i].astype(int) - sparse[i].astype(int))
         assert d[:8, :8].max() <= 1 and d[-8:, -8:].max() <= 1
         assert d[face].mean() < 4, d[face].mean()
+
+
+def test_unusable_mesh3d_falls_back_to_the_template(rig):
+    """A rig whose mesh3d is garbage (NaNs, wrong shape, or points that cannot be meshed)
+    renders with the 68-point mesh and template depth: the same frame as without it."""
+    eng = WarpEngine()
+    ref = eng.render_frame(_request(rig, [(12, -6, 5)], 256), 0)
+    for bad in (np.full((468, 3), np.nan), np.zeros((468, 2)), np.zeros((468, 3))):
+        r = replace(rig)
+        r.mesh3d = bad
+        out = WarpEngine().render_frame(_request(r, [(12, -6, 5)], 256), 0)
+        assert np.array_equal(out, ref)
