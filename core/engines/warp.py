@@ -39,6 +39,10 @@ class _Prepared:
     def __init__(self, request: RenderRequest, size: int):
         rig = request.rig
         self.mesh = MeshWarp.build(rig, size)
+        # a still head renders on the rig's 68-point mesh, exactly the 2-D warp: the dense
+        # mesh only adds depth samples for a turn, and sampled the expression field a
+        # little differently (up to ~1 % of pixels over a grey level at zero pose)
+        self.flat_mesh = MeshWarp.build(rig, size, dense=False) if self.mesh.dense else self.mesh
         self.palette = MouthPalette.from_rig(rig)
         self.lids = lid_colours(rig)
         s = self.mesh.out_scale
@@ -108,7 +112,8 @@ class WarpEngine:
 
     def _frame(self, request: RenderRequest, prep: _Prepared, i: int) -> np.ndarray:
         m = request.motion
-        mesh = prep.mesh
+        still = not np.any(m.head_pose[i]) and not np.any(m.head_shift[i])
+        mesh = prep.flat_mesh if still else prep.mesh
         lm = np.asarray(m.landmarks[i], np.float64)
         dst, depth = mesh.dst_points3d(lm, m.head_pose[i], m.head_shift[i])
         map_x, map_y = mesh.maps(dst, depth)

@@ -138,7 +138,8 @@ class MeshWarp:
     src: np.ndarray  # source image, already resized when the output is smaller
     src_pts: np.ndarray  # [N,2] mesh points in source-image pixels
     head_w: np.ndarray  # [A] anchor weights for the head transform
-    local_w: np.ndarray  # [A,68] anchor <- landmark local-deformation weights
+    local_w: np.ndarray  # [A,68] anchor <- landmark local-deformation weights (no lids)
+    full_w: np.ndarray  # [A,68] the same for dense face points, lids included
     tris: np.ndarray  # [T,3] triangles, static ones first
     n_static: int  # triangles whose vertices never move (drawn once)
     static_idx: np.ndarray  # [S,S] uint8/uint16 index image of the static triangles
@@ -152,10 +153,14 @@ class MeshWarp:
     pose_w: np.ndarray  # [N] how much of the head pose each point follows (border 0)
     pts: np.ndarray  # [N,2] the mesh's points in rig pixels (the rig's, or a denser mesh)
     zeros: np.ndarray  # [S,S] float32 zeros (the row map of the coefficient gather)
+    dense: bool = False  # built with the Face Mesh points (see build)
 
     # ---------------------------------------------------------------- build
     @classmethod
-    def build(cls, rig: FaceRig, size: int) -> MeshWarp:
+    def build(cls, rig: FaceRig, size: int, dense: bool = True) -> MeshWarp:
+        """The warp of `rig` at `size` px; `dense`: with the rig's Face Mesh points between
+        the landmarks when it has a usable mesh3d (else, or when False, the rig's own
+        68-point mesh; its landmarks take mesh3d's depth either way)."""
         h, w = rig.image.shape[:2]
         out_scale = size / float(w)
         if size < w:
@@ -165,7 +170,7 @@ class MeshWarp:
             src = np.ascontiguousarray(rig.image)
             src_scale = 1.0
         geo = geometry(rig.landmarks)
-        mesh3d = usable_mesh3d(rig)
+        mesh3d = usable_mesh3d(rig) if dense else None
         dense = None if mesh3d is None else _dense_mesh(rig, mesh3d)
         if dense is not None:  # denser mesh: the Face Mesh points between the landmarks
             pts, rig_tris, groups = (np.asarray(dense[0], np.float64), dense[1], dense[2])
@@ -188,37 +193,14 @@ class MeshWarp:
         src_pts = (pts_src + 0.5) * src_scale - 0.5
 
         n_pts = len(pts)
-        group_of = np.array(["head"] * n_pts, dtype=object)
-        for name, idx in groups.items():
-            group_of[np.asarray(idx, dtype=int)] = name
-        group_of[:68] = "landmarks"
-        on_border = (
-            (pts[:, 0] <= 0.5)
-            | (pts[:, 1] <= 0.5)
-            | (pts[:, 0] >= w - 1.5)
-            | (pts[:, 1] >= h - 1.5)
-        )
-        group_of[on_border & (np.arange(n_pts) >= 68)] = "border"
-        anchors = pts[68:]
-        head_w = np.array([HEAD_WEIGHT.get(g, 1.0) for g in group_of[68:]])
-        if not groups:  # unknown layout: fade the head weight with distance from the face
-            r = np.linalg.norm(anchors - geo.center, axis=1) / geo.face_h
-            head_w = np.where(group_of[68:] == "border", 0.0, np.clip((1.9 - r) / 0.8, 0, 1))
-        # hair and background below the jaw line lie on the shoulders, which do not turn
-        # with the head: fade the head weight from the mouth down to below the chin
-        below = (anchors - pts[8]) @ geo.ey / geo.face_h  # face heights below the chin
-        fade = np.clip(1.0 - (below + SHOULDER_FADE[0]) / sum(SHOULDER_FADE), 0.0, 1.0)
-        head_w = np.where(group_of[68:] == "head", head_w * (0.2 + 0.8 * fade), head_w)
-        loc = np.array([LOCAL_WEIGHT.get(g, 0.0) for g in group_of[68:]])
-        d = np.linalg.norm(anchors[:, None] - pts[None, :68], axis=2) / geo.face_h
-        k = np.exp(-((d / 0.12) ** 2))
-        k /= np.maximum(k.sum(1, keepdims=True), 1e-12)
-        reach = np.exp(-((d.min(1) / 0.25) ** 2))
-        local_w = k * (loc * reach)[:, None]
+        head_w, local_w = _anchor_weights(pts, groups, geo, (w, h))
+        full_w = np.zeros_like(local_w)
+        if dense is not None:
+            local_w, full_w = _follow_sparse(rig, geo, pts, groups, local_w, full_w)
 
         tris = np.asarray(rig_tris, dtype=np.int64)
         moving = np.ones(n_pts, bool)
-        moving[68:] = (head_w > 0) | (local_w.sum(1) > 1e-4)
+        moving[68:] = (head_w > 0) | (local_w.sum(1) > 1e-4) | (full_w.sum(1) > 1e-4)
         static = ~moving[tris].any(axis=1)
         tris = np.concatenate([tris[static], tris[~static]])
         use_lut = len(tris) < IDENTITY
@@ -249,6 +231,7 @@ class MeshWarp:
             src_pts,
             head_w,
             local_w,
+            full_w,
             tris,
             int(static.sum()),
             np.zeros(0),
@@ -262,6 +245,7 @@ class MeshWarp:
             pose_w,
             pts,
             np.zeros((size, size), np.float32),
+            dense is not None,
         )
         dst0 = (pts + 0.5) * out_scale - 0.5
         base = np.full(
@@ -289,10 +273,11 @@ class MeshWarp:
         rig_lm = pts[:68]
         flat = unpose(self.geo, landmarks, pose, shift)
         local = flat - rig_lm  # deformation without the head
+        full = self.full_w @ local  # dense face points: as inside the 68-point mesh
         # the eyelids must not drag skin anchors: a blink moves the upper lid by a third of
         # the eye height, and anchors pulled along folded the brow triangles (torn brows)
         local[36:48] = 0.0
-        anchors = pts[68:] + self.local_w @ local
+        anchors = pts[68:] + self.local_w @ local + full
         rest = np.concatenate([flat, anchors])
         if not np.any(pose) and not np.any(shift):
             return rest, None
@@ -349,9 +334,11 @@ class MeshWarp:
         moving = moving[ok[moving] & ~thin[moving]]
         if depth is not None:
             inner = self.interior[moving]
-            key = depth[self.tris[moving]].mean(axis=1)
-            folded = areas[moving] < 0
-            rank = np.lexsort((key, folded == 0, inner))
+            # interior triangles keep their own order (last, as at zero pose): they only
+            # overlap one another, where the lips cross at rest
+            key = np.where(inner, moving, depth[self.tris[moving]].mean(axis=1))
+            folded = (areas[moving] < 0) & ~inner
+            rank = np.lexsort((key, ~folded, inner))
             moving = moving[rank]
         self._fill(idx, dst, moving.tolist())
         return idx, coef, ok
@@ -380,6 +367,77 @@ class MeshWarp:
         fill = cv2.fillConvexPoly
         for k, i in enumerate(order):
             fill(img, q[k], int(i), cv2.LINE_8, SHIFT)
+
+
+def _anchor_weights(
+    pts: np.ndarray, groups: dict, geo: RigGeometry, size: tuple[int, int]
+) -> tuple[np.ndarray, np.ndarray]:
+    """(head_w [A], local_w [A,68]) of a mesh's anchors (rows 68..): how much of the head
+    pose each follows, and how it follows the landmarks' local deformation."""
+    w, h = size
+    n_pts = len(pts)
+    group_of = np.array(["head"] * n_pts, dtype=object)
+    for name, idx in groups.items():
+        group_of[np.asarray(idx, dtype=int)] = name
+    group_of[:68] = "landmarks"
+    on_border = (
+        (pts[:, 0] <= 0.5) | (pts[:, 1] <= 0.5) | (pts[:, 0] >= w - 1.5) | (pts[:, 1] >= h - 1.5)
+    )
+    group_of[on_border & (np.arange(n_pts) >= 68)] = "border"
+    anchors = pts[68:]
+    head_w = np.array([HEAD_WEIGHT.get(g, 1.0) for g in group_of[68:]])
+    if not groups:  # unknown layout: fade the head weight with distance from the face
+        r = np.linalg.norm(anchors - geo.center, axis=1) / geo.face_h
+        head_w = np.where(group_of[68:] == "border", 0.0, np.clip((1.9 - r) / 0.8, 0, 1))
+    # hair and background below the jaw line lie on the shoulders, which do not turn
+    # with the head: fade the head weight from the mouth down to below the chin
+    below = (anchors - pts[8]) @ geo.ey / geo.face_h  # face heights below the chin
+    fade = np.clip(1.0 - (below + SHOULDER_FADE[0]) / sum(SHOULDER_FADE), 0.0, 1.0)
+    head_w = np.where(group_of[68:] == "head", head_w * (0.2 + 0.8 * fade), head_w)
+    loc = np.array([LOCAL_WEIGHT.get(g, 0.0) for g in group_of[68:]])
+    d = np.linalg.norm(anchors[:, None] - pts[None, :68], axis=2) / geo.face_h
+    k = np.exp(-((d / 0.12) ** 2))
+    k /= np.maximum(k.sum(1, keepdims=True), 1e-12)
+    reach = np.exp(-((d.min(1) / 0.25) ** 2))
+    return head_w, k * (loc * reach)[:, None]
+
+
+def _follow_sparse(rig, geo, pts, groups, local_w, full_w):
+    """Dense face points deform exactly as the rig's 68-point mesh deforms at their place:
+    barycentric in the sparse triangle that holds them, over its landmarks (lids included,
+    like the sparse mesh's own vertices) and its anchors (their `local_w`). So the dense
+    mesh keeps today's expressions (mouth, jaw, smile) and its zero-pose frame, and only
+    adds depth samples for the turn (a kernel blend of the landmarks folded the skin at the
+    mouth corners)."""
+    face = np.asarray(groups.get("face", []), dtype=np.int64)
+    if not len(face):
+        return local_w, full_w
+    sp = np.asarray(rig.mesh_points, np.float64)
+    st = np.asarray(rig.triangles, np.int64)
+    st = st[~interior_triangles(st)]
+    _, sparse_w = _anchor_weights(sp, getattr(rig, "mesh_groups", None) or {}, geo, rig.size)
+    q = pts[face]
+    a, b, c = sp[st[:, 0]], sp[st[:, 1]], sp[st[:, 2]]
+    det = (b[:, 0] - a[:, 0]) * (c[:, 1] - a[:, 1]) - (b[:, 1] - a[:, 1]) * (c[:, 0] - a[:, 0])
+    det = np.where(np.abs(det) < 1e-9, 1e-9, det)
+    rx, ry = q[:, None, 0] - a[None, :, 0], q[:, None, 1] - a[None, :, 1]
+    l1 = (rx * (c[:, 1] - a[:, 1]) - ry * (c[:, 0] - a[:, 0])) / det
+    l2 = (ry * (b[:, 0] - a[:, 0]) - rx * (b[:, 1] - a[:, 1])) / det
+    bary = np.stack([1 - l1 - l2, l1, l2], axis=-1)  # [F,T,3]
+    t = np.argmax(bary.min(axis=2), axis=1)  # the triangle holding it (or nearest to)
+    lam = np.clip(bary[np.arange(len(face)), t], 0.0, None)
+    lam /= lam.sum(axis=1, keepdims=True)
+    local_w, full_w = local_w.copy(), full_w.copy()
+    rows = face - 68
+    local_w[rows] = 0.0
+    full_w[rows] = 0.0
+    for j in range(3):
+        v = st[t, j]
+        lm_v = v < 68
+        full_w[rows[lm_v], v[lm_v]] += lam[lm_v, j]
+        an = ~lm_v
+        local_w[rows[an]] += lam[an, j, None] * sparse_w[v[an] - 68]
+    return local_w, full_w
 
 
 def _dense_mesh(rig: FaceRig, mesh3d: np.ndarray):
