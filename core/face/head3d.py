@@ -201,6 +201,16 @@ def depth_from_mesh3d(
     eyes = slice(36, 48)
     s = pixels_per_mm(lm)
     d = d - d[eyes].mean() + TEMPLATE_Z_MM[eyes].mean() * s
+    # the jaw line is the face's silhouette, where the surface turns away: there a dense
+    # mesh's depth changes fast across a pixel, and the values read at the 68 jaw points
+    # were irregular (hallo_1: -59, -49, -29, -31, -56, -29 ... mm), which kinked the cheek
+    # outline of a turned head. The (turned) template's smooth jaw, scaled to the mesh's
+    # depth of the inner face, stands in for it.
+    t = turned_template(lm) * s
+    inner = np.arange(17, 68)
+    ti, di = t[inner] - t[eyes].mean(), d[inner] - d[eyes].mean()
+    k = float(np.clip((ti @ di) / max(float(ti @ ti), 1e-9), 0.5, 2.0))
+    d[:17] = d[eyes].mean() + k * (t[:17] - t[eyes].mean())
     d[:68] = _pair(d[:68])
     return d
 
