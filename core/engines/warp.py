@@ -36,9 +36,9 @@ MIN_SIZE, MAX_SIZE = 256, 1024
 class _Prepared:
     """Per (request, size) precomputation."""
 
-    def __init__(self, request: RenderRequest, size: int):
+    def __init__(self, request: RenderRequest, size: int, dense: bool = False):
         rig = request.rig
-        self.mesh = MeshWarp.build(rig, size)
+        self.mesh = MeshWarp.build(rig, size, dense=dense)
         # a still head renders on the rig's 68-point mesh, exactly the 2-D warp: the dense
         # mesh only adds depth samples for a turn, and sampled the expression field a
         # little differently (up to ~1 % of pixels over a grey level at zero pose)
@@ -53,7 +53,14 @@ class _Prepared:
 
 
 class WarpEngine:
-    """Mesh-warp renderer implementing core.types.Engine."""
+    """Mesh-warp renderer implementing core.types.Engine.
+
+    Options: dense_mesh (default False): triangulate the rig's Face Mesh points between the
+    landmarks (rig.mesh3d) and pose them with their own depth. Off by default: on the sample
+    portraits Face Mesh's depth next to the template-shaped landmark depth drew seams
+    through the nose and chin of a turned head, and its depth read at the landmarks kinked
+    the jaw line; the 68-point mesh with the template's shape at the Face Mesh's depth scale
+    turned cleanly (see core.face.head3d.depth_from_mesh3d)."""
 
     name = "warp"
 
@@ -102,7 +109,7 @@ class WarpEngine:
         hit = self._cache.get(key)
         if hit is not None and hit[0]() is request:
             return hit[1]
-        prep = _Prepared(request, size)
+        prep = _Prepared(request, size, bool(self.options.get("dense_mesh", False)))
         # drop entries whose request is gone; keep a few
         self._cache = {k: v for k, v in self._cache.items() if v[0]() is not None}
         if len(self._cache) >= 4:

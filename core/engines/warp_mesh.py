@@ -157,7 +157,7 @@ class MeshWarp:
 
     # ---------------------------------------------------------------- build
     @classmethod
-    def build(cls, rig: FaceRig, size: int, dense: bool = True) -> MeshWarp:
+    def build(cls, rig: FaceRig, size: int, dense: bool = False) -> MeshWarp:
         """The warp of `rig` at `size` px; `dense`: with the rig's Face Mesh points between
         the landmarks when it has a usable mesh3d (else, or when False, the rig's own
         68-point mesh; its landmarks take mesh3d's depth either way)."""

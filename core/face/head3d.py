@@ -176,8 +176,9 @@ def depth_from_mesh3d(
     camera, the eyes' mean at the template's eye depth; with `points` [P,2], the depth of
     those points follows, [68 + P]. None if the mesh is unusable.
 
-    Each point takes the depth of the mesh interpolated linearly at its (x, y) (nearest
-    vertex outside the mesh's hull). The sign is chosen so the nose tip (30) is nearer the
+    Extra points take the depth of the mesh interpolated linearly at their (x, y) (nearest
+    vertex outside the mesh's hull); the 68 landmarks the template's shape scaled to the
+    mesh's depth (see below). The sign is chosen so the nose tip (30) is nearer the
     camera than the jaw corners (0, 16), whatever convention the mesh used (MediaPipe's z
     grows away from the camera)."""
     mesh3d = np.asarray(mesh3d, np.float64)
@@ -201,16 +202,17 @@ def depth_from_mesh3d(
     eyes = slice(36, 48)
     s = pixels_per_mm(lm)
     d = d - d[eyes].mean() + TEMPLATE_Z_MM[eyes].mean() * s
-    # the jaw line is the face's silhouette, where the surface turns away: there a dense
-    # mesh's depth changes fast across a pixel, and the values read at the 68 jaw points
-    # were irregular (hallo_1: -59, -49, -29, -31, -56, -29 ... mm), which kinked the cheek
-    # outline of a turned head. The (turned) template's smooth jaw, scaled to the mesh's
-    # depth of the inner face, stands in for it.
+    # The 68 points take the (turned) template's shape at the mesh's depth scale: read off
+    # the mesh, the jaw line (the silhouette, where the surface turns away and depth changes
+    # fast across a pixel) was irregular (hallo_1: -59, -49, -29, -31, -56, -29 ... mm) and
+    # kinked the cheek outline of a turned head, and the nose base drew a dark hook over
+    # the cheek on hallo_3. The mesh still sets how deep this face is (k, fitted on the
+    # inner face) and where it is (the eyes' mean); dense points (points=) keep its depth.
     t = turned_template(lm) * s
     inner = np.arange(17, 68)
     ti, di = t[inner] - t[eyes].mean(), d[inner] - d[eyes].mean()
     k = float(np.clip((ti @ di) / max(float(ti @ ti), 1e-9), 0.5, 2.0))
-    d[:17] = d[eyes].mean() + k * (t[:17] - t[eyes].mean())
+    d[:68] = d[eyes].mean() + k * (t - t[eyes].mean())
     d[:68] = _pair(d[:68])
     return d
 

@@ -148,9 +148,10 @@ def test_zero_pose_is_the_two_dimensional_frame(rig):
         lips = cv2.dilate(lips, np.ones((7, 7), np.uint8)) > 0
         d = np.abs(a.astype(int) - b.astype(int)).max(axis=2)
         assert d[~lips].max() <= 1
-        dense = WarpEngine().render_frame(RenderRequest(rig, feats, flat, size=size), 12)
+        eng = WarpEngine(dense_mesh=True)
+        dense = eng.render_frame(RenderRequest(rig, feats, flat, size=size), 12)
         assert np.array_equal(dense, a)
-        moved = WarpEngine().render_frame(RenderRequest(rig, feats, tiny, size=size), 12)
+        moved = eng.render_frame(RenderRequest(rig, feats, tiny, size=size), 12)
         # the dense mesh samples the same expression field: a still head does not pop when
         # it starts to move
         assert (np.abs(moved.astype(int) - a.astype(int)).max(axis=2) > 1).mean() < 0.01
@@ -214,7 +215,8 @@ def test_three_quarter_portrait_gets_a_turned_template(samples):
 
 def test_mesh3d_depth_is_used_whatever_its_sign(rig):
     """A dense mesh (here the template itself, sampled densely, in MediaPipe's sign:
-    z grows away from the camera) gives the same depth as the template."""
+    z grows away from the camera) gives the same depth as the template; one 1.4 times
+    deeper gives the template's shape 1.4 times deeper."""
     lm = np.asarray(rig.landmarks, np.float64)
     z = landmark_depth(replace(rig, mesh3d=None))
     rng = np.random.default_rng(0)
@@ -226,6 +228,9 @@ def test_mesh3d_depth_is_used_whatever_its_sign(rig):
     assert got is not None
     assert np.abs(got - z).max() < 0.05 * np.ptp(z)
     assert np.allclose(landmark_depth(replace(rig, mesh3d=dense)), got)
+    deep = dense * np.array([1.0, 1.0, 1.4])
+    z_eyes = z[36:48].mean()
+    assert np.allclose(depth_from_mesh3d(deep, lm) - z_eyes, 1.4 * (z - z_eyes), atol=0.05 * np.ptp(z))
 
 
 def _dense_face(rig, n=500, seed=0):
@@ -253,7 +258,7 @@ def test_dense_mesh_from_mesh3d_turns_like_the_landmark_mesh(rig):
     rig = replace(rig, mesh3d=None)
     dense = replace(rig, mesh3d=_dense_face(rig))
     poses = [(0, 0, 0), (15, 0, 0), (-15, 10, 8)]
-    eng_s, eng_d = WarpEngine(), WarpEngine()
+    eng_s, eng_d = WarpEngine(), WarpEngine(dense_mesh=True)
     req_s, req_d = _request(rig, poses, 512), _request(dense, poses, 512)
     sparse = list(eng_s.render(req_s))
     frames = list(eng_d.render(req_d))
