@@ -22,6 +22,7 @@ from collections.abc import Iterator
 import cv2
 import numpy as np
 
+from core.engines.mouth.interior import MouthInterior
 from core.engines.warp_eyes import lid_colours, paint_lids
 from core.engines.warp_mesh import MeshWarp
 from core.engines.warp_mouth import MouthPalette, paint_mouth, paint_seam
@@ -40,6 +41,10 @@ class _Prepared:
         self.mesh = MeshWarp.build(rig, size)
         self.palette = MouthPalette.from_rig(rig)
         self.lids = lid_colours(rig)
+        self.interior = MouthInterior(
+            rig, self.mesh.geo, size, self.palette, request.features.viseme_weights,
+            request.n_frames, request.fps, request.seed,
+        )
         s = self.mesh.out_scale
         self.src_gap = float(inner_gap(np.asarray(rig.landmarks, np.float64))) * s
         self.face_h = self.mesh.geo.face_h * s
@@ -124,7 +129,8 @@ class WarpEngine:
         frame = cv2.remap(
             mesh.src, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101
         )
-        paint_mouth(frame, out_lm, prep.palette, prep.src_gap, prep.face_h)
+        paint_mouth(frame, out_lm, prep.palette, prep.src_gap, prep.face_h, prep.interior, i,
+                    m.head_pose[i], m.head_shift[i])
         paint_seam(frame, out_lm, prep.palette, prep.src_gap, prep.face_h)
         if m.blink[i] > 0:
             paint_lids(frame, out_lm, prep.lids, float(m.blink[i]), prep.face_h)
