@@ -26,6 +26,10 @@ from core.types import FaceRig
 
 SHIFT = 4
 TOOTH_DEPTH = 0.30  # face heights towards the camera: just behind the lips (0.34)
+PHOTO_TEETH_GAP = 0.03
+"""The portrait's own teeth are carried only when its opening (face heights) holds a real
+band of them; a smile parted by a few pixels gives a sliver that reads as a streak
+(seen on hallo_3 and vasa-1_15), so there we draw teeth in the portrait's teeth colour."""
 
 
 def _mm_px(geo: RigGeometry, out_scale: float) -> float:
@@ -72,7 +76,7 @@ class MouthInterior:
             self.cavity = pm.to_grey(cav)
         teeth = np.asarray(palette.teeth, np.float32)
         gum = 0.8 * lip + 0.2 * teeth
-        if palette.has_teeth:
+        if palette.has_teeth and geo.portrait_gap >= PHOTO_TEETH_GAP:
             src = cv2.resize(rig.image, (size, size), interpolation=cv2.INTER_AREA
                              if size < rig.image.shape[1] else cv2.INTER_LINEAR)
             lm = (np.asarray(rig.landmarks, np.float64) + 0.5) * self.scale - 0.5
