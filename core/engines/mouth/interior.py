@@ -70,7 +70,7 @@ class MouthInterior:
         cav = 0.75 * cav + 0.12 * lip  # dark, but the warm dark of a mouth, not a hole
         self.cavity = cav
         self.rim = 0.5 * lip + 0.1 * cav
-        self.tongue_rgb = 0.62 * lip * np.array([1.0, 0.9, 0.92], np.float32)
+        self.tongue_rgb = 0.8 * lip * np.array([1.0, 0.86, 0.88], np.float32)
         if self.stats.grey:
             self.rim, self.tongue_rgb = pm.to_grey(self.rim), pm.to_grey(self.tongue_rgb)
             self.cavity = pm.to_grey(cav)
@@ -147,6 +147,12 @@ class MouthInterior:
                                   self.tongue_rgb, self.cavity)
         t_a *= float(np.clip(gap / (3.0 * self.mm), 0, 1))  # a slit shows no tongue
         col = col * (1 - t_a[..., None]) + t_col * t_a[..., None]
+        # where the lower lip turns in, a dark line parts it from the tongue and teeth
+        lo_line = np.interp(np.arange(rw, dtype=np.float32), P[[64, 65, 66, 67, 60], 0][::-1],
+                            P[[64, 65, 66, 67, 60], 1][::-1])
+        yy0 = np.arange(rh, dtype=np.float32)[:, None]
+        crease = np.exp(-(((lo_line[None] - 0.06 * gap - yy0) / max(0.05 * gap, 0.8)) ** 2))
+        col = col * (1 - 0.5 * crease[..., None])
         col = pm.match(col, st)
         col = col + self.grain[y0:y1, x0:x1, None]
         if st.grey:
