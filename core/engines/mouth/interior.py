@@ -39,6 +39,19 @@ def _mm_px(geo: RigGeometry, out_scale: float) -> float:
     return 0.5 * (geo.face_h / 130.0 + max(mouth_w, 1.0) / 50.0) * out_scale
 
 
+def _enamel(rgb: np.ndarray, max_sat: float = 0.12) -> np.ndarray:
+    """The teeth colour with its saturation capped: the palette's teeth pixels of a photo
+    with a few-pixel smile include lip (measured: salmon teeth on vasa-1_15); enamel is
+    near-neutral, warmed only a little by the light."""
+    rgb = np.asarray(rgb, np.float32)
+    hi = float(rgb.max())
+    sat = (hi - float(rgb.min())) / max(hi, 1.0)
+    if sat <= max_sat:
+        return rgb
+    grey = float(rgb @ pm.LUMA)
+    return grey + (rgb - grey) * (max_sat / sat)
+
+
 def skull_matrix(geo: RigGeometry, pose: np.ndarray, shift: np.ndarray, out_scale: float,
                  depth: float = TOOTH_DEPTH) -> np.ndarray:
     """2x3 affine, rig-output pixels -> frame-output pixels, of a point rigid with the skull
@@ -84,9 +97,10 @@ class MouthInterior:
                                       lm[[64, 65, 66, 67, 60]])
             self.upper_at_rest = True
         else:
+            teeth = _enamel(teeth)
             self.upper = draw_arch(self.mm, teeth, gum, cav, self.stats, lower=False, seed=seed)
             self.upper_at_rest = False
-        self.lower = draw_arch(self.mm, 0.92 * teeth, gum, cav, self.stats, lower=True,
+        self.lower = draw_arch(self.mm, 0.92 * _enamel(teeth), gum, cav, self.stats, lower=True,
                                seed=seed)
         self.grain = pm.grain((size, size), self.stats, max(self.scale, 1.0), seed + 1)
         from core.audio.visemes import VISEMES
