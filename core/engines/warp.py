@@ -113,7 +113,7 @@ class WarpEngine:
     def _frame(self, request: RenderRequest, prep: _Prepared, i: int) -> np.ndarray:
         m = request.motion
         mesh = prep.mesh
-        lm = np.asarray(m.landmarks[i], np.float64)
+        lm = prep.interior.lips(np.asarray(m.landmarks[i], np.float64), float(m.mouth_width[i]), i)
         dst = mesh.dst_points(lm, m.head_pose[i], m.head_shift[i])
         map_x, map_y = mesh.maps(dst)
         out_lm = (lm + 0.5) * mesh.out_scale - 0.5

@@ -19,6 +19,7 @@ import cv2
 import numpy as np
 
 from core.engines.mouth import photomatch as pm
+from core.engines.mouth.lips import pressed_track, shape_lips
 from core.engines.mouth.teeth import Sprite, draw_arch, photo_sprite, place
 from core.engines.mouth.tongue import tongue_layer, tongue_track
 from core.motion.landmarks import RigGeometry, apply_head
@@ -107,6 +108,12 @@ class MouthInterior:
 
         self.t_height, self.t_forward = tongue_track(viseme_weights, list(VISEMES),
                                                      max(n_frames, 1), fps)
+        self.pressed = pressed_track(viseme_weights, list(VISEMES), max(n_frames, 1))
+
+    def lips(self, lm: np.ndarray, width: float, index: int) -> np.ndarray:
+        """Frame landmarks (rig pixels) with lip volume applied (core.engines.mouth.lips)."""
+        i = min(max(index, 0), len(self.pressed) - 1)
+        return shape_lips(lm, self.geo, width, float(self.pressed[i]))
 
     # -------------------------------------------------------------- geometry
     def _upper_matrix(self, skull: np.ndarray) -> np.ndarray:
