@@ -162,3 +162,27 @@ def test_texture_separates_a_real_mouth_from_a_flat_plate(peers):
     flat = frame_texture(plate, lm)
     assert real is not None and flat is not None
     assert real > 2 * flat and flat < 0.05, (real, flat)
+
+
+def test_lips_thin_when_spread_or_pressed_and_fill_when_rounded():
+    """Outer lip points move for lip volume; the inner edge (lip-sync) never moves."""
+    from core.engines.mouth.lips import shape_lips
+    from core.motion.landmarks import geometry
+
+    rig = rig_of("hallo_2.jpg")
+    geo = geometry(rig.landmarks)
+    lm = geo.rest.copy()
+
+    def upper_thickness(x):
+        return float((x[62] - x[51]) @ geo.ey)
+
+    base = upper_thickness(lm)
+    assert base > 2
+    spread, rounded = shape_lips(lm, geo, 0.2, 0.0), shape_lips(lm, geo, -0.26, 0.0)
+    pressed = shape_lips(lm, geo, 0.0, 1.0)
+    assert upper_thickness(spread) < 0.85 * base
+    assert upper_thickness(pressed) < 0.85 * base
+    assert upper_thickness(rounded) > 1.1 * base
+    for x in (spread, rounded, pressed):
+        assert np.array_equal(x[60:68], lm[60:68])
+    assert shape_lips(lm, geo, 0.0, 0.0) is lm  # rest: the portrait's own lips
