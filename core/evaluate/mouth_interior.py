@@ -28,6 +28,9 @@ LUMA = np.array([0.299, 0.587, 0.114], np.float32)
 IOD_PX = 160.0  # canonical inter-ocular distance of the measured crop
 TOP_K = 6
 MIN_PIXELS = 40
+WIDE_ENOUGH = 0.7
+"""Frames opened less than this fraction of the widest are dropped: in a thin opening the
+interior is a few pixels of lip-edge blur, whatever was painted there."""
 
 
 class WidestFrames:
@@ -54,9 +57,11 @@ class WidestFrames:
         else:
             heapq.heappush(self._heap, item)
 
-    def items(self) -> list[tuple[int, np.ndarray, np.ndarray]]:
-        """(index, frame, landmarks), widest first."""
-        return [(i, f, lm) for _, i, f, lm in sorted(self._heap, key=lambda e: -e[0])]
+    def items(self, relative: float = WIDE_ENOUGH) -> list[tuple[int, np.ndarray, np.ndarray]]:
+        """(index, frame, landmarks), widest first, those at least `relative` of the widest."""
+        kept = sorted(self._heap, key=lambda e: -e[0])
+        top = kept[0][0] if kept else 0.0
+        return [(i, f, lm) for o, i, f, lm in kept if o >= relative * top]
 
 
 def frame_texture(frame: np.ndarray, lm: np.ndarray) -> float | None:
