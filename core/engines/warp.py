@@ -23,6 +23,7 @@ from collections.abc import Iterator
 import cv2
 import numpy as np
 
+from core.engines.mouth.interior import MouthInterior
 from core.engines.warp_eyes import lid_colours, paint_lids
 from core.engines.warp_mesh import MeshWarp
 from core.engines.warp_mouth import MouthPalette, paint_mouth, paint_seam
@@ -45,6 +46,10 @@ class _Prepared:
         self.flat_mesh = MeshWarp.build(rig, size, dense=False) if self.mesh.dense else self.mesh
         self.palette = MouthPalette.from_rig(rig)
         self.lids = lid_colours(rig)
+        self.interior = MouthInterior(
+            rig, self.mesh.geo, size, self.palette, request.features.viseme_weights,
+            request.n_frames, request.fps, request.seed,
+        )
         s = self.mesh.out_scale
         self.src_gap = float(inner_gap(np.asarray(rig.landmarks, np.float64))) * s
         self.face_h = self.mesh.geo.face_h * s
@@ -121,7 +126,7 @@ class WarpEngine:
         m = request.motion
         still = not np.any(m.head_pose[i]) and not np.any(m.head_shift[i])
         mesh = prep.flat_mesh if still else prep.mesh
-        lm = np.asarray(m.landmarks[i], np.float64)
+        lm = prep.interior.lips(np.asarray(m.landmarks[i], np.float64), float(m.mouth_width[i]), i)
         dst, depth = mesh.dst_points3d(lm, m.head_pose[i], m.head_shift[i])
         map_x, map_y = mesh.maps(dst, depth)
         # the painted mouth, lids and irises follow the posed landmarks (the renderer's own
@@ -139,11 +144,28 @@ class WarpEngine:
         frame = cv2.remap(
             mesh.src, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101
         )
-        paint_mouth(frame, out_lm, prep.palette, prep.src_gap, prep.face_h)
+        paint_mouth(frame, out_lm, prep.palette, prep.src_gap, prep.face_h, prep.interior, i,
+                    m.head_pose[i], m.head_shift[i],
+                    frame_matrix=None if still else _skull_matrix(mesh, m.head_pose[i],
+                                                                  m.head_shift[i]))
         paint_seam(frame, out_lm, prep.palette, prep.src_gap, prep.face_h)
         if m.blink[i] > 0:
             paint_lids(frame, out_lm, prep.lids, float(m.blink[i]), prep.face_h)
         return frame
+
+
+def _skull_matrix(mesh: MeshWarp, pose: np.ndarray, shift: np.ndarray) -> np.ndarray:
+    """2x3 affine (rig-output px -> frame px) of a patch rigid with the skull at the teeth,
+    under this renderer's 3-D head (HeadPoser), so the drawn teeth turn exactly as the lips
+    around them do (the planner's small-angle head model is up to ~20 px off at 15° yaw)."""
+    geo = mesh.geo
+    c = mesh.pts[62]
+    span = 0.2 * geo.face_h
+    src = np.array([c, c + geo.ex * span, c + geo.ey * span, c - geo.ex * span])
+    dst, _ = mesh.poser.pose(src, np.full(4, mesh.depth[62]), pose, shift, 1.0)
+    s, d = (src + 0.5) * mesh.out_scale - 0.5, (dst + 0.5) * mesh.out_scale - 0.5
+    sol, *_ = np.linalg.lstsq(np.hstack([s, np.ones((4, 1))]), d, rcond=None)
+    return sol.T
 
 
 def _shift_irises(map_x, map_y, lm, gaze, eye_w, openness) -> None:

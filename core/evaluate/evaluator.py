@@ -15,6 +15,7 @@ import numpy as np
 
 from core.errors import InputError
 from core.evaluate import metrics as M
+from core.evaluate.mouth_interior import WidestFrames, mouth_interior_texture
 from core.evaluate.sheet import contact_sheet, sample_indices, write_sheet
 from core.evaluate.tracking import FaceTracker, descriptor, detect
 from core.types import Waveform
@@ -46,6 +47,8 @@ TARGETS: dict[str, tuple[str, object, str]] = {
     "head_position_std": (">=", 0.02, ">= 0.02 IOD"),
     "head_roll_std_deg": ("info", None, "degrees"),
     "av_duration_diff_ms": ("<=", None, "<= 1 frame"),
+    # peers' gt.mp4 0.095-0.17, the flat painted plate 0.015-0.07 (core.evaluate.mouth_interior)
+    "mouth_interior_texture": (">=", 0.09, ">= 0.09"),
 }
 
 
@@ -126,9 +129,12 @@ def evaluate(
     tracker = FaceTracker()
     rows: list[np.ndarray] = []
     nan68 = np.full((68, 2), np.nan, np.float32)
+    widest = WidestFrames()
     for i, frame in enumerate(read_frames(video_path)):
         lm = tracker.update(frame)
         rows.append(nan68 if lm is None else lm)
+        if lm is not None:
+            widest.offer(i, frame, lm, float(M.mouth_opening(lm[None].astype(np.float64))[0]))
         if i in keep_id or i in keep_sheet:
             kept[i] = frame
     t_track = time.perf_counter() - t0
@@ -217,6 +223,11 @@ def evaluate(
     hm = M.head_motion(lms)
     put("head_position_std", hm["position_std"], faceless)
     put("head_roll_std_deg", hm["roll_std_deg"], faceless)
+
+    tex, tex_details = mouth_interior_texture(widest)
+    details["mouth_interior"] = tex_details
+    put("mouth_interior_texture", tex, faceless or tex_details.get("note", "median of the "
+        f"{len(tex_details.get('frames', {}))} widest-open frames"))
 
     vd, ad = info["video_duration"], info["audio_duration"]
     diff = None if vd is None or ad is None else abs(vd - ad) * 1000.0
