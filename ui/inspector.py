@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
 from core.types import Expression
 from ui.preview import FrameView
 from ui.theme import DIM, STATE_COLORS, STATE_LABELS
+from ui.wording import friendly
 
 EXPRESSION_CONTROLS = (
     # field, label, min, max (slider units are hundredths)
@@ -113,14 +114,22 @@ class SegmentPage(QWidget):
     rerenderRequested = Signal(int)
     splitRequested = Signal()
     mergeRequested = Signal(int)
+    deselectRequested = Signal()
 
     def __init__(self):
         super().__init__()
         self.segment = None
+        self.back_btn = QPushButton("◂ Timeline settings  (Esc)")
+        self.back_btn.setObjectName("BackToTimeline")
+        self.back_btn.setFlat(True)
+        self.back_btn.setToolTip("Deselect the segment and show the timeline's engine, "
+                                 "size and default preset")
+        self.back_btn.clicked.connect(self.deselectRequested.emit)
         self.heading = QLabel("Segment")
         self.heading.setStyleSheet("font-size: 15px; font-weight: bold;")
         self.info = QLabel()
         self.info.setStyleSheet(f"color: {DIM};")
+        self.info.setWordWrap(True)
         self.state = QLabel()
 
         self.preset_combo = QComboBox()
@@ -148,6 +157,7 @@ class SegmentPage(QWidget):
         buttons.addWidget(self.merge_btn)
 
         layout = QVBoxLayout(self)
+        layout.addWidget(self.back_btn, 0, Qt.AlignLeft)
         layout.addWidget(self.heading)
         layout.addWidget(self.info)
         layout.addWidget(self.state)
@@ -241,7 +251,14 @@ class TimelinePage(QWidget):
         self.info.setStyleSheet(f"color: {DIM};")
         self.info.setWordWrap(True)
         self.engine = QComboBox()
-        self.engine.addItems(["warp", "diffusion"])
+        for name in ("warp", "diffusion"):
+            self.engine.addItem(name, name)
+        self.engine_hint = QLabel("")
+        self.engine_hint.setObjectName("EngineHint")
+        self.engine_hint.setWordWrap(True)
+        self.engine_hint.setStyleSheet("color: #e0a040;")
+        self.engine_hint.hide()
+        self.engine_status: dict[str, tuple[bool, str]] = {}
         self.preset = QComboBox()
         self.seed = QSpinBox()
         self.seed.setRange(0, 2**31 - 1)
@@ -250,6 +267,7 @@ class TimelinePage(QWidget):
             self.size.addItem(f"{s} px", s)
         form = QFormLayout()
         form.addRow("Engine", self.engine)
+        form.addRow(self.engine_hint)
         form.addRow("Default preset", self.preset)
         form.addRow("Seed", self.seed)
         form.addRow("Size", self.size)
@@ -262,7 +280,7 @@ class TimelinePage(QWidget):
         layout.addLayout(form)
         layout.addWidget(self.hint)
         layout.addStretch(1)
-        self.engine.activated.connect(lambda _i: self._emit(engine=self.engine.currentText()))
+        self.engine.activated.connect(lambda _i: self._emit(engine=self.engine.currentData()))
         self.preset.activated.connect(lambda _i: self._emit(preset_id=self.preset.currentData()))
         self.seed.editingFinished.connect(lambda: self._emit(seed=self.seed.value()))
         self.size.activated.connect(lambda _i: self._emit(size=self.size.currentData()))
@@ -274,6 +292,27 @@ class TimelinePage(QWidget):
         changed = {k: v for k, v in fields.items() if getattr(t, k) != v}
         if changed:
             self.timelineChanged.emit(t.id, changed)
+
+    def set_engine_status(self, status: dict[str, tuple[bool, str]]) -> None:
+        """Engines that cannot run are disabled in the list, with the reason."""
+        self.engine_status = dict(status)
+        set_engine_items(self.engine, self.engine_status)
+        self._show_engine_hint()
+
+    def _show_engine_hint(self) -> None:
+        name = self.timeline.engine if self.timeline is not None else \
+            self.engine.currentData()
+        ok, reason = self.engine_status.get(name, (True, ""))
+        unusable = [n for n, (good, _r) in self.engine_status.items() if not good]
+        if not ok:
+            text = f"This timeline's {name} engine cannot render: {friendly(reason)}"
+        elif unusable:
+            why = friendly(self.engine_status[unusable[0]][1])
+            text = f"{unusable[0].capitalize()} engine unavailable: {why}"
+        else:
+            text = ""
+        self.engine_hint.setText(text)
+        self.engine_hint.setVisible(bool(text))
 
     def set_presets(self, presets) -> None:
         self.preset.clear()
@@ -290,7 +329,7 @@ class TimelinePage(QWidget):
                           f" · {t.duration:.2f} s")
         for w in (self.engine, self.preset, self.seed, self.size):
             w.blockSignals(True)
-        self.engine.setCurrentText(t.engine)
+        self.engine.setCurrentIndex(max(self.engine.findData(t.engine), 0))
         self.preset.setCurrentIndex(max(self.preset.findData(t.preset_id), 0))
         self.seed.setValue(t.seed)
         idx = self.size.findData(t.size)
@@ -300,6 +339,21 @@ class TimelinePage(QWidget):
         self.size.setCurrentIndex(idx)
         for w in (self.engine, self.preset, self.seed, self.size):
             w.blockSignals(False)
+        self._show_engine_hint()
+
+
+def set_engine_items(combo: QComboBox, status: dict[str, tuple[bool, str]]) -> None:
+    """Disable the engines that cannot run (tooltip: why); the current choice stays.
+    Items carry the engine name as their data (the text may say "unavailable")."""
+    model = combo.model()
+    for i in range(combo.count()):
+        name = combo.itemData(i)
+        ok, reason = status.get(name, (True, ""))
+        item = model.item(i) if hasattr(model, "item") else None
+        if item is not None:
+            item.setEnabled(ok or i == combo.currentIndex())
+        combo.setItemData(i, friendly(reason) if reason else None, Qt.ToolTipRole)
+        combo.setItemText(i, name if ok else f"{name} (unavailable)")
 
 
 class PresetPage(QWidget):
@@ -331,6 +385,12 @@ class PresetPage(QWidget):
         form.addRow("Prompt", self.prompt)
         form.addRow("Negative", self.negative)
         form.addRow("Strength", self.strength)
+        self.prompt_hint = QLabel("Prompt, negative prompt and strength steer the diffusion "
+                                  "engine; the warp engine ignores them and uses only the "
+                                  "expression below.")
+        self.prompt_hint.setWordWrap(True)
+        self.prompt_hint.setStyleSheet(f"color: {DIM};")
+        form.addRow(self.prompt_hint)
         layout = QVBoxLayout(self)
         layout.addWidget(_title("Edit preset"))
         layout.addLayout(form)

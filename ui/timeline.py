@@ -28,23 +28,27 @@ from PySide6.QtWidgets import (
 
 from ui.theme import ACCENT, BASE, DIM, STATE_COLORS, STATE_LABELS, TEXT
 
+LANE_LABEL_WIDTH = 64
+PHONE_CHAR_PX = 7.0  # about one phoneme-label character at the small font
 
-def format_time(seconds: float, fps: float | None = None) -> str:
-    """mm:ss.ff (frames when fps is given, else hundredths)."""
+
+def format_time(seconds: float, digits: int = 1) -> str:
+    """m:ss.s — one format everywhere (axis, playhead, undo texts): minutes, seconds and
+    tenths (`digits` decimals), never seconds:frames, never negative."""
     seconds = max(0.0, float(seconds))
-    m, s = divmod(seconds, 60.0)
-    if fps:
-        whole = int(s)
-        frame = int(round((s - whole) * fps))
-        if frame >= fps:
-            whole, frame = whole + 1, 0
-        return f"{int(m):02d}:{whole:02d}.{frame:02d}"
-    return f"{int(m):02d}:{s:05.2f}"
+    scale = 10 ** digits
+    total = int(round(seconds * scale))
+    m, rest = divmod(total, 60 * scale)
+    whole, frac = divmod(rest, scale)
+    return f"{m}:{whole:02d}.{frac:0{digits}d}" if digits else f"{m}:{whole:02d}"
 
 
 class TimeAxis(pg.AxisItem):
+    """Ticks in m:ss.s (hundredths when zoomed in far); none before 0."""
+
     def tickStrings(self, values, scale, spacing):  # noqa: N802 - pyqtgraph's name
-        return [format_time(v) if spacing >= 1 else f"{v:.2f}" for v in values]
+        digits = 2 if spacing < 0.1 else 1
+        return [format_time(v, digits) if v >= -1e-9 else "" for v in values]
 
 
 def _cosmetic(color: str, width: float = 1.0) -> QPen:
@@ -122,26 +126,29 @@ class TimelineWidget(QWidget):
         self.view.ci.layout.setSpacing(0)
         self.view.ci.setContentsMargins(4, 4, 8, 2)
 
-        self.wave_plot = self.view.addPlot(row=0, col=0)
-        self.text_plot = self.view.addPlot(row=1, col=0)
-        self.seg_plot = self.view.addPlot(row=2, col=0, axisItems={"bottom": TimeAxis("bottom")})
+        # lane names are horizontal labels in their own column: rotated axis labels ran
+        # into each other when the lanes got short
+        self.lane_labels = []
+        for row, name in enumerate(("audio", "words", "segments")):
+            label = self.view.addLabel(name, row=row, col=0, color=DIM, size="9pt")
+            label.setFixedWidth(LANE_LABEL_WIDTH)
+            self.lane_labels.append(label)
+        self.wave_plot = self.view.addPlot(row=0, col=1)
+        self.text_plot = self.view.addPlot(row=1, col=1)
+        self.seg_plot = self.view.addPlot(row=2, col=1, axisItems={"bottom": TimeAxis("bottom")})
         self.plots = (self.wave_plot, self.text_plot, self.seg_plot)
-        for i, (plot, factor) in enumerate(zip(self.plots, (5, 3, 3), strict=True)):
+        for i, (plot, factor, min_h) in enumerate(zip(self.plots, (4, 3, 3), (36, 34, 56),
+                                                     strict=True)):
             self.view.ci.layout.setRowStretchFactor(i, factor)
+            self.view.ci.layout.setRowMinimumHeight(i, min_h)
             plot.hideButtons()
             plot.setMenuEnabled(False)
-            plot.getAxis("left").setWidth(64)
-            plot.getAxis("left").setStyle(showValues=False)
-            plot.getAxis("left").setPen(_cosmetic("#333"))
-            plot.getAxis("left").setTextPen(_cosmetic(DIM))
+            plot.hideAxis("left")
             if plot is not self.seg_plot:
                 plot.hideAxis("bottom")
             plot.vb.setMouseEnabled(x=True, y=False)
             if plot is not self.wave_plot:
                 plot.setXLink(self.wave_plot)
-        self.wave_plot.setLabel("left", "audio")
-        self.text_plot.setLabel("left", "words")
-        self.seg_plot.setLabel("left", "segments")
         self.seg_plot.getAxis("bottom").setTextPen(_cosmetic(TEXT))
         self.wave_plot.setYRange(-1.05, 1.05, padding=0)
         self.text_plot.setYRange(0, 1, padding=0)
@@ -193,7 +200,7 @@ class TimelineWidget(QWidget):
             chip.setStyleSheet(f"color: {STATE_COLORS[state]}; font-weight: bold;")
             header.addWidget(chip)
         header.addStretch(1)
-        self.time_label = QLabel("00:00.00")
+        self.time_label = QLabel("0:00.0")
         self.time_label.setStyleSheet(f"color: {TEXT}; font-family: monospace;")
         header.addWidget(self.time_label)
 
@@ -202,7 +209,7 @@ class TimelineWidget(QWidget):
         layout.setSpacing(0)
         layout.addLayout(header)
         layout.addWidget(self.view, 1)
-        self.setMinimumHeight(200)
+        self.setMinimumHeight(190)
 
     # ------------------------------------------------------------ data
     @property
@@ -221,7 +228,7 @@ class TimelineWidget(QWidget):
         self.n_frames = int(n_frames)
         d = max(self.duration, 0.1)
         for plot in self.plots:
-            plot.vb.setLimits(xMin=-0.02 * d, xMax=d * 1.02, minXRange=min(5 / self.fps, d))
+            plot.vb.setLimits(xMin=0.0, xMax=d * 1.02, minXRange=min(5 / self.fps, d))
         self.empty_label.setVisible(False)
         self.fit()
 
@@ -268,11 +275,22 @@ class TimelineWidget(QWidget):
         self.phone_items = []
 
     def _update_detail(self, *_args) -> None:
-        """Phone labels only when zoomed in enough to read them (< ~4 s visible)."""
+        """Phone labels only when zoomed in enough to read them (< ~4 s visible), and
+        only those that fit before the next visible one: labels never overlap."""
         x0, x1 = self.wave_plot.vb.viewRange()[0]
         show = (x1 - x0) < 4.0
+        width_px = max(self.text_plot.vb.width(), 1.0)
+        sec_per_px = (x1 - x0) / width_px
+        last_end = -np.inf
         for item in self.phone_items:
-            item.setVisible(show)
+            visible = False
+            if show:
+                start = item.pos().x()
+                need = (len(item.textItem.toPlainText()) * PHONE_CHAR_PX + 4) * sec_per_px
+                visible = start >= last_end
+                if visible:
+                    last_end = start + need
+            item.setVisible(visible)
 
     def set_segments(self, segments) -> None:
         """Show segments (SegmentInfo-like: id, index, start, end, state, progress)."""
@@ -360,25 +378,27 @@ class TimelineWidget(QWidget):
                 line.setValue(t)
         finally:
             self._syncing = False
-        self.time_label.setText(f"{format_time(t, self.fps)}  ·  frame {frame}")
+        self.time_label.setText(f"{format_time(t)}  ·  frame {frame}")
         self._keep_visible(t)
 
     def _keep_visible(self, t: float) -> None:
         (x0, x1) = self.wave_plot.vb.viewRange()[0]
         if t < x0 or t > x1:
             width = x1 - x0
-            self.wave_plot.setXRange(t - width * 0.1, t + width * 0.9, padding=0)
+            start = max(0.0, t - width * 0.1)
+            self.wave_plot.setXRange(start, start + width, padding=0)
 
     # ------------------------------------------------------------ zoom
     def fit(self) -> None:
-        self.wave_plot.setXRange(0, max(self.duration, 0.1), padding=0.01)
+        self.wave_plot.setXRange(0, max(self.duration, 0.1) * 1.01, padding=0)
 
     def zoom(self, factor: float) -> None:
         (x0, x1) = self.wave_plot.vb.viewRange()[0]
         center = self.playhead_frame / self.fps if x0 <= self.playhead_frame / self.fps <= x1 \
             else (x0 + x1) / 2
         half = (x1 - x0) * factor / 2
-        self.wave_plot.setXRange(center - half, center + half, padding=0)
+        start = max(0.0, center - half)
+        self.wave_plot.setXRange(start, start + 2 * half, padding=0)
 
     def visible_range(self) -> tuple[float, float]:
         return tuple(self.wave_plot.vb.viewRange()[0])
@@ -393,13 +413,20 @@ class TimelineWidget(QWidget):
             return
         pos = event.scenePos()
         frame = self.frame_at_scene(pos)
+        x = self.wave_plot.vb.mapSceneToView(pos).x()
         if self.seg_plot.vb.sceneBoundingRect().contains(pos):
-            seg = self.segment_at(frame)
+            seg = self.segment_at(frame) if 0 <= x < self.duration else None
             if event.double():
                 if seg is not None:
                     self.segmentActivated.emit(seg.id)
                 return
+            # a click on the selected segment again, or past the segments, deselects
+            if seg is not None and seg.id == self.selected_id:
+                seg = None
             self.select(seg.id if seg else None, emit=True)
+        elif self.selected_id is not None and any(
+                p.vb.sceneBoundingRect().contains(pos) for p in (self.wave_plot, self.text_plot)):
+            self.select(None, emit=True)  # the audio and words lanes hold no segment
         self.seekRequested.emit(frame)
 
     def _on_playhead_dragged(self, line) -> None:
