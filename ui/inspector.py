@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QPlainTextEdit,
     QPushButton,
+    QScrollArea,
     QSlider,
     QSpinBox,
     QStackedWidget,
@@ -465,8 +466,18 @@ class InspectorPanel(QWidget):
         self.segment_page = SegmentPage()
         self.timeline_page = TimelinePage()
         self.preset_page = PresetPage()
-        for w in (self.empty, self.segment_page, self.timeline_page, self.preset_page):
-            self.stack.addWidget(w)
+        # each page scrolls: on a short screen (1280×720) the preset editor is taller than
+        # the room it gets, and must not push the window's minimum height off the screen
+        self.pages: dict[str, QWidget] = {}
+        for name, w in (("empty", self.empty), ("segment", self.segment_page),
+                        ("timeline", self.timeline_page), ("preset", self.preset_page)):
+            scroll = QScrollArea()
+            scroll.setWidgetResizable(True)
+            scroll.setFrameShape(QScrollArea.NoFrame)
+            scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
+            scroll.setWidget(w)
+            self.pages[name] = scroll
+            self.stack.addWidget(scroll)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(0)
@@ -475,14 +486,11 @@ class InspectorPanel(QWidget):
         self.setMinimumWidth(280)
 
     def show_page(self, name: str) -> None:
-        page = {"empty": self.empty, "segment": self.segment_page,
-                "timeline": self.timeline_page, "preset": self.preset_page}[name]
-        self.stack.setCurrentWidget(page)
+        self.stack.setCurrentWidget(self.pages[name])
 
     def current_page(self) -> str:
-        w = self.stack.currentWidget()
-        return {id(self.empty): "empty", id(self.segment_page): "segment",
-                id(self.timeline_page): "timeline", id(self.preset_page): "preset"}[id(w)]
+        current = self.stack.currentWidget()
+        return next(name for name, w in self.pages.items() if w is current)
 
     def set_presets(self, presets) -> None:
         self.segment_page.set_presets(presets)

@@ -263,7 +263,7 @@ class FrameView(QWidget):
         self.image: QImage | None = None
         self.badge = ""
         self.placeholder = "No timeline yet"
-        self.setMinimumSize(240, 240)
+        self.setMinimumSize(200, 150)
         self.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Expanding)
 
     def set_frame(self, frame: np.ndarray | QImage | None, badge: str = "") -> None:

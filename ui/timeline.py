@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
     QGraphicsRectItem,
     QHBoxLayout,
     QLabel,
+    QSizePolicy,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -29,7 +30,6 @@ from PySide6.QtWidgets import (
 from ui.theme import ACCENT, BASE, DIM, STATE_COLORS, STATE_LABELS, TEXT
 
 LANE_LABEL_WIDTH = 64
-PHONE_CHAR_PX = 7.0  # about one phoneme-label character at the small font
 
 
 def format_time(seconds: float, digits: int = 1) -> str:
@@ -195,11 +195,14 @@ class TimelineWidget(QWidget):
             b.clicked.connect(slot)
             header.addWidget(b)
         header.addSpacing(12)
-        for state in ("missing", "queued", "rendering", "rendered", "stale", "failed"):
-            chip = QLabel(f"■ {STATE_LABELS[state]}")
-            chip.setStyleSheet(f"color: {STATE_COLORS[state]}; font-weight: bold;")
-            header.addWidget(chip)
-        header.addStretch(1)
+        # the colour legend gives way (clips) when the panel is narrow, never the lanes
+        chips = "&nbsp;&nbsp;".join(
+            f"<span style='color:{STATE_COLORS[st]}; font-weight:bold'>■ {STATE_LABELS[st]}"
+            "</span>" for st in ("missing", "queued", "rendering", "rendered", "stale", "failed"))
+        self.legend = QLabel(chips)
+        self.legend.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Preferred)
+        self.legend.setToolTip("Segment colours: render state")
+        header.addWidget(self.legend, 1)
         self.time_label = QLabel("0:00.0")
         self.time_label.setStyleSheet(f"color: {TEXT}; font-family: monospace;")
         header.addWidget(self.time_label)
@@ -286,7 +289,7 @@ class TimelineWidget(QWidget):
             visible = False
             if show:
                 start = item.pos().x()
-                need = (len(item.textItem.toPlainText()) * PHONE_CHAR_PX + 4) * sec_per_px
+                need = (item.textItem.boundingRect().width() + 3) * sec_per_px
                 visible = start >= last_end
                 if visible:
                     last_end = start + need
