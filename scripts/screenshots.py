@@ -1,6 +1,6 @@
 """Render screenshots of the studio for the docs (run under Xvfb):
 
-    xvfb-run -a -s "-screen 0 1600x1000x24" .venv/bin/python scripts/screenshots.py
+    xvfb-run -a -s "-screen 0 1366x768x24" .venv/bin/python scripts/screenshots.py
 
 It builds a throw-away project from license-clean inputs (scikit-image's `astronaut`
 photograph, public domain NASA, and speech synthesised with espeak-ng), renders the whole
@@ -63,7 +63,7 @@ def main() -> int:
     settings = AppSettings(QSettings(str(tmp / "settings.ini"), QSettings.IniFormat))
     win = MainWindow(settings)
     install_excepthook(win)
-    win.resize(1600, 1000)
+    win.resize(1366, 768)  # a common laptop screen: what a newcomer sees
     win.show()
     settle(app, 0.3)
 
@@ -74,7 +74,8 @@ def main() -> int:
     win.library_ctl.set_transcript(win.project.audio_tracks()[0].id, TEXT)
     win.library_ctl.add_preset("Cheerful", prompt="bright smile, warm studio light",
                    expression=Expression(smile=0.7, brows=0.3, head_motion=1.3))
-    win.library_ctl.add_preset("Serious", expression=Expression(smile=-0.3, brows=-0.4, head_motion=0.6))
+    win.library_ctl.add_preset("Serious",
+                               expression=Expression(smile=-0.3, brows=-0.4, head_motion=0.6))
     p = win.project.portraits()[0]
     a = win.project.audio_tracks()[0]
     loaded = []

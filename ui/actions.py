@@ -13,6 +13,8 @@ from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QComboBox, QLabel, QStyle, QToolBar
 
+from ui.theme import transport_icon
+
 S = QStyle
 
 
@@ -57,10 +59,9 @@ def build_actions(w) -> dict[str, QAction]:
     # Undo/Redo from the stack itself: Qt keeps their text as "Undo <command text>", so
     # the Edit menu and the toolbar tooltip say what will be undone
     stack = w.session.undo_stack
-    for key, make, icon in (("undo", stack.createUndoAction, S.SP_ArrowBack),
-                            ("redo", stack.createRedoAction, S.SP_ArrowForward)):
+    for key, make in (("undo", stack.createUndoAction), ("redo", stack.createRedoAction)):
         act = make(w, key.capitalize())
-        act.setIcon(w.style().standardIcon(icon))
+        act.setIcon(transport_icon(key))
         act.setShortcut(QKeySequence(settings.shortcut(key)))
         act.setShortcutContext(Qt.WindowShortcut)
         act.setObjectName(f"action_{key}")
@@ -76,7 +77,6 @@ def build_actions(w) -> dict[str, QAction]:
         act.triggered.connect(lambda _c=False, f=slot: f())
         act.setObjectName(f"action_{key}")
         acts[key] = act
-    acts["new_timeline"].setIcon(w.style().standardIcon(S.SP_FileDialogDetailedView))
     quit_act = QAction("Quit", w)
     quit_act.setShortcut(QKeySequence.Quit)
     quit_act.triggered.connect(w.close)
@@ -139,7 +139,7 @@ def build_toolbar(w, acts: dict[str, QAction], combo: QComboBox) -> None:
     combo.setObjectName("timeline_combo")
     combo.setToolTip("The timeline shown (a project can hold several)")
     tb.addWidget(combo)
-    tb.addAction(acts["new_timeline"])
+    text_button("new_timeline")
     tb.addSeparator()
     for key in ("split", "merge"):
         text_button(key)

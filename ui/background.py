@@ -208,6 +208,13 @@ class PreviewHost:
             self.project = None
 
 
+def check_all_engines(options: dict) -> dict[str, tuple[bool, str]]:
+    from core import engines
+    from ui.settings import check_engine
+
+    return {name: check_engine(name, options)[1:] for name in engines.names()}
+
+
 class Background(QObject):
     """Owns the render and preview lanes of one open project; signals carry ids and data."""
 
@@ -215,6 +222,7 @@ class Background(QObject):
     jobProgress = Signal(int, float, str)  # job id, fraction, message
     jobFinished = Signal(int, str, str)  # job id, state, error ("" if none)
     queueIdle = Signal()
+    enginesChecked = Signal(object)  # {engine name: (ok, reason)}
     renderFailed = Signal(str)
     frameReady = Signal(int, int, object)  # timeline id, frame, ndarray [H, W, 3]
     expressionReady = Signal(int, object)  # request id, ndarray
@@ -237,12 +245,25 @@ class Background(QObject):
         # a shorter GIL switch interval (default 5 ms) lets the GUI thread take the GIL
         # back sooner from the workers' Python stretches between numpy/OpenCV calls
         sys.setswitchinterval(min(sys.getswitchinterval(), 0.002))
-        warm = create_worker(self.render_host.warm_up, name="warm-up")
-        warm.connect(finished=self._on_warmed)
-        self.render_lane.start(warm)
+        self.render_lane.start(create_worker(self.render_host.warm_up, name="warm-up"))
+        # then ask every engine whether it can run (the inspector shows why not); on the
+        # render lane, at its low priority, so the imports never stall the event loop
+        check = create_worker(check_all_engines, self.render_host.engine_options,
+                              name="engine check")
+        check.connect(returned=self._on_engines_checked, finished=self._on_warmed)
+        self.render_lane.start(check)
 
     def _on_warmed(self) -> None:
         self.ready = True
+
+    # results may arrive after stop() (queued signals): a closed Background stays quiet
+    def _on_engines_checked(self, status: dict) -> None:
+        if not self._closed:
+            self.enginesChecked.emit(status)
+
+    def _on_render_failed(self, message: str) -> None:
+        if not self._closed:
+            self.renderFailed.emit(message)
 
     @property
     def rendering(self) -> bool:
@@ -258,7 +279,7 @@ class Background(QObject):
         self._render_pending = True
         self._renders.add(worker)
         worker.connect(started=self._on_render_started, yielded=self._on_render_event,
-                       errored=self.renderFailed.emit,
+                       errored=self._on_render_failed,
                        finished=lambda w=worker: self._on_render_finished(w))
         self.render_lane.start(worker)
 
@@ -266,6 +287,8 @@ class Background(QObject):
         self._render_pending = False
 
     def _on_render_event(self, event: tuple) -> None:
+        if self._closed:
+            return
         kind, *data = event
         if kind == "started":
             self.jobStarted.emit(*data)
@@ -299,7 +322,7 @@ class Background(QObject):
 
     def _on_frame(self, result) -> None:
         self._frame_pending = False
-        if result is not None:
+        if result is not None and not self._closed:
             self.frameReady.emit(*result)
         with self.preview_host.lock:
             again = self.preview_host.wanted
@@ -308,7 +331,8 @@ class Background(QObject):
 
     def _on_preview_error(self, message: str) -> None:
         self._frame_pending = False
-        self.previewFailed.emit(message)
+        if not self._closed:
+            self.previewFailed.emit(message)
 
     def request_expression(self, request_id, timeline_id, frame, expression,
                            portrait_id=None) -> None:
@@ -324,14 +348,14 @@ class Background(QObject):
 
     def _on_expression(self, result) -> None:
         self._expr_pending = False
-        if result is not None:
+        if result is not None and not self._closed:
             self.expressionReady.emit(*result)
         if self.preview_host.wanted_expr is not None:
             self.request_expression(*self.preview_host.wanted_expr)
 
     def _on_expr_error(self, message: str) -> None:
         self._expr_pending = False
-        if not message.startswith("create a timeline"):
+        if not self._closed and not message.startswith("create a timeline"):
             self.previewFailed.emit(message)
 
     # ------------------------------------------------------------ closing

@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
     QSlider,
     QSpinBox,
     QStackedWidget,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -378,26 +379,42 @@ class PresetPage(QWidget):
         self.expr = ExpressionEditor()
         self.view = FrameView()
         self.view.placeholder = "live preview\n(needs a timeline)"
-        self.view.setMinimumSize(160, 160)
+        self.view.setMinimumSize(140, 130)
         self.remove_btn = QPushButton("Delete preset")
 
-        form = QFormLayout()
-        form.addRow("Name", self.name)
-        form.addRow("Prompt", self.prompt)
-        form.addRow("Negative", self.negative)
-        form.addRow("Strength", self.strength)
+        top = QFormLayout()
+        top.addRow("Name", self.name)
+        # the prompt fields only matter to the diffusion engine: they fold away, so the
+        # expression sliders and their live preview fit a laptop screen
+        self.prompt_toggle = QToolButton()
+        self.prompt_toggle.setObjectName("PromptToggle")
+        self.prompt_toggle.setCheckable(True)
+        self.prompt_toggle.setToolButtonStyle(Qt.ToolButtonTextBesideIcon)
+        self.prompt_toggle.setArrowType(Qt.RightArrow)
+        self.prompt_toggle.setText("Prompt (diffusion engine only)")
+        self.prompt_toggle.setAutoRaise(True)
+        self.prompt_box = QWidget()
+        form = QFormLayout(self.prompt_box)
+        form.setContentsMargins(0, 0, 0, 0)
         self.prompt_hint = QLabel("Prompt, negative prompt and strength steer the diffusion "
                                   "engine; the warp engine ignores them and uses only the "
-                                  "expression below.")
+                                  "expression.")
         self.prompt_hint.setWordWrap(True)
         self.prompt_hint.setStyleSheet(f"color: {DIM};")
         form.addRow(self.prompt_hint)
+        form.addRow("Prompt", self.prompt)
+        form.addRow("Negative", self.negative)
+        form.addRow("Strength", self.strength)
+        self.prompt_box.setVisible(False)
+        self.prompt_toggle.toggled.connect(self._fold_prompt)
         layout = QVBoxLayout(self)
         layout.addWidget(_title("Edit preset"))
-        layout.addLayout(form)
+        layout.addLayout(top)
         layout.addWidget(QLabel("Expression"))
         layout.addWidget(self.expr)
         layout.addWidget(self.view, 1)
+        layout.addWidget(self.prompt_toggle)
+        layout.addWidget(self.prompt_box)
         layout.addWidget(self.remove_btn)
 
         self._debounce = QTimer(self)
@@ -417,6 +434,10 @@ class PresetPage(QWidget):
         self.expr.committed.connect(self._on_expr_committed)
         self.remove_btn.clicked.connect(
             lambda: self.preset and self.removeRequested.emit(self.preset.id))
+
+    def _fold_prompt(self, shown: bool) -> None:
+        self.prompt_box.setVisible(shown)
+        self.prompt_toggle.setArrowType(Qt.DownArrow if shown else Qt.RightArrow)
 
     def _on_expr_committed(self, e: Expression) -> None:
         self._emit(expression=e)
@@ -438,6 +459,8 @@ class PresetPage(QWidget):
 
     def set_preset(self, p) -> None:
         self.preset = p
+        self.prompt_toggle.setText("Prompt (diffusion engine only)" +
+                                   (" · set" if p.prompt or p.negative_prompt else ""))
         for w in (self.name, self.prompt, self.negative):
             w.blockSignals(True)
         self.name.setText(p.name)

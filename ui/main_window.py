@@ -171,7 +171,6 @@ class MainWindow(QMainWindow):
             lambda _sid: self.queue_ctl.rerender_selection())
         s.timelineSelected.connect(lambda _info: self.update_enabled())
         s.engineStatusChanged.connect(self.inspector.timeline_page.set_engine_status)
-        s.projectOpened.connect(lambda _p: s.refresh_engine_status())
         esc = QShortcut(QKeySequence(Qt.Key_Escape), self)
         esc.setContext(Qt.WindowShortcut)
         esc.activated.connect(lambda: self.timeline_ctl.select_segment(None))

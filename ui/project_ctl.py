@@ -110,6 +110,7 @@ class ProjectController(QObject):
         w.queue_ctl.attach(s.background)
         w.preview_ctl.attach(s.background)
         s.background.expressionReady.connect(w.library_ctl.on_expression_ready)
+        s.background.enginesChecked.connect(s.set_engine_status)
         w.setWindowTitle(f"{project.name} — Avatar Studio")
         s.notify(EVERYTHING)
         state = state or {}

@@ -23,6 +23,10 @@ class QueueController(QObject):
         self.jobs_label = jobs_label
         self.jobs: list = []
         self.job_segment: dict[int, int] = {}
+        # names of other timelines and their segment numbers, read from the db once (the
+        # current timeline's segments are the session's): refresh_jobs runs often
+        self._timelines: dict[int, str] | None = None
+        self._other_index: dict[int, dict[int, int]] = {}
         queue.cancelRequested.connect(self.cancel_job)
         queue.retryRequested.connect(self.retry_job)
         queue.clearRequested.connect(self.clear_finished_jobs)
@@ -41,6 +45,9 @@ class QueueController(QObject):
         background.renderFailed.connect(self.s.show_error)
 
     def on_changes(self, c: Changes) -> None:
+        if c.timeline or c.assets or c.presets:
+            self._timelines = None
+            self._other_index.clear()
         if c.jobs and self.s.project is not None:
             self.refresh_jobs()
 
@@ -86,16 +93,19 @@ class QueueController(QObject):
     def job_names(self, jobs) -> dict[int, tuple[str, str]]:
         """job id -> (timeline name, 'segment N'), from the database rows."""
         s = self.s
-        timelines = {t.id: t for t in (s.guard(s.project.timelines) or [])}
-        index: dict[int, int] = {}
-        for tid in {j.timeline_id for j in jobs}:
-            if tid in timelines:
-                for seg in s.guard(s.project.segments, tid) or []:
-                    index[seg.id] = seg.index
+        if self._timelines is None:
+            self._timelines = {t.id: t.name for t in (s.guard(s.project.timelines) or [])}
+        index: dict[int, int] = {x.id: x.index for x in s.segments}
+        for tid in {j.timeline_id for j in jobs} - {s.timeline_id}:
+            known = self._other_index.get(tid)
+            wanted = {j.segment_id for j in jobs if j.timeline_id == tid}
+            if tid in self._timelines and (known is None or not wanted <= known.keys()):
+                known = {x.id: x.index for x in s.guard(s.project.segments, tid) or []}
+                self._other_index[tid] = known
+            index.update(known or {})
         out = {}
         for j in jobs:
-            t = timelines.get(j.timeline_id)
-            tname = t.name if t is not None else f"timeline {j.timeline_id} (removed)"
+            tname = self._timelines.get(j.timeline_id, f"timeline {j.timeline_id} (removed)")
             idx = index.get(j.segment_id)
             what = f"segment {idx + 1}" if idx is not None else (
                 "segment (merged or removed)" if j.segment_id is not None else "whole timeline")
@@ -150,6 +160,8 @@ class QueueController(QObject):
             self.refresh_jobs()
 
     def clear(self) -> None:
+        self._timelines = None
+        self._other_index.clear()
         self.jobs = []
         self.job_segment = {}
         self.queue.set_jobs([], {}, None)

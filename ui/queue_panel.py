@@ -55,9 +55,16 @@ class QueuePanel(QWidget):
         self.table.setWordWrap(False)
         self.table.setTextElideMode(Qt.ElideRight)
         header = self.table.horizontalHeader()
-        header.setSectionResizeMode(MESSAGE, QHeaderView.Stretch)
-        for col, width in ((0, 96), (1, 110), (2, 70), (3, 72), (5, 64)):
-            self.table.setColumnWidth(col, width)
+        header.setMinimumSectionSize(36)
+        for col, mode in ((JOB, QHeaderView.ResizeToContents),
+                          (TIMELINE, QHeaderView.Interactive),
+                          (STATE, QHeaderView.ResizeToContents),
+                          (PROGRESS, QHeaderView.Fixed),
+                          (MESSAGE, QHeaderView.Stretch),
+                          (ACTION, QHeaderView.ResizeToContents)):
+            header.setSectionResizeMode(col, mode)
+        self.table.setColumnWidth(TIMELINE, 96)
+        self.table.setColumnWidth(PROGRESS, 58)
         self.table.currentCellChanged.connect(lambda row, *_: self._show_details(row))
         self.details = QLabel("")
         self.details.setObjectName("JobDetails")
@@ -82,6 +89,7 @@ class QueuePanel(QWidget):
         top.setContentsMargins(0, 0, 4, 0)
         top.addWidget(title, 1)
         top.addWidget(self.summary)
+        top.addSpacing(8)
         top.addWidget(render_all)
         top.addWidget(clear)
         layout = QVBoxLayout(self)

@@ -58,6 +58,10 @@ class Session(QObject):
 
         self._engine_checks = start_engine_checks(self.settings.engine_settings(), got)
 
+    def set_engine_status(self, status: dict) -> None:
+        self.engine_status.update(status)
+        self.engineStatusChanged.emit(dict(self.engine_status))
+
     # ------------------------------------------------------------ telling the user
     def show_error(self, message: str) -> None:
         """A user-facing error: never modal, never fatal (the window shows a banner)."""

@@ -305,7 +305,7 @@ class SettingsDialog(QDialog):
         lines = []
         for engine in sorted(self._avail):
             ok_e, why = self._avail[engine]
-            why = friendly(why)
+            why = friendly(why).replace("in Settings ▸ Model folder", "above")
             if ok_e:
                 lines.append(f"<b>{engine}</b>: available" + (f" ({why})" if why else ""))
             else:

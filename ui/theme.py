@@ -72,8 +72,8 @@ QPushButton#BackToTimeline {{ color: {ACCENT}; text-align: left; padding: 2px 0;
 
 
 def transport_icon(kind: str, color: str = TEXT, size: int = 20):
-    """Play / pause / step / skip icons drawn in the text colour. The style's stock media
-    icons are dark grey on this dark theme and looked disabled."""
+    """Play / pause / step / skip (and undo / redo arrow) icons drawn in the text colour.
+    The style's stock icons are dark grey on this dark theme and looked disabled."""
     from PySide6.QtCore import QPointF, QRectF
     from PySide6.QtGui import QIcon, QPainter, QPixmap, QPolygonF
 
@@ -106,6 +106,13 @@ def transport_icon(kind: str, color: str = TEXT, size: int = 20):
             tri(size * 0.15, size * 0.45)
             tri(size * 0.45, size * 0.75)
             p.drawRect(QRectF(size * 0.75, m, bar, s2))
+        elif kind in ("undo", "redo"):  # an arrow: head + shaft
+            head, tail = (size * 0.15, size * 0.85) if kind == "undo" else \
+                (size * 0.85, size * 0.15)
+            neck = size * 0.5
+            p.drawPolygon(QPolygonF([QPointF(head, size / 2), QPointF(neck, size * 0.2),
+                                     QPointF(neck, size * 0.8)]))
+            p.drawRect(QRectF(min(neck, tail), size * 0.4, abs(tail - neck), size * 0.2))
         elif kind == "start":
             tri(size * 0.85, size * 0.55)
             tri(size * 0.55, size * 0.25)

@@ -43,6 +43,19 @@ def format_time(seconds: float, digits: int = 1) -> str:
     return f"{m}:{whole:02d}.{frac:0{digits}d}" if digits else f"{m}:{whole:02d}"
 
 
+def _hide_overlaps(items, sec_per_px: float, allowed: bool) -> None:
+    """Show a label only if it starts after the previous shown label ends."""
+    last_end = -np.inf
+    for item in items:
+        visible = False
+        if allowed:
+            start = item.pos().x()
+            visible = start >= last_end - 2 * sec_per_px  # touching words may share 2 px
+            if visible:
+                last_end = start + (item.textItem.boundingRect().width() + 1) * sec_per_px
+        item.setVisible(visible)
+
+
 class TimeAxis(pg.AxisItem):
     """Ticks in m:ss.s (hundredths when zoomed in far); none before 0."""
 
@@ -117,6 +130,7 @@ class TimelineWidget(QWidget):
         self.preset_names: dict[int, str] = {}
         self.words: list = []
         self.phone_items: list = []
+        self.word_items: list = []
         self.playhead_frame = 0
         self._syncing = False
 
@@ -177,6 +191,7 @@ class TimelineWidget(QWidget):
 
         self.view.scene().sigMouseClicked.connect(self._on_click)
         self.wave_plot.vb.sigXRangeChanged.connect(self._update_detail)
+        self.text_plot.vb.sigResized.connect(self._update_detail)
 
         # header: zoom buttons, legend, time
         header = QHBoxLayout()
@@ -260,6 +275,7 @@ class TimelineWidget(QWidget):
             label.setPos(w.start, 0.73)
             self.text_plot.addItem(label)
             self.text_items += [rect, label]
+            self.word_items.append(label)
         for p in phones:
             if p.label in ("SIL", "sil", ""):
                 continue
@@ -276,24 +292,15 @@ class TimelineWidget(QWidget):
             self.text_plot.removeItem(item)
         self.text_items = []
         self.phone_items = []
+        self.word_items = []
 
     def _update_detail(self, *_args) -> None:
-        """Phone labels only when zoomed in enough to read them (< ~4 s visible), and
-        only those that fit before the next visible one: labels never overlap."""
+        """Word and phone labels that fit before the next shown one (labels never
+        overlap; zoom in to see them all); phones only when < ~4 s are visible."""
         x0, x1 = self.wave_plot.vb.viewRange()[0]
-        show = (x1 - x0) < 4.0
-        width_px = max(self.text_plot.vb.width(), 1.0)
-        sec_per_px = (x1 - x0) / width_px
-        last_end = -np.inf
-        for item in self.phone_items:
-            visible = False
-            if show:
-                start = item.pos().x()
-                need = (item.textItem.boundingRect().width() + 3) * sec_per_px
-                visible = start >= last_end
-                if visible:
-                    last_end = start + need
-            item.setVisible(visible)
+        sec_per_px = (x1 - x0) / max(self.text_plot.vb.width(), 1.0)
+        _hide_overlaps(self.word_items, sec_per_px, True)
+        _hide_overlaps(self.phone_items, sec_per_px, (x1 - x0) < 4.0)
 
     def set_segments(self, segments) -> None:
         """Show segments (SegmentInfo-like: id, index, start, end, state, progress)."""
