@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QRectF, Qt, Signal
-from PySide6.QtGui import QBrush, QColor, QFont, QPen
+from PySide6.QtGui import QBrush, QColor, QFont, QFontMetricsF, QPen
 from PySide6.QtWidgets import (
     QGraphicsRectItem,
     QHBoxLayout,
@@ -44,15 +44,18 @@ def format_time(seconds: float, digits: int = 1) -> str:
 
 
 def _hide_overlaps(items, sec_per_px: float, allowed: bool) -> None:
-    """Show a label only if it starts after the previous shown label ends."""
+    """Show a label only if it starts after the previous shown label's text ends (every
+    label is drawn at the same offset from its position, so the advance is what counts)."""
     last_end = -np.inf
     for item in items:
         visible = False
         if allowed:
             start = item.pos().x()
-            visible = start >= last_end - 2 * sec_per_px  # touching words may share 2 px
+            visible = start >= last_end
             if visible:
-                last_end = start + (item.textItem.boundingRect().width() + 1) * sec_per_px
+                advance = QFontMetricsF(item.textItem.font()).horizontalAdvance(
+                    item.textItem.toPlainText())
+                last_end = start + (advance + 3) * sec_per_px
         item.setVisible(visible)
 
 
@@ -187,7 +190,6 @@ class TimelineWidget(QWidget):
         self.empty_label = pg.TextItem("Import a portrait and an audio track, then create a "
                                        "timeline", color=DIM, anchor=(0.5, 0.5))
         self.seg_plot.addItem(self.empty_label)
-        self.empty_label.setPos(0.5, 0.5)
 
         self.view.scene().sigMouseClicked.connect(self._on_click)
         self.wave_plot.vb.sigXRangeChanged.connect(self._update_detail)
@@ -228,6 +230,7 @@ class TimelineWidget(QWidget):
         layout.addLayout(header)
         layout.addWidget(self.view, 1)
         self.setMinimumHeight(190)
+        self._show_empty()
 
     # ------------------------------------------------------------ data
     @property
@@ -239,7 +242,16 @@ class TimelineWidget(QWidget):
         self._clear_text()
         self.set_segments([])
         self.n_frames = 0
+        self._show_empty()
+
+    def _show_empty(self) -> None:
+        """No timeline: an empty 10 s axis from 0, the hint in its middle."""
+        for plot in self.plots:
+            plot.vb.setLimits(xMin=0.0, xMax=10.0, minXRange=0.1)
+        self.wave_plot.setXRange(0, 10, padding=0)
+        self.empty_label.setPos(5.0, 0.5)
         self.empty_label.setVisible(True)
+        self.set_playhead(0)
 
     def set_timeline(self, fps: float, n_frames: int) -> None:
         self.fps = float(fps)

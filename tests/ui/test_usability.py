@@ -257,9 +257,18 @@ def test_phoneme_labels_never_overlap(qtbot):
     qtbot.wait(20)
     shown = [p for p in tl.phone_items if p.isVisible()]
     assert 0 < len(shown) < len(tl.phone_items)
-    rects = sorted((p.sceneBoundingRect() for p in shown), key=lambda r: r.left())
-    for a, b in zip(rects, rects[1:], strict=False):
-        assert a.right() <= b.left() + 1.0
+    from PySide6.QtGui import QFontMetricsF
+
+    def ink(item):  # where the text itself is drawn, in scene pixels
+        margin = item.textItem.document().documentMargin()
+        left = item.sceneBoundingRect().left() + margin
+        advance = QFontMetricsF(item.textItem.font()).horizontalAdvance(
+            item.textItem.toPlainText())
+        return left, left + advance
+
+    spans = sorted(ink(p) for p in shown)
+    for (_l0, r0), (l1, _r1) in zip(spans, spans[1:], strict=False):
+        assert r0 <= l1 + 0.5
 
 
 def test_help_menu_undo_text_and_small_wording(make_window, qtbot, project_copy):
