@@ -86,7 +86,6 @@ def test_settings_persist_and_show_engine_availability(qtbot, app_settings):
     assert dlg.availability_of("warp")[0] is True
     ok, reason = dlg.availability_of("diffusion")
     if not ok:  # no weights here: the reason is shown in GUI words
-        from ui.wording import friendly
 
         shown = dlg.availability.text()
         assert reason and "model weights" in shown and "model folder" in shown

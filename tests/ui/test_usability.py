@@ -313,3 +313,31 @@ def test_help_menu_undo_text_and_small_wording(make_window, qtbot, project_copy)
     bright = max(img.pixelColor(x, y).lightness() for x in range(20) for y in range(20))
     assert bright > 180  # drawn in the text colour, not a dim grey
     assert np.isfinite(bright)
+
+
+def test_dialogs_are_wide_enough_for_their_text(qtbot, app_settings, tmp_path):
+    """Narrow dialogs cut their text: each has a minimum width and wrapping hints."""
+    from types import SimpleNamespace
+
+    from ui.dialogs import NewTimelineDialog, TranscriptDialog
+    from ui.export_dialog import ExportDialog
+    from ui.help import ShortcutsDialog
+    from ui.record import RecordDialog
+    from ui.settings import SettingsDialog
+
+    portrait = SimpleNamespace(name="me", id=1)
+    audio = SimpleNamespace(name="talk", id=1, duration=3.0)
+    timeline = SimpleNamespace(name="t", id=1, size=512, fps=25)
+    status = {"warp": (True, ""), "diffusion": (False, "no weights folder configured: pass "
+                                                      "--weights DIR or set X")}
+    dialogs = [NewTimelineDialog([portrait], [audio], [], "diffusion", engine_status=status),
+               TranscriptDialog("talk", None), RecordDialog(), SettingsDialog(app_settings),
+               ExportDialog(tmp_path, timeline), ShortcutsDialog(app_settings)]
+    for dlg in dialogs:
+        qtbot.addWidget(dlg)
+        dlg.show()
+        assert dlg.minimumWidth() >= 400 and dlg.width() >= 400, type(dlg).__name__
+    new_tl = dialogs[0]
+    assert new_tl.engine.currentData() == "warp"  # never proposes an unusable engine
+    assert new_tl.engine_hint.wordWrap() and "Model folder" in new_tl.engine_hint.text()
+    assert dialogs[2].status.wordWrap() and dialogs[4].status.wordWrap()
