@@ -44,19 +44,26 @@ def format_time(seconds: float, digits: int = 1) -> str:
 
 
 def _hide_overlaps(items, sec_per_px: float, allowed: bool) -> None:
-    """Show a label only if it starts after the previous shown label's text ends (every
-    label is drawn at the same offset from its position, so the advance is what counts)."""
-    last_end = -np.inf
-    for item in items:
-        visible = False
-        if allowed:
+    """Show only labels whose text does not run into a neighbour's. Where two collide the
+    longer word wins (a "talking" matters more than the "a" before it); every label is
+    drawn at the same offset from its position, so the text's advance is what counts."""
+    shown: list[tuple[float, float, object]] = []
+    if allowed:
+        for item in items:
             start = item.pos().x()
-            visible = start >= last_end
-            if visible:
-                advance = QFontMetricsF(item.textItem.font()).horizontalAdvance(
-                    item.textItem.toPlainText())
-                last_end = start + (advance + 3) * sec_per_px
-        item.setVisible(visible)
+            advance = QFontMetricsF(item.textItem.font()).horizontalAdvance(
+                item.textItem.toPlainText())
+            span = (start, start + (advance + 2) * sec_per_px, item)
+            if not shown or start >= shown[-1][1]:
+                shown.append(span)
+                continue
+            prev = shown[-1]
+            before_end = shown[-2][1] if len(shown) > 1 else -np.inf
+            if span[1] - span[0] > prev[1] - prev[0] and start >= before_end:
+                shown[-1] = span
+    keep = {id(x[2]) for x in shown}
+    for item in items:
+        item.setVisible(id(item) in keep)
 
 
 class TimeAxis(pg.AxisItem):
