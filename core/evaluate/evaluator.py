@@ -137,14 +137,15 @@ def evaluate(
     tracker = FaceTracker()
     rows: list[np.ndarray] = []
     gaze_rows: list[np.ndarray] = []
-    meshes: list[np.ndarray | None] = []
+    meshes: list[object | None] = []
     nan68 = np.full((68, 2), np.nan, np.float32)
     nan2 = np.full(2, np.nan)
     for i, frame in enumerate(read_frames(video_path)):
         lm = tracker.update(frame)
         rows.append(nan68 if lm is None else lm)
         gaze_rows.append(nan2 if lm is None else E.gaze_68(frame, lm))
-        # a tracker with 3-D mesh points (Face Mesh) exposes them as `last_mesh`
+        # a tracker with 3-D mesh points exposes the frame's core.types.FaceMesh (or an
+        # [P, 3] array, z away from the camera) as `last_mesh`
         meshes.append(getattr(tracker, "last_mesh", None) if lm is not None else None)
         if i in keep_id or i in keep_sheet:
             kept[i] = frame
@@ -273,11 +274,10 @@ def _upper_face(put, details: dict, lms: np.ndarray, meshes: list, gaze_rows: li
     """Head pose (3-D mesh when the tracker gave one on most frames, else PnP on the 68
     points), brow raise and gaze: per-frame series in details, stds as metrics."""
     have_mesh = sum(m is not None for m in meshes)
-    if have_mesh >= 0.9 * max(1, np.isfinite(lms).all(axis=(1, 2)).sum()) and have_mesh:
-        shape = next(m for m in meshes if m is not None).shape
-        mesh = np.stack([np.full(shape, np.nan) if m is None else m for m in meshes])
-        angles, how = P.pose_from_mesh(mesh), "3-D mesh, Kabsch vs first frame"
-        gaze_mesh = E.gaze_mesh(mesh)
+    if have_mesh and have_mesh >= 0.9 * max(1, np.isfinite(lms).all(axis=(1, 2)).sum()):
+        points, iris = _mesh_arrays(meshes)
+        angles, how = P.pose_from_mesh(points), "3-D mesh, Kabsch vs first frame"
+        gaze_mesh = E.gaze_mesh(points, iris)
         if np.isfinite(gaze_mesh).any():
             gaze_rows = list(gaze_mesh)
     else:
@@ -299,6 +299,29 @@ def _upper_face(put, details: dict, lms: np.ndarray, meshes: list, gaze_rows: li
         faceless or "iris position vs eye corners, blinks excluded")
     return {"head_pose": _rounded(angles, 2), "brow_raise": _rounded(E.brow_raise(lms), 4),
             "gaze": _rounded(gaze, 3)}
+
+
+def _mesh_arrays(meshes: list) -> tuple[np.ndarray, np.ndarray | None]:
+    """Per-frame mesh points [n, P, 3] with z AWAY from the camera (core.types.FaceMesh has
+    z towards it: flipped here, so x right, y down, z away is a right-handed frame and the
+    Kabsch rotation is a proper one) and iris points [n, 10, 3] or None; NaN rows where a
+    frame had no mesh."""
+    first = next(m for m in meshes if m is not None)
+    is_obj = hasattr(first, "points")
+    pts0 = np.asarray(first.points if is_obj else first, dtype=np.float64)
+    points = np.full((len(meshes), *pts0.shape), np.nan)
+    iris = None
+    if is_obj and getattr(first, "iris", None) is not None:
+        iris = np.full((len(meshes), *np.asarray(first.iris).shape), np.nan)
+    for i, m in enumerate(meshes):
+        if m is None:
+            continue
+        points[i] = np.asarray(m.points if is_obj else m, dtype=np.float64)
+        if iris is not None and getattr(m, "iris", None) is not None:
+            iris[i] = np.asarray(m.iris, dtype=np.float64)
+    if is_obj:
+        points[..., 2] *= -1
+    return points, iris
 
 
 def _rounded(x: np.ndarray, digits: int) -> list:

@@ -25,7 +25,7 @@ DARK_QUANTILE = 35.0
 covers roughly a third to a half of a visible eye; the brightest rest is sclera and lid."""
 
 # Face Mesh: eye corners (image-left eye outer, inner; image-right eye inner, outer) and the
-# iris centres of the refined 478-point model.
+# iris centres of a refined 478-point mesh (core.types.FaceMesh keeps its iris apart).
 MESH_EYES = ((33, 133, 468), (362, 263, 473))
 
 
@@ -94,17 +94,24 @@ def gaze_68(frame: np.ndarray, lm: np.ndarray) -> np.ndarray:
     return np.mean(out, axis=0) if out else np.full(2, np.nan)
 
 
-def gaze_mesh(mesh: np.ndarray) -> np.ndarray:
-    """[n, 2] gaze from Face Mesh points with iris centres ([n, 478, >=2]); same units and
-    signs as `gaze_68`. All NaN for a 468-point mesh (no iris points)."""
+def gaze_mesh(mesh: np.ndarray, iris: np.ndarray | None = None) -> np.ndarray:
+    """[n, 2] gaze from Face Mesh points ([n, >=468, >=2]) and iris points ([n, 10, >=2]:
+    rows 0 and 5 the image-left and image-right iris centres, core.types.FaceMesh.iris) or,
+    without `iris`, the refined 478-point mesh's own iris centres (468, 473); same units and
+    signs as `gaze_68`. All NaN when neither is there."""
     mesh = np.asarray(mesh, dtype=np.float64)
-    if mesh.shape[1] < 478:
+    if iris is not None:
+        iris = np.asarray(iris, dtype=np.float64)
+        centres = (iris[:, 0, :2], iris[:, 5, :2])
+    elif mesh.shape[1] >= 478:
+        centres = (mesh[:, MESH_EYES[0][2], :2], mesh[:, MESH_EYES[1][2], :2])
+    else:
         return np.full((len(mesh), 2), np.nan)
     rows = []
-    for left, right, iris in MESH_EYES:
+    for (left, right, _), centre in zip(MESH_EYES, centres, strict=True):
         a, b = mesh[:, left, :2], mesh[:, right, :2]
         u, down, w = _axes(a, b)
-        d = mesh[:, iris, :2] - 0.5 * (a + b)
+        d = centre - 0.5 * (a + b)
         rows.append(np.stack([np.sum(d * u, -1), np.sum(d * down, -1)], -1) / w[:, None])
     return 0.5 * (rows[0] + rows[1])
 

@@ -471,3 +471,36 @@ def test_peer_video_moves_its_head_more_than_a_still_render(peers, tmp_path):
     assert peer["head_motion"]["value"] > 1.0
     assert ours["head_motion"]["value"] < 0.3
     assert peer["head_motion"]["value"] > 3 * ours["head_motion"]["value"]
+
+
+def test_mesh_path_flips_facemesh_depth_and_reads_iris():
+    """Face Mesh objects (z towards the camera, iris apart) become a right-handed point track:
+    a yaw to image-right reads as positive yaw, as from the 68 points; iris centres shifted by
+    a tenth of the eye width read as gaze 0.1."""
+    from types import SimpleNamespace
+
+    from core.evaluate import pose as P
+    from core.evaluate.evaluator import _mesh_arrays
+    from core.evaluate.eyes import MESH_EYES, gaze_mesh
+
+    rng = np.random.default_rng(2)
+    base = rng.normal(0, 40, (468, 3))
+    for left, right, _ in MESH_EYES:  # eye corners 40 px apart, level
+        base[left, :2] = (-60 if left == 33 else 20, 0)
+        base[right, :2] = (-20 if left == 33 else 60, 0)
+    frames = []
+    for k, yaw in enumerate((0.0, 8.0, -5.0)):
+        pts = base @ P.rotation(yaw, 0, 0).T
+        pts[:, 2] *= -1  # FaceMesh: z towards the camera
+        iris = np.zeros((10, 3))
+        iris[0, :2] = 0.5 * (pts[33, :2] + pts[133, :2]) + (4.0 * k, 0)
+        iris[5, :2] = 0.5 * (pts[362, :2] + pts[263, :2]) + (4.0 * k, 0)
+        frames.append(SimpleNamespace(points=pts.astype(np.float32), iris=iris))
+    points, iris = _mesh_arrays([*frames, None])
+    assert np.isnan(points[3]).all()
+    yaw = P.pose_from_mesh(points)[:3, 0]
+    assert yaw == pytest.approx([0.0, 8.0, -5.0], abs=0.05)
+    gaze = gaze_mesh(points[:1], iris[:1])
+    assert gaze[0] == pytest.approx([0.0, 0.0], abs=1e-6)
+    shifted = iris[:1] + np.array([4.0, 0.0, 0.0])  # 4 px right, eyes 40 px wide
+    assert gaze_mesh(points[:1], shifted)[0] == pytest.approx([0.1, 0.0], abs=1e-6)
