@@ -60,6 +60,12 @@ TARGETS: dict[str, tuple[str, object, str]] = {
 }
 
 
+SUMMARY_KEYS = ("head_yaw_std", "head_pitch_std", "head_roll_std", "head_motion", "brow_std",
+                "gaze_std", "lipsync_r_bp", "lip_sync_r", "mouth_rest_ratio",
+                "identity_distance")
+"""The numbers compared across generators (bench quality, the peers): flat in the JSON."""
+
+
 def _judge(name: str, value, threshold=None) -> bool | None:
     if value is None:
         return None
@@ -261,6 +267,7 @@ def evaluate(
         "width": info["width"],
         "height": info["height"],
         "metrics": res,
+        "summary": {k: res[k]["value"] for k in SUMMARY_KEYS if k in res},
         "details": details,
         "series": {"mouth_opening": _rounded(mouth, 4), **upper},
         "sheet": sheet_path,

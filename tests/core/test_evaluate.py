@@ -244,6 +244,11 @@ def test_cli_table_json_and_sheet(videos, face, tmp_path, capsys):
                 "--sheet", str(sheet)]) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["n_frames"] == 100 and data["sheet"] == str(sheet)
+    for key in ("head_yaw_std", "head_pitch_std", "head_roll_std", "head_motion", "brow_std",
+                "gaze_std", "lipsync_r_bp"):
+        assert key in data["summary"] and key in data["metrics"], key
+    assert data["summary"]["head_motion"] < 1.0  # the sway is a slide, not a turn
+    assert data["summary"]["lipsync_r_bp"] is None  # no audio
     assert len(data["series"]["mouth_opening"]) == 100
     img = cv2.imread(str(sheet))
     assert img.shape == (4 * SIDE, 4 * SIDE, 3)
