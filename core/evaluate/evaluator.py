@@ -150,9 +150,9 @@ def evaluate(
         lm = tracker.update(frame)
         rows.append(nan68 if lm is None else lm)
         gaze_rows.append(nan2 if lm is None else E.gaze_68(frame, lm))
-        # a tracker with 3-D mesh points exposes the frame's core.types.FaceMesh (or an
-        # [P, 3] array, z away from the camera) as `last_mesh`
-        meshes.append(getattr(tracker, "last_mesh", None) if lm is not None else None)
+        # a Face Mesh tracker keeps the frame's core.types.FaceMesh (3-D points, irises) as
+        # `mesh`; a 68-point tracker has none
+        meshes.append(getattr(tracker, "mesh", None) if lm is not None else None)
         if i in keep_id or i in keep_sheet:
             kept[i] = frame
     t_track = time.perf_counter() - t0
