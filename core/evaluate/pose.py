@@ -19,6 +19,16 @@ Two estimators, the same output:
   forehead) and the first frame's (Kabsch). The angles are then relative to the first frame,
   which changes nothing in their standard deviations.
 
+The two disagree in scale, not in shape: on the eight ../shared/peers videos the Kabsch
+head motion is 1.0-1.9x (VASA-1 1.4-1.9x) the PnP one on the same frames' 68 points, while
+roll agrees within ~10% and the per-frame yaw and pitch correlate (r 0.8-0.9, measured on
+vasa-1_5 and vasa-1_15). PnP against the
+subject's own first-frame mesh (instead of the generic face) reads like PnP against the
+generic face, so the difference comes from the mesh model's per-frame depth, which turns
+more than the 2-D points do; which one is closer to the truth needs a video with known
+rotations. The evaluator reports the mesh estimate when it has one (it is what the
+independent evaluation's numbers match: VASA-1 3.8-6.2) and keeps PnP in the details.
+
 Angles (degrees, camera frame x right, y down, z into the scene; R = Rz(roll) Ry(-yaw)
 Rx(pitch) maps the face into the camera): yaw > 0 turns the nose toward image-right, pitch >
 0 tips the nose down, roll > 0 turns the eye line clockwise on screen.
