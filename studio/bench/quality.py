@@ -245,7 +245,8 @@ COLUMNS = (("dur", "duration_s", "{:.1f}"), ("head", "head_motion", "{:.2f}"),
            ("yaw", "head_yaw_std", "{:.2f}"), ("pitch", "head_pitch_std", "{:.2f}"),
            ("roll", "head_roll_std", "{:.2f}"), ("r_bp", "lipsync_r_bp", "{:.2f}"),
            ("r", "lip_sync_r", "{:.2f}"), ("z", "lip_sync_z", "{:.1f}"),
-           ("rest", "mouth_rest_ratio", "{:.2f}"), ("ident", "identity_distance", "{:.2f}"),
+           ("rest", "mouth_rest_ratio", "{:.2f}"), ("bilab", "bilabial_closure", "{:.2f}"),
+           ("ident", "identity_distance", "{:.2f}"),
            ("brow", "brow_std", "{:.3f}"), ("gaze", "gaze_std", "{:.3f}"),
            ("blink/min", "blinks_per_minute", "{:.0f}"))
 
