@@ -91,3 +91,18 @@ def test_sheets_put_frames_side_by_side_and_widest_mouths(peers, tmp_path):
     assert picks[0] == int(np.nanargmax(m))
     assert all(abs(a - b) >= 8 for a in picks for b in picks if a != b)
     assert list(m[picks]) == sorted(m[picks], reverse=True)
+
+
+def test_table_puts_the_peer_under_ours_and_names_failures():
+    rng = {"head_motion": [1.3, 5.7], "lipsync_r_bp": [0.28, 0.43], "source": "test"}
+    ours = {"duration_s": 15.0, "head_motion": 1.2, "lipsync_r_bp": 0.8, "identity_distance": 0.1}
+    peer = {"duration_s": 15.0, "head_motion": 4.3, "lipsync_r_bp": 0.4}
+    checks = Q.judge(ours, {"head_motion": (1.3, 5.7), "lipsync_r_bp": (0.28, 0.43)})
+    result = {"pass_rate_head_motion": "0/1", "target_ranges": rng, "sheets": [],
+              "clips": {"vasa-1_5": {"ours": ours, "gt": peer, "checks": checks}}}
+    lines = Q.format_result(result).splitlines()
+    mine = next(i for i, line in enumerate(lines) if line.startswith("vasa-1_5"))
+    assert "ours" in lines[mine] and "head_motion,lipsync_r_bp" in lines[mine]
+    assert "1.20" in lines[mine] and "0.80" in lines[mine]
+    assert lines[mine + 1].split()[0] == "peer" and "4.30" in lines[mine + 1]
+    assert "1.30-5.70 deg" in Q.format_result(result)
