@@ -64,7 +64,7 @@ app: setup
 	else $(BIN)/python main.py; fi
 
 screenshots: setup
-	xvfb-run -a -s "-screen 0 1600x1000x24" $(BIN)/python scripts/screenshots.py
+	xvfb-run -a -s "-screen 0 1366x768x24" $(BIN)/python scripts/screenshots.py
 
 bench: setup
 	$(BIN)/python main.py bench

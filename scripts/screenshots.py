@@ -1,6 +1,6 @@
 """Render screenshots of the studio for the docs (run under Xvfb):
 
-    xvfb-run -a -s "-screen 0 1600x1000x24" .venv/bin/python scripts/screenshots.py
+    xvfb-run -a -s "-screen 0 1366x768x24" .venv/bin/python scripts/screenshots.py
 
 It builds a throw-away project from license-clean inputs (scikit-image's `astronaut`
 photograph, public domain NASA, and speech synthesised with espeak-ng), renders the whole
@@ -63,36 +63,37 @@ def main() -> int:
     settings = AppSettings(QSettings(str(tmp / "settings.ini"), QSettings.IniFormat))
     win = MainWindow(settings)
     install_excepthook(win)
-    win.resize(1600, 1000)
+    win.resize(1366, 768)  # a common laptop screen: what a newcomer sees
     win.show()
     settle(app, 0.3)
 
-    win.new_project(tmp / "Demo project", "Demo project")
-    win.import_files([str(portrait), str(speech)])
+    win.project_ctl.new_project(tmp / "Demo project", "Demo project")
+    win.library_ctl.import_files([str(portrait), str(speech)])
     wait(app, lambda: not win.busy and len(win.project.audio_tracks()) == 1
          and len(win.project.portraits()) == 1, what="imports")
-    win.set_transcript(win.project.audio_tracks()[0].id, TEXT)
-    win.add_preset("Cheerful", prompt="bright smile, warm studio light",
+    win.library_ctl.set_transcript(win.project.audio_tracks()[0].id, TEXT)
+    win.library_ctl.add_preset("Cheerful", prompt="bright smile, warm studio light",
                    expression=Expression(smile=0.7, brows=0.3, head_motion=1.3))
-    win.add_preset("Serious", expression=Expression(smile=-0.3, brows=-0.4, head_motion=0.6))
+    win.library_ctl.add_preset("Serious",
+                               expression=Expression(smile=-0.3, brows=-0.4, head_motion=0.6))
     p = win.project.portraits()[0]
     a = win.project.audio_tracks()[0]
     loaded = []
-    win.timelineLoaded.connect(loaded.append)
-    win.create_timeline(p.id, a.id, size=512, name="Welcome message")
+    win.session.timelineLoaded.connect(loaded.append)
+    win.timeline_ctl.create_timeline(p.id, a.id, size=512, name="Welcome message")
     wait(app, lambda: loaded and not win.busy, what="timeline")
     if len(win.segments) < 3:
         win.preview.player.seek(win.segments[-1].start + win.segments[-1].n_frames // 2)
-        win.split_at_playhead()
+        win.timeline_ctl.split_at_playhead()
     seg = win.segments[1]
     cheerful = next(x for x in win.project.presets() if x.name == "Cheerful")
-    win.select_segment(seg.id)
-    win.set_overrides(seg.id, {"preset_id": cheerful.id})
-    win.render_all()
+    win.timeline_ctl.select_segment(seg.id)
+    win.timeline_ctl.set_overrides(seg.id, {"preset_id": cheerful.id})
+    win.queue_ctl.render_all()
     wait(app, lambda: all(s.state == "rendered" for s in win.segments) and
-         not win.workers.render.busy, timeout=600, what="render")
+         not win.session.background.rendering, timeout=600, what="render")
     win.library.tabs.setCurrentIndex(0)
-    win.select_segment(win.segments[1].id)
+    win.timeline_ctl.select_segment(win.segments[1].id)
     mid = (win.segments[1].start + win.segments[1].end) // 2
     win.preview.player.seek(mid)
     wait(app, lambda: win.preview.view.image is not None, what="frame")
@@ -101,7 +102,7 @@ def main() -> int:
 
     win.library.tabs.setCurrentIndex(2)
     win.library.preset_list.select_id(cheerful.id)
-    win.show_preset(cheerful.id)
+    win.library_ctl.show_preset(cheerful.id)
     settle(app, 2.5)
     win.grab().save(str(out_dir / "screenshot-preset.png"))
 

@@ -1,4 +1,4 @@
-"""The desktop studio (PySide6). See ui/main_window.py for the layout and ui/worker.py
+"""The desktop studio (PySide6). See ui/main_window.py for the layout and ui/tasks.py
 for the threading model."""
 
 import contextlib

@@ -153,16 +153,16 @@ def render_loop_gap(size: int = 512) -> dict[str, Any]:
         win.show()
         try:
             loaded: list[int] = []
-            win.timelineLoaded.connect(loaded.append)
-            if not win.open_project(folder):
+            win.session.timelineLoaded.connect(loaded.append)
+            if not win.project_ctl.open_project(folder):
                 raise RuntimeError(f"could not open {folder}: {win.errors}")
-            _wait(lambda: loaded and not win.busy and win.workers.ready, 300, "the timeline")
+            _wait(lambda: loaded and not win.busy and win.session.background.ready, 300, "the timeline")
             probe = LoopProbe()
             probe.start()
             start = time.perf_counter()
-            win.render_all()
+            win.queue_ctl.render_all()
             _wait(lambda: all(s.state == "rendered" for s in win.segments)
-                  and not win.workers.render.busy, 600, "render all")  # fmt: skip
+                  and not win.session.background.rendering, 600, "render all")  # fmt: skip
             seconds = time.perf_counter() - start
             probe.stop()
             frames = win.timeline_info.n_frames

@@ -15,12 +15,16 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ui.inspector import set_engine_items
+from ui.wording import friendly
+
 
 class NewTimelineDialog(QDialog):
     """Pick the portrait, audio track, engine, size, fps and default preset."""
 
     def __init__(self, portraits, tracks, presets, engine: str = "warp",
-                 portrait_id=None, audio_id=None, parent: QWidget | None = None):
+                 portrait_id=None, audio_id=None, parent: QWidget | None = None,
+                 engine_status: dict | None = None):
         super().__init__(parent)
         self.setWindowTitle("New timeline")
         self.portrait = QComboBox()
@@ -30,8 +34,21 @@ class NewTimelineDialog(QDialog):
         for a in tracks:
             self.audio.addItem(f"{a.name} ({a.duration:.1f} s)", a.id)
         self.engine = QComboBox()
-        self.engine.addItems(["warp", "diffusion"])
-        self.engine.setCurrentText(engine)
+        for name in ("warp", "diffusion"):
+            self.engine.addItem(name, name)
+        status = engine_status or {}
+        if not status.get(engine, (True, ""))[0]:
+            engine = "warp"  # never propose an engine that cannot render
+        self.engine.setCurrentIndex(max(self.engine.findData(engine), 0))
+        set_engine_items(self.engine, status)
+        self.engine_hint = QLabel("")
+        self.engine_hint.setWordWrap(True)
+        self.engine_hint.setStyleSheet("color: #e0a040;")
+        bad = [(n, r) for n, (ok, r) in status.items() if not ok]
+        if bad:
+            self.engine_hint.setText(f"{bad[0][0].capitalize()} engine unavailable: "
+                                     f"{friendly(bad[0][1])}")
+        self.engine_hint.setVisible(bool(bad))
         self.size = QComboBox()
         for s in (256, 384, 512, 768):
             self.size.addItem(f"{s} px", s)
@@ -53,6 +70,7 @@ class NewTimelineDialog(QDialog):
         form.addRow("Portrait", self.portrait)
         form.addRow("Audio", self.audio)
         form.addRow("Engine", self.engine)
+        form.addRow(self.engine_hint)
         form.addRow("Size", self.size)
         form.addRow("Frame rate", self.fps)
         form.addRow("Default preset", self.preset)
@@ -63,12 +81,13 @@ class NewTimelineDialog(QDialog):
         layout = QVBoxLayout(self)
         layout.addLayout(form)
         layout.addWidget(buttons)
+        self.setMinimumWidth(440)
 
     def values(self) -> dict:
         return {
             "portrait_id": self.portrait.currentData(),
             "audio_id": self.audio.currentData(),
-            "engine": self.engine.currentText(),
+            "engine": self.engine.currentData(),
             "size": int(self.size.currentData()),
             "fps": int(self.fps.value()),
             "preset_id": self.preset.currentData(),
@@ -92,7 +111,8 @@ class TranscriptDialog(QDialog):
         layout.addWidget(hint)
         layout.addWidget(self.edit, 1)
         layout.addWidget(buttons)
-        self.resize(480, 260)
+        self.setMinimumWidth(420)
+        self.resize(520, 300)
 
     def text(self) -> str | None:
         t = self.edit.toPlainText().strip()

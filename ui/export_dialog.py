@@ -27,8 +27,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ui.tasks import Worker, create_worker, run, with_project
 from ui.theme import DIM
-from ui.worker import ProjectTask, start_task
 
 QUALITIES = (("High (CRF 18)", 18), ("Good (CRF 23)", 23), ("Small file (CRF 28)", 28))
 
@@ -45,7 +45,7 @@ class ExportDialog(QDialog):
         self.setObjectName("ExportDialog")
         self.project_path = Path(project_path)
         self.timeline = timeline
-        self.task: ProjectTask | None = None
+        self.task: Worker | None = None
         self.out_path: Path | None = None
 
         self.size = QComboBox()
@@ -81,6 +81,7 @@ class ExportDialog(QDialog):
         self.status = QLabel("Segments that are not rendered yet are rendered first.")
         self.status.setStyleSheet(f"color: {DIM};")
         self.status.setWordWrap(True)
+        self.status.setMinimumWidth(420)
 
         self.export_btn = QPushButton("Export")
         self.export_btn.setDefault(True)
@@ -99,7 +100,8 @@ class ExportDialog(QDialog):
         layout.addWidget(self.progress)
         layout.addWidget(self.status)
         layout.addLayout(buttons)
-        self.resize(560, 260)
+        self.setMinimumWidth(540)
+        self.resize(600, 280)
 
         self.export_btn.clicked.connect(self.start)
         self.cancel_btn.clicked.connect(self.cancel)
@@ -131,17 +133,19 @@ class ExportDialog(QDialog):
             return project.export_video(timeline_id, out, size=size, fps=fps, crf=crf,
                                         progress=progress, cancel=cancel)
 
-        self.task = ProjectTask(self.project_path, work, name="export")
+        self.task = create_worker(with_project(self.project_path, work), pass_worker=True,
+                                  name="export")
         self.progress.setValue(0)
         self.status.setText("Exporting…")
         self.export_btn.setEnabled(False)
         self.cancel_btn.setEnabled(True)
         self.open_btn.setVisible(False)
-        start_task(self.task, self._done, self._failed, self._progress)
+        self.task.connect(returned=self._done, errored=self._failed, progress=self._progress)
+        run(self.task)
 
     def cancel(self) -> None:
         if self.task is not None:
-            self.task.cancel_event.set()
+            self.task.cancel()
             self.status.setText("Cancelling…")
 
     def _progress(self, fraction: float, message: str) -> None:

@@ -19,9 +19,11 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QPlainTextEdit,
     QPushButton,
+    QScrollArea,
     QSlider,
     QSpinBox,
     QStackedWidget,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -29,6 +31,7 @@ from PySide6.QtWidgets import (
 from core.types import Expression
 from ui.preview import FrameView
 from ui.theme import DIM, STATE_COLORS, STATE_LABELS
+from ui.wording import friendly
 
 EXPRESSION_CONTROLS = (
     # field, label, min, max (slider units are hundredths)
@@ -113,14 +116,22 @@ class SegmentPage(QWidget):
     rerenderRequested = Signal(int)
     splitRequested = Signal()
     mergeRequested = Signal(int)
+    deselectRequested = Signal()
 
     def __init__(self):
         super().__init__()
         self.segment = None
+        self.back_btn = QPushButton("◂ Timeline settings  (Esc)")
+        self.back_btn.setObjectName("BackToTimeline")
+        self.back_btn.setFlat(True)
+        self.back_btn.setToolTip("Deselect the segment and show the timeline's engine, "
+                                 "size and default preset")
+        self.back_btn.clicked.connect(self.deselectRequested.emit)
         self.heading = QLabel("Segment")
         self.heading.setStyleSheet("font-size: 15px; font-weight: bold;")
         self.info = QLabel()
         self.info.setStyleSheet(f"color: {DIM};")
+        self.info.setWordWrap(True)
         self.state = QLabel()
 
         self.preset_combo = QComboBox()
@@ -148,6 +159,7 @@ class SegmentPage(QWidget):
         buttons.addWidget(self.merge_btn)
 
         layout = QVBoxLayout(self)
+        layout.addWidget(self.back_btn, 0, Qt.AlignLeft)
         layout.addWidget(self.heading)
         layout.addWidget(self.info)
         layout.addWidget(self.state)
@@ -241,7 +253,14 @@ class TimelinePage(QWidget):
         self.info.setStyleSheet(f"color: {DIM};")
         self.info.setWordWrap(True)
         self.engine = QComboBox()
-        self.engine.addItems(["warp", "diffusion"])
+        for name in ("warp", "diffusion"):
+            self.engine.addItem(name, name)
+        self.engine_hint = QLabel("")
+        self.engine_hint.setObjectName("EngineHint")
+        self.engine_hint.setWordWrap(True)
+        self.engine_hint.setStyleSheet("color: #e0a040;")
+        self.engine_hint.hide()
+        self.engine_status: dict[str, tuple[bool, str]] = {}
         self.preset = QComboBox()
         self.seed = QSpinBox()
         self.seed.setRange(0, 2**31 - 1)
@@ -250,6 +269,7 @@ class TimelinePage(QWidget):
             self.size.addItem(f"{s} px", s)
         form = QFormLayout()
         form.addRow("Engine", self.engine)
+        form.addRow(self.engine_hint)
         form.addRow("Default preset", self.preset)
         form.addRow("Seed", self.seed)
         form.addRow("Size", self.size)
@@ -262,7 +282,7 @@ class TimelinePage(QWidget):
         layout.addLayout(form)
         layout.addWidget(self.hint)
         layout.addStretch(1)
-        self.engine.activated.connect(lambda _i: self._emit(engine=self.engine.currentText()))
+        self.engine.activated.connect(lambda _i: self._emit(engine=self.engine.currentData()))
         self.preset.activated.connect(lambda _i: self._emit(preset_id=self.preset.currentData()))
         self.seed.editingFinished.connect(lambda: self._emit(seed=self.seed.value()))
         self.size.activated.connect(lambda _i: self._emit(size=self.size.currentData()))
@@ -274,6 +294,27 @@ class TimelinePage(QWidget):
         changed = {k: v for k, v in fields.items() if getattr(t, k) != v}
         if changed:
             self.timelineChanged.emit(t.id, changed)
+
+    def set_engine_status(self, status: dict[str, tuple[bool, str]]) -> None:
+        """Engines that cannot run are disabled in the list, with the reason."""
+        self.engine_status = dict(status)
+        set_engine_items(self.engine, self.engine_status)
+        self._show_engine_hint()
+
+    def _show_engine_hint(self) -> None:
+        name = self.timeline.engine if self.timeline is not None else \
+            self.engine.currentData()
+        ok, reason = self.engine_status.get(name, (True, ""))
+        unusable = [n for n, (good, _r) in self.engine_status.items() if not good]
+        if not ok:
+            text = f"This timeline's {name} engine cannot render: {friendly(reason)}"
+        elif unusable:
+            why = friendly(self.engine_status[unusable[0]][1])
+            text = f"{unusable[0].capitalize()} engine unavailable: {why}"
+        else:
+            text = ""
+        self.engine_hint.setText(text)
+        self.engine_hint.setVisible(bool(text))
 
     def set_presets(self, presets) -> None:
         self.preset.clear()
@@ -290,7 +331,7 @@ class TimelinePage(QWidget):
                           f" · {t.duration:.2f} s")
         for w in (self.engine, self.preset, self.seed, self.size):
             w.blockSignals(True)
-        self.engine.setCurrentText(t.engine)
+        self.engine.setCurrentIndex(max(self.engine.findData(t.engine), 0))
         self.preset.setCurrentIndex(max(self.preset.findData(t.preset_id), 0))
         self.seed.setValue(t.seed)
         idx = self.size.findData(t.size)
@@ -300,6 +341,21 @@ class TimelinePage(QWidget):
         self.size.setCurrentIndex(idx)
         for w in (self.engine, self.preset, self.seed, self.size):
             w.blockSignals(False)
+        self._show_engine_hint()
+
+
+def set_engine_items(combo: QComboBox, status: dict[str, tuple[bool, str]]) -> None:
+    """Disable the engines that cannot run (tooltip: why); the current choice stays.
+    Items carry the engine name as their data (the text may say "unavailable")."""
+    model = combo.model()
+    for i in range(combo.count()):
+        name = combo.itemData(i)
+        ok, reason = status.get(name, (True, ""))
+        item = model.item(i) if hasattr(model, "item") else None
+        if item is not None:
+            item.setEnabled(ok or i == combo.currentIndex())
+        combo.setItemData(i, friendly(reason) if reason else None, Qt.ToolTipRole)
+        combo.setItemText(i, name if ok else f"{name} (unavailable)")
 
 
 class PresetPage(QWidget):
@@ -323,20 +379,42 @@ class PresetPage(QWidget):
         self.expr = ExpressionEditor()
         self.view = FrameView()
         self.view.placeholder = "live preview\n(needs a timeline)"
-        self.view.setMinimumSize(160, 160)
+        self.view.setMinimumSize(140, 130)
         self.remove_btn = QPushButton("Delete preset")
 
-        form = QFormLayout()
-        form.addRow("Name", self.name)
+        top = QFormLayout()
+        top.addRow("Name", self.name)
+        # the prompt fields only matter to the diffusion engine: they fold away, so the
+        # expression sliders and their live preview fit a laptop screen
+        self.prompt_toggle = QToolButton()
+        self.prompt_toggle.setObjectName("PromptToggle")
+        self.prompt_toggle.setCheckable(True)
+        self.prompt_toggle.setToolButtonStyle(Qt.ToolButtonTextBesideIcon)
+        self.prompt_toggle.setArrowType(Qt.RightArrow)
+        self.prompt_toggle.setText("Prompt (diffusion engine only)")
+        self.prompt_toggle.setAutoRaise(True)
+        self.prompt_box = QWidget()
+        form = QFormLayout(self.prompt_box)
+        form.setContentsMargins(0, 0, 0, 0)
+        self.prompt_hint = QLabel("Prompt, negative prompt and strength steer the diffusion "
+                                  "engine; the warp engine ignores them and uses only the "
+                                  "expression.")
+        self.prompt_hint.setWordWrap(True)
+        self.prompt_hint.setStyleSheet(f"color: {DIM};")
+        form.addRow(self.prompt_hint)
         form.addRow("Prompt", self.prompt)
         form.addRow("Negative", self.negative)
         form.addRow("Strength", self.strength)
+        self.prompt_box.setVisible(False)
+        self.prompt_toggle.toggled.connect(self._fold_prompt)
         layout = QVBoxLayout(self)
         layout.addWidget(_title("Edit preset"))
-        layout.addLayout(form)
+        layout.addLayout(top)
         layout.addWidget(QLabel("Expression"))
         layout.addWidget(self.expr)
         layout.addWidget(self.view, 1)
+        layout.addWidget(self.prompt_toggle)
+        layout.addWidget(self.prompt_box)
         layout.addWidget(self.remove_btn)
 
         self._debounce = QTimer(self)
@@ -356,6 +434,10 @@ class PresetPage(QWidget):
         self.expr.committed.connect(self._on_expr_committed)
         self.remove_btn.clicked.connect(
             lambda: self.preset and self.removeRequested.emit(self.preset.id))
+
+    def _fold_prompt(self, shown: bool) -> None:
+        self.prompt_box.setVisible(shown)
+        self.prompt_toggle.setArrowType(Qt.DownArrow if shown else Qt.RightArrow)
 
     def _on_expr_committed(self, e: Expression) -> None:
         self._emit(expression=e)
@@ -377,6 +459,8 @@ class PresetPage(QWidget):
 
     def set_preset(self, p) -> None:
         self.preset = p
+        self.prompt_toggle.setText("Prompt (diffusion engine only)" +
+                                   (" · set" if p.prompt or p.negative_prompt else ""))
         for w in (self.name, self.prompt, self.negative):
             w.blockSignals(True)
         self.name.setText(p.name)
@@ -405,8 +489,18 @@ class InspectorPanel(QWidget):
         self.segment_page = SegmentPage()
         self.timeline_page = TimelinePage()
         self.preset_page = PresetPage()
-        for w in (self.empty, self.segment_page, self.timeline_page, self.preset_page):
-            self.stack.addWidget(w)
+        # each page scrolls: on a short screen (1280×720) the preset editor is taller than
+        # the room it gets, and must not push the window's minimum height off the screen
+        self.pages: dict[str, QWidget] = {}
+        for name, w in (("empty", self.empty), ("segment", self.segment_page),
+                        ("timeline", self.timeline_page), ("preset", self.preset_page)):
+            scroll = QScrollArea()
+            scroll.setWidgetResizable(True)
+            scroll.setFrameShape(QScrollArea.NoFrame)
+            scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
+            scroll.setWidget(w)
+            self.pages[name] = scroll
+            self.stack.addWidget(scroll)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(0)
@@ -415,14 +509,11 @@ class InspectorPanel(QWidget):
         self.setMinimumWidth(280)
 
     def show_page(self, name: str) -> None:
-        page = {"empty": self.empty, "segment": self.segment_page,
-                "timeline": self.timeline_page, "preset": self.preset_page}[name]
-        self.stack.setCurrentWidget(page)
+        self.stack.setCurrentWidget(self.pages[name])
 
     def current_page(self) -> str:
-        w = self.stack.currentWidget()
-        return {id(self.empty): "empty", id(self.segment_page): "segment",
-                id(self.timeline_page): "timeline", id(self.preset_page): "preset"}[id(w)]
+        current = self.stack.currentWidget()
+        return next(name for name, w in self.pages.items() if w is current)
 
     def set_presets(self, presets) -> None:
         self.segment_page.set_presets(presets)

@@ -110,7 +110,7 @@ class LibraryPanel(QWidget):
             ("New preset", self.newPresetRequested.emit),
         ]), "Presets")
 
-        self.drop_hint = QLabel("Drop images or audio here")
+        self.drop_hint = QLabel("Drop portrait images or audio files here")
         self.drop_hint.setAlignment(Qt.AlignCenter)
         self.drop_hint.setStyleSheet(f"color: {DIM}; padding: 6px; border: 1px dashed #444;")
         self.new_timeline_btn = QPushButton("New timeline from selection")
@@ -126,6 +126,8 @@ class LibraryPanel(QWidget):
         layout.addWidget(self.drop_hint)
         layout.addWidget(self.new_timeline_btn)
 
+        self.tabs.currentChanged.connect(self._on_tab)
+        self._on_tab(self.tabs.currentIndex())
         self.portrait_list.currentItemChanged.connect(
             lambda item, _prev: item and self.portraitSelected.emit(int(item.data(Qt.UserRole))))
         self.audio_list.currentItemChanged.connect(
@@ -140,6 +142,12 @@ class LibraryPanel(QWidget):
             lambda pos: self._menu("audio", self.audio_list, pos))
         self.preset_list.customContextMenuRequested.connect(
             lambda pos: self._menu("preset", self.preset_list, pos))
+
+    def _on_tab(self, index: int) -> None:
+        """Files can be dropped on the Portraits and Audio tabs only (not on Presets)."""
+        accepts = index in (0, 1)
+        self.drop_hint.setVisible(accepts)
+        self.setAcceptDrops(accepts)
 
     def _with_buttons(self, widget: QWidget, buttons) -> QWidget:
         box = QWidget()
@@ -243,7 +251,7 @@ class LibraryPanel(QWidget):
 
     # ------------------------------------------------------------ drag and drop
     def dragEnterEvent(self, event) -> None:  # noqa: N802 - Qt's name
-        if event.mimeData().hasUrls():
+        if event.mimeData().hasUrls() and self.acceptDrops():
             event.acceptProposedAction()
             self.drop_hint.setStyleSheet("color: white; padding: 6px; border: 1px dashed white;")
 

@@ -14,20 +14,19 @@ import logging
 import time
 
 import numpy as np
-from PySide6.QtCore import QObject, QPointF, QRectF, Qt, QTimer, Signal
+from PySide6.QtCore import QObject, QPointF, QRectF, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QFont, QImage, QPainter
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QSizePolicy,
     QSlider,
-    QStyle,
     QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
-from ui.theme import DIM, TEXT
+from ui.theme import DIM, TEXT, transport_icon
 from ui.timeline import format_time
 
 log = logging.getLogger("ui.preview")
@@ -264,7 +263,7 @@ class FrameView(QWidget):
         self.image: QImage | None = None
         self.badge = ""
         self.placeholder = "No timeline yet"
-        self.setMinimumSize(240, 240)
+        self.setMinimumSize(200, 150)
         self.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Expanding)
 
     def set_frame(self, frame: np.ndarray | QImage | None, badge: str = "") -> None:
@@ -309,29 +308,27 @@ class PreviewPanel(QWidget):
         super().__init__(parent)
         self.player = Player(self)
         self.view = FrameView()
-        style = self.style()
 
         def button(icon, tip, slot):
             b = QToolButton()
-            b.setIcon(style.standardIcon(icon))
+            b.setObjectName("Transport")
+            b.setIcon(transport_icon(icon))
+            b.setIconSize(QSize(18, 18))
             b.setToolTip(tip)
-            b.setAutoRaise(True)
             b.clicked.connect(slot)
             return b
 
-        self.start_btn = button(QStyle.SP_MediaSkipBackward, "Go to start",
-                                lambda: self.player.seek(0))
-        self.back_btn = button(QStyle.SP_MediaSeekBackward, "Previous frame (←)",
+        self.start_btn = button("start", "Go to start", lambda: self.player.seek(0))
+        self.back_btn = button("step_back", "Previous frame (←)",
                                lambda: self.player.step(-1))
-        self.play_btn = button(QStyle.SP_MediaPlay, "Play / pause (space)", self.player.toggle)
-        self.fwd_btn = button(QStyle.SP_MediaSeekForward, "Next frame (→)",
-                              lambda: self.player.step(1))
-        self.end_btn = button(QStyle.SP_MediaSkipForward, "Go to end",
+        self.play_btn = button("play", "Play / pause (space)", self.player.toggle)
+        self.fwd_btn = button("step_fwd", "Next frame (→)", lambda: self.player.step(1))
+        self.end_btn = button("end", "Go to end",
                               lambda: self.player.seek(self.player.n_frames - 1))
         self.slider = QSlider(Qt.Horizontal)
         self.slider.setRange(0, 0)
         self.slider.valueChanged.connect(self._on_slider)
-        self.time_label = QLabel("00:00.00 / 00:00.00")
+        self.time_label = QLabel("0:00.0 / 0:00.0")
         self.time_label.setStyleSheet(f"color: {TEXT}; font-family: monospace;")
 
         bar = QHBoxLayout()
@@ -371,8 +368,7 @@ class PreviewPanel(QWidget):
         self._slider_sync = False
         fps = self.player.fps
         total = max(self.player.n_frames - 1, 0) / fps if fps else 0
-        self.time_label.setText(f"{format_time(frame / fps, fps)} / {format_time(total, fps)}")
+        self.time_label.setText(f"{format_time(frame / fps)} / {format_time(total)}")
 
     def _on_playing(self, playing: bool) -> None:
-        icon = QStyle.SP_MediaPause if playing else QStyle.SP_MediaPlay
-        self.play_btn.setIcon(self.style().standardIcon(icon))
+        self.play_btn.setIcon(transport_icon("pause" if playing else "play"))

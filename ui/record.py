@@ -4,6 +4,12 @@ The PortAudio callback only copies blocks into a list and stores the block's pea
 never touches Qt); a 30 Hz QTimer on the GUI thread moves the meter. On Stop the take is
 written as a 16-bit WAV into a temp file and handed to the library's normal audio import,
 so a recorded track is validated and stored exactly like an imported one.
+
+The device's clock is not trusted: a broken or virtual device (ALSA's null device) hands
+over blocks far faster than real time — 1,014 s "recorded" in 2.5 s, 135 MB of memory. So
+the recorder bounds the take (MAX_SECONDS of audio, MAX_BYTES of buffer) and compares the
+samples the device delivered with the wall-clock time elapsed; when they diverge it stops
+and says why, keeping nothing beyond the bounds.
 """
 
 from __future__ import annotations
@@ -28,32 +34,68 @@ from PySide6.QtWidgets import (
 )
 
 RATE = 16_000
+MAX_SECONDS = 30 * 60  # the longest take
+MAX_BYTES = MAX_SECONDS * RATE * 4  # float32 mono at RATE
+CLOCK_SLACK_S = 2.0  # device buffering allowed ahead of the wall clock
+CLOCK_RATIO = 1.5  # more than this × real time is a device that does not keep time
 
 
 class Recorder:
-    """Collects mono float32 blocks from the default input device."""
+    """Collects mono float32 blocks from the default input device, within bounds.
 
-    def __init__(self, rate: int = RATE):
+    `problem` is set (and further blocks dropped) when the take hits MAX_SECONDS or
+    MAX_BYTES, or when the device delivers audio faster than the wall clock allows."""
+
+    def __init__(self, rate: int = RATE, max_seconds: float = MAX_SECONDS,
+                 max_bytes: int = MAX_BYTES, clock=time.monotonic):
         self.rate = rate
+        self.max_seconds = float(max_seconds)
+        self.max_bytes = int(max_bytes)
+        self.clock = clock
         self.blocks: list[np.ndarray] = []
         self.level = 0.0
         self.stream = None
         self._lock = threading.Lock()
+        self._samples = 0
         self.started = 0.0
+        self.problem = ""
 
     def start(self) -> None:
         import sounddevice as sd  # raises OSError when PortAudio is missing
 
-        self.blocks = []
+        self.reset()
         self.stream = sd.InputStream(samplerate=self.rate, channels=1, dtype="float32",
                                      callback=self._callback)
+        self.started = self.clock()
         self.stream.start()
-        self.started = time.monotonic()
+
+    def reset(self) -> None:
+        with self._lock:
+            self.blocks = []
+            self._samples = 0
+        self.problem = ""
+        self.started = self.clock()
 
     def _callback(self, indata, frames, time_info, status) -> None:
+        """PortAudio's thread: check the bounds, then keep the block."""
+        if self.problem:
+            return
         block = indata[:, 0].copy()
         with self._lock:
+            total = self._samples + len(block)
+            elapsed = self.clock() - self.started
+            if total / self.rate > elapsed * CLOCK_RATIO + CLOCK_SLACK_S:
+                self.problem = (
+                    f"the input device delivered {total / self.rate:.0f} s of audio in "
+                    f"{elapsed:.1f} s: it does not keep time (a virtual or broken device). "
+                    "Recording stopped; choose a real microphone as the input device.")
+                return
+            if total / self.rate > self.max_seconds or total * 4 > self.max_bytes:
+                self.problem = (f"the take reached the {self.max_seconds / 60:.0f}-minute "
+                                "limit; recording stopped.")
+                return
             self.blocks.append(block)
+            self._samples = total
         self.level = float(np.abs(block).max(initial=0.0))
 
     def stop(self) -> np.ndarray:
@@ -69,7 +111,7 @@ class Recorder:
     @property
     def seconds(self) -> float:
         with self._lock:
-            return sum(len(b) for b in self.blocks) / self.rate
+            return self._samples / self.rate
 
 
 def write_wav(samples: np.ndarray, rate: int, folder: str | Path | None = None) -> Path:
@@ -115,6 +157,7 @@ class RecordDialog(QDialog):
         layout.addWidget(self.record_btn)
         layout.addWidget(self.status)
         layout.addWidget(self.buttons)
+        self.setMinimumWidth(420)
         self.timer = QTimer(self)
         self.timer.setInterval(33)
         self.timer.timeout.connect(self._tick)
@@ -143,12 +186,23 @@ class RecordDialog(QDialog):
             self.samples = self.recorder.stop()
             self.meter.setValue(0)
             self.record_btn.setText("● Record again")
-            ok = len(self.samples) > RATE * 0.3
-            self.status.setText(f"Recorded {len(self.samples) / RATE:.1f} s." if ok
-                                else "The take is too short (under 0.3 s).")
+            ok = len(self.samples) > RATE * 0.3 and not self.recorder.problem.startswith(
+                "the input device")
+            if self.recorder.problem:
+                self.status.setText(f"Recording stopped: {self.recorder.problem}")
+                self.status.setStyleSheet("color: #e05555;")
+            else:
+                self.status.setText(f"Recorded {len(self.samples) / RATE:.1f} s." if ok
+                                    else "The take is too short (under 0.3 s).")
             self.buttons.button(QDialogButtonBox.Save).setEnabled(ok)
 
     def _tick(self) -> None:
+        if self.recorder.problem and self.recorder.stream is not None:
+            problem = self.recorder.problem
+            self.record_btn.setChecked(False)  # stops and keeps what is within bounds
+            self.status.setText(f"Recording stopped: {problem}")
+            self.status.setStyleSheet("color: #e05555;")
+            return
         level = self.recorder.level
         db = 20 * np.log10(max(level, 1e-6))
         self.meter.setValue(int(np.clip(db + 60, 0, 60)))

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QByteArray, QObject, QRunnable, QSettings, QThreadPool, Signal
+from PySide6.QtCore import QByteArray, QSettings, Qt
 from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import (
     QComboBox,
@@ -28,6 +28,8 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+
+from ui.wording import friendly
 
 DEFAULT_SHORTCUTS: dict[str, tuple[str, str]] = {
     # action id: (label, default key sequence)
@@ -52,10 +54,6 @@ DEVICES = ("auto", "cpu", "cuda")
 RECENT_MAX = 8
 
 
-def default_projects_folder() -> Path:
-    return Path.home() / "AvatarStudio"
-
-
 class AppSettings:
     """Typed access to the persistent settings."""
 
@@ -69,11 +67,11 @@ class AppSettings:
 
     @property
     def projects_folder(self) -> Path:
-        return Path(str(self._get("paths/projects", str(default_projects_folder()))))
+        """Where projects live: the studio's one answer (studio.paths.projects_dir), the
+        same folder the command line uses; not a separate GUI setting."""
+        from studio.paths import projects_dir
 
-    @projects_folder.setter
-    def projects_folder(self, value: str | Path) -> None:
-        self.q.setValue("paths/projects", str(value))
+        return projects_dir()
 
     @property
     def model_folder(self) -> str:
@@ -181,31 +179,33 @@ def _int(value) -> int | None:
 
 
 # ---------------------------------------------------------------- engine availability
-class _AvailabilitySignals(QObject):
-    done = Signal(str, bool, str)
+def check_engine(name: str, options: dict) -> tuple[str, bool, str]:
+    """(name, ok, reason) of `core.engines.create(name).available()`: run it in a worker,
+    because building the diffusion engine may import torch."""
+    try:
+        from core import engines
 
-
-class EngineCheck(QRunnable):
-    """Ask `core.engines.create(name).available()` off the GUI thread."""
-
-    def __init__(self, name: str, options: dict):
-        super().__init__()
-        self.name = name
-        self.options = options
-        self.signals = _AvailabilitySignals()
-
-    def run(self) -> None:
         try:
-            from core import engines
+            engine = engines.create(name, **options)
+        except TypeError:  # an engine that takes no such option
+            engine = engines.create(name)
+        ok, reason = engine.available()
+    except Exception as exc:  # an engine that cannot even be built: show why
+        ok, reason = False, str(exc) or type(exc).__name__
+    return name, bool(ok), str(reason)
 
-            try:
-                engine = engines.create(self.name, **self.options)
-            except TypeError:  # an engine that takes no such option
-                engine = engines.create(self.name)
-            ok, reason = engine.available()
-        except Exception as exc:  # an engine that cannot even be built: show why
-            ok, reason = False, str(exc) or type(exc).__name__
-        self.signals.done.emit(self.name, bool(ok), str(reason))
+
+def start_engine_checks(options: dict, on_result) -> list:
+    """Check every engine off the GUI thread; `on_result(name, ok, reason)` for each."""
+    from core import engines
+    from ui.tasks import create_worker, run
+
+    workers = []
+    for name in engines.names():
+        worker = create_worker(check_engine, name, options, name=f"check {name}")
+        worker.connect(returned=lambda r: on_result(*r))
+        workers.append(run(worker))
+    return workers
 
 
 # ---------------------------------------------------------------- dialog
@@ -217,11 +217,17 @@ class SettingsDialog(QDialog):
         self.setWindowTitle("Settings")
         self.setObjectName("SettingsDialog")
         self.settings = settings
-        self.resize(620, 560)
+        self.setMinimumWidth(560)
+        self.resize(640, 580)
 
         form = QFormLayout()
-        self.projects_edit = QLineEdit(str(settings.projects_folder))
-        form.addRow("Projects folder", self._with_browse(self.projects_edit))
+        form.setRowWrapPolicy(QFormLayout.WrapLongRows)
+        self.projects_label = QLabel(
+            f"{settings.projects_folder}<br><span style='color:#8b9098'>New projects are "
+            "proposed here, and the command line finds projects by name here too.</span>")
+        self.projects_label.setWordWrap(True)
+        self.projects_label.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        form.addRow("Projects folder", self.projects_label)
         self.engine_combo = QComboBox()
         self.engine_combo.addItems(list(ENGINES))
         self.engine_combo.setCurrentText(settings.default_engine)
@@ -232,6 +238,7 @@ class SettingsDialog(QDialog):
         form.addRow("Device", self.device_combo)
         self.models_edit = QLineEdit(settings.model_folder)
         self.models_edit.setPlaceholderText("folder with model_index.json (diffusion engine)")
+        self.models_edit.setObjectName("ModelFolder")
         form.addRow("Model folder", self._with_browse(self.models_edit))
         self.availability = QLabel("checking engines…")
         self.availability.setWordWrap(True)
@@ -284,27 +291,25 @@ class SettingsDialog(QDialog):
 
     def check_engines(self) -> None:
         """Ask every engine whether it can run with the options in the dialog."""
-        from core import engines
-
         self._avail.clear()
         options = {}
         if self.device_combo.currentText() != "auto":
             options["device"] = self.device_combo.currentText()
         if self.models_edit.text().strip():
             options["weights"] = self.models_edit.text().strip()
-        self._pending = engines.names()
         self.availability.setText("checking engines…")
-        for name in self._pending:
-            job = EngineCheck(name, options)
-            job.signals.done.connect(self._on_availability)
-            QThreadPool.globalInstance().start(job)
+        self._checks = start_engine_checks(options, self._on_availability)
 
     def _on_availability(self, name: str, ok: bool, reason: str) -> None:
         self._avail[name] = (ok, reason)
         lines = []
         for engine in sorted(self._avail):
             ok_e, why = self._avail[engine]
-            lines.append(f"<b>{engine}</b>: " + ("available" if ok_e else f"unavailable — {why}"))
+            why = friendly(why).replace("in Settings ▸ Model folder", "above")
+            if ok_e:
+                lines.append(f"<b>{engine}</b>: available" + (f" ({why})" if why else ""))
+            else:
+                lines.append(f"<b>{engine}</b>: unavailable — {why}")
         self.availability.setText("<br>".join(lines))
 
     def availability_of(self, name: str) -> tuple[bool, str] | None:
@@ -312,7 +317,6 @@ class SettingsDialog(QDialog):
 
     def accept(self) -> None:
         s = self.settings
-        s.projects_folder = self.projects_edit.text().strip() or str(default_projects_folder())
         s.default_engine = self.engine_combo.currentText()
         s.device = self.device_combo.currentText()
         s.model_folder = self.models_edit.text().strip()

@@ -53,7 +53,77 @@ QToolBar {{ border: none; spacing: 4px; padding: 2px; }}
 QStatusBar {{ color: {DIM}; }}
 QListWidget, QTreeWidget, QTableWidget {{ border: none; }}
 QTabWidget::pane {{ border: none; }}
+QCheckBox::indicator, QGroupBox::indicator {{
+    width: 14px; height: 14px; border: 1px solid #9aa0a8; border-radius: 3px;
+    background: {BASE};
+}}
+QCheckBox::indicator:hover {{ border-color: {ACCENT}; }}
+QCheckBox::indicator:checked {{ background: {ACCENT}; border-color: {ACCENT}; }}
+QCheckBox::indicator:disabled {{ border-color: #4a4e57; background: {PANEL}; }}
+QCheckBox::indicator:checked:disabled {{ background: #2c4a75; }}
+QToolButton#Transport {{
+    background: #33363d; border: 1px solid #4a4e57; border-radius: 4px; padding: 3px;
+}}
+QToolButton#Transport:hover {{ background: #3d414a; border-color: {ACCENT}; }}
+QToolButton#Transport:pressed {{ background: {ACCENT}; }}
+QToolButton#Transport:disabled {{ background: {PANEL}; border-color: #33363d; }}
+QPushButton#BackToTimeline {{ color: {ACCENT}; text-align: left; padding: 2px 0; }}
 """
+
+
+def transport_icon(kind: str, color: str = TEXT, size: int = 20):
+    """Play / pause / step / skip (and undo / redo arrow) icons drawn in the text colour.
+    The style's stock icons are dark grey on this dark theme and looked disabled."""
+    from PySide6.QtCore import QPointF, QRectF
+    from PySide6.QtGui import QIcon, QPainter, QPixmap, QPolygonF
+
+    def draw(fill: str) -> QPixmap:
+        pm = QPixmap(size, size)
+        pm.fill(QColor(0, 0, 0, 0))
+        p = QPainter(pm)
+        p.setRenderHint(QPainter.Antialiasing)
+        p.setPen(QColor(0, 0, 0, 0))
+        p.setBrush(QColor(fill))
+        m, s2 = size * 0.2, size * 0.6
+
+        def tri(x0, x1):  # a triangle pointing from x0 towards x1
+            p.drawPolygon(QPolygonF([QPointF(x0, m), QPointF(x1, size / 2),
+                                     QPointF(x0, m + s2)]))
+
+        bar = size * 0.12
+        if kind == "play":
+            tri(size * 0.28, size * 0.78)
+        elif kind == "pause":
+            p.drawRect(QRectF(size * 0.28, m, size * 0.15, s2))
+            p.drawRect(QRectF(size * 0.57, m, size * 0.15, s2))
+        elif kind == "step_fwd":
+            tri(size * 0.25, size * 0.65)
+            p.drawRect(QRectF(size * 0.66, m, bar, s2))
+        elif kind == "step_back":
+            tri(size * 0.75, size * 0.35)
+            p.drawRect(QRectF(size * 0.22, m, bar, s2))
+        elif kind == "end":
+            tri(size * 0.15, size * 0.45)
+            tri(size * 0.45, size * 0.75)
+            p.drawRect(QRectF(size * 0.75, m, bar, s2))
+        elif kind in ("undo", "redo"):  # an arrow: head + shaft
+            head, tail = (size * 0.15, size * 0.85) if kind == "undo" else \
+                (size * 0.85, size * 0.15)
+            neck = size * 0.5
+            p.drawPolygon(QPolygonF([QPointF(head, size / 2), QPointF(neck, size * 0.2),
+                                     QPointF(neck, size * 0.8)]))
+            p.drawRect(QRectF(min(neck, tail), size * 0.4, abs(tail - neck), size * 0.2))
+        elif kind == "start":
+            tri(size * 0.85, size * 0.55)
+            tri(size * 0.55, size * 0.25)
+            p.drawRect(QRectF(size * 0.13, m, bar, s2))
+        p.end()
+        return pm
+
+    icon = QIcon()
+    icon.addPixmap(draw(color), QIcon.Normal)
+    icon.addPixmap(draw("#5a5e66"), QIcon.Disabled)
+    return icon
 
 
 def apply_dark_theme(app: QApplication) -> None:

@@ -16,11 +16,12 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QRectF, Qt, Signal
-from PySide6.QtGui import QBrush, QColor, QFont, QPen
+from PySide6.QtGui import QBrush, QColor, QFont, QFontMetricsF, QPen
 from PySide6.QtWidgets import (
     QGraphicsRectItem,
     QHBoxLayout,
     QLabel,
+    QSizePolicy,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -28,23 +29,49 @@ from PySide6.QtWidgets import (
 
 from ui.theme import ACCENT, BASE, DIM, STATE_COLORS, STATE_LABELS, TEXT
 
+LANE_LABEL_WIDTH = 64
 
-def format_time(seconds: float, fps: float | None = None) -> str:
-    """mm:ss.ff (frames when fps is given, else hundredths)."""
+
+def format_time(seconds: float, digits: int = 1) -> str:
+    """m:ss.s — one format everywhere (axis, playhead, undo texts): minutes, seconds and
+    tenths (`digits` decimals), never seconds:frames, never negative."""
     seconds = max(0.0, float(seconds))
-    m, s = divmod(seconds, 60.0)
-    if fps:
-        whole = int(s)
-        frame = int(round((s - whole) * fps))
-        if frame >= fps:
-            whole, frame = whole + 1, 0
-        return f"{int(m):02d}:{whole:02d}.{frame:02d}"
-    return f"{int(m):02d}:{s:05.2f}"
+    scale = 10 ** digits
+    total = int(round(seconds * scale))
+    m, rest = divmod(total, 60 * scale)
+    whole, frac = divmod(rest, scale)
+    return f"{m}:{whole:02d}.{frac:0{digits}d}" if digits else f"{m}:{whole:02d}"
+
+
+def _hide_overlaps(items, sec_per_px: float, allowed: bool) -> None:
+    """Show only labels whose text does not run into a neighbour's. Where two collide the
+    longer word wins (a "talking" matters more than the "a" before it); every label is
+    drawn at the same offset from its position, so the text's advance is what counts."""
+    shown: list[tuple[float, float, object]] = []
+    if allowed:
+        for item in items:
+            start = item.pos().x()
+            advance = QFontMetricsF(item.textItem.font()).horizontalAdvance(
+                item.textItem.toPlainText())
+            span = (start, start + (advance + 2) * sec_per_px, item)
+            if not shown or start >= shown[-1][1]:
+                shown.append(span)
+                continue
+            prev = shown[-1]
+            before_end = shown[-2][1] if len(shown) > 1 else -np.inf
+            if span[1] - span[0] > prev[1] - prev[0] and start >= before_end:
+                shown[-1] = span
+    keep = {id(x[2]) for x in shown}
+    for item in items:
+        item.setVisible(id(item) in keep)
 
 
 class TimeAxis(pg.AxisItem):
+    """Ticks in m:ss.s (hundredths when zoomed in far); none before 0."""
+
     def tickStrings(self, values, scale, spacing):  # noqa: N802 - pyqtgraph's name
-        return [format_time(v) if spacing >= 1 else f"{v:.2f}" for v in values]
+        digits = 2 if spacing < 0.1 else 1
+        return [format_time(v, digits) if v >= -1e-9 else "" for v in values]
 
 
 def _cosmetic(color: str, width: float = 1.0) -> QPen:
@@ -113,6 +140,7 @@ class TimelineWidget(QWidget):
         self.preset_names: dict[int, str] = {}
         self.words: list = []
         self.phone_items: list = []
+        self.word_items: list = []
         self.playhead_frame = 0
         self._syncing = False
 
@@ -122,26 +150,29 @@ class TimelineWidget(QWidget):
         self.view.ci.layout.setSpacing(0)
         self.view.ci.setContentsMargins(4, 4, 8, 2)
 
-        self.wave_plot = self.view.addPlot(row=0, col=0)
-        self.text_plot = self.view.addPlot(row=1, col=0)
-        self.seg_plot = self.view.addPlot(row=2, col=0, axisItems={"bottom": TimeAxis("bottom")})
+        # lane names are horizontal labels in their own column: rotated axis labels ran
+        # into each other when the lanes got short
+        self.lane_labels = []
+        for row, name in enumerate(("audio", "words", "segments")):
+            label = self.view.addLabel(name, row=row, col=0, color=DIM, size="9pt")
+            label.setFixedWidth(LANE_LABEL_WIDTH)
+            self.lane_labels.append(label)
+        self.wave_plot = self.view.addPlot(row=0, col=1)
+        self.text_plot = self.view.addPlot(row=1, col=1)
+        self.seg_plot = self.view.addPlot(row=2, col=1, axisItems={"bottom": TimeAxis("bottom")})
         self.plots = (self.wave_plot, self.text_plot, self.seg_plot)
-        for i, (plot, factor) in enumerate(zip(self.plots, (5, 3, 3), strict=True)):
+        for i, (plot, factor, min_h) in enumerate(zip(self.plots, (4, 3, 3), (36, 34, 56),
+                                                     strict=True)):
             self.view.ci.layout.setRowStretchFactor(i, factor)
+            self.view.ci.layout.setRowMinimumHeight(i, min_h)
             plot.hideButtons()
             plot.setMenuEnabled(False)
-            plot.getAxis("left").setWidth(64)
-            plot.getAxis("left").setStyle(showValues=False)
-            plot.getAxis("left").setPen(_cosmetic("#333"))
-            plot.getAxis("left").setTextPen(_cosmetic(DIM))
+            plot.hideAxis("left")
             if plot is not self.seg_plot:
                 plot.hideAxis("bottom")
             plot.vb.setMouseEnabled(x=True, y=False)
             if plot is not self.wave_plot:
                 plot.setXLink(self.wave_plot)
-        self.wave_plot.setLabel("left", "audio")
-        self.text_plot.setLabel("left", "words")
-        self.seg_plot.setLabel("left", "segments")
         self.seg_plot.getAxis("bottom").setTextPen(_cosmetic(TEXT))
         self.wave_plot.setYRange(-1.05, 1.05, padding=0)
         self.text_plot.setYRange(0, 1, padding=0)
@@ -166,10 +197,10 @@ class TimelineWidget(QWidget):
         self.empty_label = pg.TextItem("Import a portrait and an audio track, then create a "
                                        "timeline", color=DIM, anchor=(0.5, 0.5))
         self.seg_plot.addItem(self.empty_label)
-        self.empty_label.setPos(0.5, 0.5)
 
         self.view.scene().sigMouseClicked.connect(self._on_click)
         self.wave_plot.vb.sigXRangeChanged.connect(self._update_detail)
+        self.text_plot.vb.sigResized.connect(self._update_detail)
 
         # header: zoom buttons, legend, time
         header = QHBoxLayout()
@@ -188,12 +219,15 @@ class TimelineWidget(QWidget):
             b.clicked.connect(slot)
             header.addWidget(b)
         header.addSpacing(12)
-        for state in ("missing", "queued", "rendering", "rendered", "stale", "failed"):
-            chip = QLabel(f"■ {STATE_LABELS[state]}")
-            chip.setStyleSheet(f"color: {STATE_COLORS[state]}; font-weight: bold;")
-            header.addWidget(chip)
-        header.addStretch(1)
-        self.time_label = QLabel("00:00.00")
+        # the colour legend gives way (clips) when the panel is narrow, never the lanes
+        chips = "&nbsp;&nbsp;".join(
+            f"<span style='color:{STATE_COLORS[st]}; font-weight:bold'>■ {STATE_LABELS[st]}"
+            "</span>" for st in ("missing", "queued", "rendering", "rendered", "stale", "failed"))
+        self.legend = QLabel(chips)
+        self.legend.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Preferred)
+        self.legend.setToolTip("Segment colours: render state")
+        header.addWidget(self.legend, 1)
+        self.time_label = QLabel("0:00.0")
         self.time_label.setStyleSheet(f"color: {TEXT}; font-family: monospace;")
         header.addWidget(self.time_label)
 
@@ -202,7 +236,8 @@ class TimelineWidget(QWidget):
         layout.setSpacing(0)
         layout.addLayout(header)
         layout.addWidget(self.view, 1)
-        self.setMinimumHeight(200)
+        self.setMinimumHeight(190)
+        self._show_empty()
 
     # ------------------------------------------------------------ data
     @property
@@ -214,14 +249,23 @@ class TimelineWidget(QWidget):
         self._clear_text()
         self.set_segments([])
         self.n_frames = 0
+        self._show_empty()
+
+    def _show_empty(self) -> None:
+        """No timeline: an empty 10 s axis from 0, the hint in its middle."""
+        for plot in self.plots:
+            plot.vb.setLimits(xMin=0.0, xMax=10.0, minXRange=0.1)
+        self.wave_plot.setXRange(0, 10, padding=0)
+        self.empty_label.setPos(5.0, 0.5)
         self.empty_label.setVisible(True)
+        self.set_playhead(0)
 
     def set_timeline(self, fps: float, n_frames: int) -> None:
         self.fps = float(fps)
         self.n_frames = int(n_frames)
         d = max(self.duration, 0.1)
         for plot in self.plots:
-            plot.vb.setLimits(xMin=-0.02 * d, xMax=d * 1.02, minXRange=min(5 / self.fps, d))
+            plot.vb.setLimits(xMin=0.0, xMax=d * 1.02, minXRange=min(5 / self.fps, d))
         self.empty_label.setVisible(False)
         self.fit()
 
@@ -250,6 +294,7 @@ class TimelineWidget(QWidget):
             label.setPos(w.start, 0.73)
             self.text_plot.addItem(label)
             self.text_items += [rect, label]
+            self.word_items.append(label)
         for p in phones:
             if p.label in ("SIL", "sil", ""):
                 continue
@@ -266,13 +311,15 @@ class TimelineWidget(QWidget):
             self.text_plot.removeItem(item)
         self.text_items = []
         self.phone_items = []
+        self.word_items = []
 
     def _update_detail(self, *_args) -> None:
-        """Phone labels only when zoomed in enough to read them (< ~4 s visible)."""
+        """Word and phone labels that fit before the next shown one (labels never
+        overlap; zoom in to see them all); phones only when < ~4 s are visible."""
         x0, x1 = self.wave_plot.vb.viewRange()[0]
-        show = (x1 - x0) < 4.0
-        for item in self.phone_items:
-            item.setVisible(show)
+        sec_per_px = (x1 - x0) / max(self.text_plot.vb.width(), 1.0)
+        _hide_overlaps(self.word_items, sec_per_px, True)
+        _hide_overlaps(self.phone_items, sec_per_px, (x1 - x0) < 4.0)
 
     def set_segments(self, segments) -> None:
         """Show segments (SegmentInfo-like: id, index, start, end, state, progress)."""
@@ -360,25 +407,27 @@ class TimelineWidget(QWidget):
                 line.setValue(t)
         finally:
             self._syncing = False
-        self.time_label.setText(f"{format_time(t, self.fps)}  ·  frame {frame}")
+        self.time_label.setText(f"{format_time(t)}  ·  frame {frame}")
         self._keep_visible(t)
 
     def _keep_visible(self, t: float) -> None:
         (x0, x1) = self.wave_plot.vb.viewRange()[0]
         if t < x0 or t > x1:
             width = x1 - x0
-            self.wave_plot.setXRange(t - width * 0.1, t + width * 0.9, padding=0)
+            start = max(0.0, t - width * 0.1)
+            self.wave_plot.setXRange(start, start + width, padding=0)
 
     # ------------------------------------------------------------ zoom
     def fit(self) -> None:
-        self.wave_plot.setXRange(0, max(self.duration, 0.1), padding=0.01)
+        self.wave_plot.setXRange(0, max(self.duration, 0.1) * 1.01, padding=0)
 
     def zoom(self, factor: float) -> None:
         (x0, x1) = self.wave_plot.vb.viewRange()[0]
         center = self.playhead_frame / self.fps if x0 <= self.playhead_frame / self.fps <= x1 \
             else (x0 + x1) / 2
         half = (x1 - x0) * factor / 2
-        self.wave_plot.setXRange(center - half, center + half, padding=0)
+        start = max(0.0, center - half)
+        self.wave_plot.setXRange(start, start + 2 * half, padding=0)
 
     def visible_range(self) -> tuple[float, float]:
         return tuple(self.wave_plot.vb.viewRange()[0])
@@ -393,13 +442,20 @@ class TimelineWidget(QWidget):
             return
         pos = event.scenePos()
         frame = self.frame_at_scene(pos)
+        x = self.wave_plot.vb.mapSceneToView(pos).x()
         if self.seg_plot.vb.sceneBoundingRect().contains(pos):
-            seg = self.segment_at(frame)
+            seg = self.segment_at(frame) if 0 <= x < self.duration else None
             if event.double():
                 if seg is not None:
                     self.segmentActivated.emit(seg.id)
                 return
+            # a click on the selected segment again, or past the segments, deselects
+            if seg is not None and seg.id == self.selected_id:
+                seg = None
             self.select(seg.id if seg else None, emit=True)
+        elif self.selected_id is not None and any(
+                p.vb.sceneBoundingRect().contains(pos) for p in (self.wave_plot, self.text_plot)):
+            self.select(None, emit=True)  # the audio and words lanes hold no segment
         self.seekRequested.emit(frame)
 
     def _on_playhead_dragged(self, line) -> None:

@@ -9,7 +9,10 @@ are keyed by spec hash, so an undone edit finds its old renders again (no re-ren
 Preset and timeline edits store the fields before and after. Consecutive slider moves on
 one preset merge into one undo step (`mergeWith`), as in any editor.
 
-Every command calls `changed(kind, id)` after it ran so the window can refresh the view.
+Every command hands a `Changes` value (ui/changes.py) to `notify` after it ran; the
+controllers subscribed to the session's hub refresh what they show. Command texts name the
+edit in the user's words ("Split segment 2 at 0:03.4"), because the Edit menu shows them
+("Undo Split segment 2 at 0:03.4").
 """
 
 from __future__ import annotations
@@ -20,7 +23,9 @@ from typing import Any
 
 from PySide6.QtGui import QUndoCommand
 
-ChangedFn = Callable[[str, int | None], None]
+from ui.changes import PRESETS, SEGMENTS, TIMELINE, Changes
+
+ChangedFn = Callable[[Changes], None]
 
 
 class Command(QUndoCommand):
@@ -88,11 +93,11 @@ class SegmentsEdit(Command):
             self.after = self.project.snapshot_segments(self.timeline_id)
         else:
             self.project.restore_segments(self.timeline_id, self.after)
-        self.changed("segments", self.timeline_id)
+        self.changed(SEGMENTS)
 
     def revert(self) -> None:
         self.project.restore_segments(self.timeline_id, self.before)
-        self.changed("segments", self.timeline_id)
+        self.changed(SEGMENTS)
 
 
 PRESET_FIELDS = ("name", "prompt", "negative_prompt", "strength", "expression")
@@ -128,11 +133,11 @@ class PresetEdit(Command):
 
     def apply(self) -> None:
         self.project.update_preset(self.preset_id, **self.new)
-        self.changed("preset", self.preset_id)
+        self.changed(PRESETS)
 
     def revert(self) -> None:
         self.project.update_preset(self.preset_id, **self.old)
-        self.changed("preset", self.preset_id)
+        self.changed(PRESETS)
 
 
 class AddPreset(Command):
@@ -148,11 +153,11 @@ class AddPreset(Command):
             self.info = self.project.add_preset(**self.fields)
         else:
             self.info = self.project.restore_preset(self.info)
-        self.changed("presets", self.info.id)
+        self.changed(PRESETS)
 
     def revert(self) -> None:
         self.project.remove_preset(self.info.id)
-        self.changed("presets", None)
+        self.changed(PRESETS)
 
 
 class RemovePreset(Command):
@@ -172,7 +177,7 @@ class RemovePreset(Command):
             t.id: t.preset_id for t in self.project.timelines() if t.preset_id == self.info.id
         }
         self.project.remove_preset(self.info.id)
-        self.changed("presets", None)
+        self.changed(PRESETS | TIMELINE)
 
     def revert(self) -> None:
         self.project.restore_preset(self.info)
@@ -180,7 +185,7 @@ class RemovePreset(Command):
             self.project.update_timeline(tid, preset_id=preset_id)
         for tid, snapshot in self.users:
             self.project.restore_segments(tid, snapshot)
-        self.changed("presets", self.info.id)
+        self.changed(PRESETS | TIMELINE)
 
 
 class TimelineEdit(Command):
@@ -197,17 +202,17 @@ class TimelineEdit(Command):
 
     def apply(self) -> None:
         self.project.update_timeline(self.timeline_id, **self.new)
-        self.changed("timeline", self.timeline_id)
+        self.changed(TIMELINE)
 
     def revert(self) -> None:
         self.project.update_timeline(self.timeline_id, **self.old)
-        self.changed("timeline", self.timeline_id)
+        self.changed(TIMELINE)
 
 
 class TranscriptEdit(Command):
     def __init__(self, project, audio_id: int, old: str | None, new: str | None,
-                 changed: ChangedFn):
-        super().__init__("Edit transcript")
+                 changed: ChangedFn, name: str = ""):
+        super().__init__(f"Edit transcript of {name}" if name else "Edit transcript")
         self.project = project
         self.audio_id = audio_id
         self.old = old
@@ -216,11 +221,11 @@ class TranscriptEdit(Command):
 
     def apply(self) -> None:
         self.project.set_transcript(self.audio_id, self.new)
-        self.changed("audio", self.audio_id)
+        self.changed(Changes(assets=True, segments=True, audio_id=self.audio_id))
 
     def revert(self) -> None:
         self.project.set_transcript(self.audio_id, self.old)
-        self.changed("audio", self.audio_id)
+        self.changed(Changes(assets=True, segments=True, audio_id=self.audio_id))
 
 
 def describe(info) -> dict:

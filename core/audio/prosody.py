@@ -30,7 +30,7 @@ F0_MIN, F0_MAX = 60.0, 500.0
 YIN_THRESHOLD = 0.15
 VOICED_MAX_APERIODICITY = 0.35
 """A frame is voiced when the CMNDF minimum is below this (clean vowels: < 0.1)."""
-CHUNK_HOPS = 2000  # 20 s of hops per FFT batch
+CHUNK_HOPS = 500  # 5 s of hops per FFT batch: ~40 MB of spectra, so an hour of audio stays in bounds
 NUCLEUS_DIP_DB = 2.0
 NUCLEUS_MIN_GAP_S = 0.1
 STRESS_MIN_GAP_S = 0.35
@@ -47,7 +47,9 @@ def yin(
     f0 is the raw YIN estimate of every hop (also where unvoiced); the caller decides
     voicing from aperiodicity (low = periodic) and intensity.
     """
-    x = np.asarray(x, dtype=np.float64).reshape(-1)
+    # x stays in its own dtype (float32 from the loader): a float64 copy of an hour of
+    # 16 kHz audio, padded, would add ~900 MB; each chunk is framed and widened on its own.
+    x = np.asarray(x).reshape(-1)
     hop = int(round(HOP * sr / SAMPLE_RATE))
     win = int(round(WINDOW * sr / SAMPLE_RATE))
     tmin = max(2, int(np.floor(sr / fmax)))
@@ -55,7 +57,8 @@ def yin(
     n_hops = len(x) // hop + 1
     length = win + tmax
     nfft = 1 << int(np.ceil(np.log2(length + win)))
-    pad = np.concatenate([np.zeros(win // 2), x - (x.mean() if x.size else 0.0), np.zeros(length)])
+    mean = float(x.mean(dtype=np.float64)) if x.size else 0.0
+    left = win // 2
     f0 = np.zeros(n_hops)
     ap = np.ones(n_hops)
     db = np.full(n_hops, -120.0)
@@ -63,7 +66,12 @@ def yin(
     for h0 in range(0, n_hops, CHUNK_HOPS):
         h1 = min(n_hops, h0 + CHUNK_HOPS)
         idx = np.arange(h0, h1) * hop
-        frames = np.stack([pad[i : i + length] for i in idx])  # [k, length]
+        seg0, seg1 = int(idx[0]), int(idx[-1]) + length  # [seg0, seg1) of the padded signal
+        chunk = np.zeros(seg1 - seg0)
+        a0, a1 = max(seg0 - left, 0), min(seg1 - left, x.size)
+        if a1 > a0:
+            chunk[a0 + left - seg0 : a1 + left - seg0] = x[a0:a1] - mean
+        frames = np.lib.stride_tricks.sliding_window_view(chunk, length)[idx - seg0]  # [k, length]
         a = frames[:, :win]
         # r(tau) = sum_j a_j x_{j+tau}: correlation of the window with the whole frame
         fa = np.fft.rfft(a, nfft)

@@ -1,8 +1,9 @@
 """WarpEngine: the CPU renderer (default engine and instant preview), no weights needed.
 
 Each frame warps the square rig image along the face mesh, from the portrait's landmarks to
-the frame's planned landmarks (piecewise affine; head pose moves the anchors with the same
-head model the planner uses, border anchors stay put), then paints the mouth interior where
+the frame's planned landmarks (piecewise affine), turned by the head pose in 3-D (depth per
+mesh point, rotation about the neck, perspective, painter's order: core.engines.warp_pose;
+border anchors stay put), then paints the mouth interior where
 the mouth opens wider than in the photo (see core.engines.warp_mouth) and shifts the irises
 by the planned gaze.
 
@@ -22,6 +23,7 @@ from collections.abc import Iterator
 import cv2
 import numpy as np
 
+from core.engines.mouth.interior import MouthInterior
 from core.engines.warp_eyes import lid_colours, paint_lids
 from core.engines.warp_mesh import MeshWarp
 from core.engines.warp_mouth import MouthPalette, paint_mouth, paint_seam
@@ -35,11 +37,19 @@ MIN_SIZE, MAX_SIZE = 256, 1024
 class _Prepared:
     """Per (request, size) precomputation."""
 
-    def __init__(self, request: RenderRequest, size: int):
+    def __init__(self, request: RenderRequest, size: int, dense: bool = False):
         rig = request.rig
-        self.mesh = MeshWarp.build(rig, size)
+        self.mesh = MeshWarp.build(rig, size, dense=dense)
+        # a still head renders on the rig's 68-point mesh, exactly the 2-D warp: the dense
+        # mesh only adds depth samples for a turn, and sampled the expression field a
+        # little differently (up to ~1 % of pixels over a grey level at zero pose)
+        self.flat_mesh = MeshWarp.build(rig, size, dense=False) if self.mesh.dense else self.mesh
         self.palette = MouthPalette.from_rig(rig)
         self.lids = lid_colours(rig)
+        self.interior = MouthInterior(
+            rig, self.mesh.geo, size, self.palette, request.features.viseme_weights,
+            request.n_frames, request.fps, request.seed,
+        )
         s = self.mesh.out_scale
         self.src_gap = float(inner_gap(np.asarray(rig.landmarks, np.float64))) * s
         self.face_h = self.mesh.geo.face_h * s
@@ -48,7 +58,14 @@ class _Prepared:
 
 
 class WarpEngine:
-    """Mesh-warp renderer implementing core.types.Engine."""
+    """Mesh-warp renderer implementing core.types.Engine.
+
+    Options: dense_mesh (default False): triangulate the rig's Face Mesh points between the
+    landmarks (rig.mesh3d) and pose them with their own depth. Off by default: on the sample
+    portraits Face Mesh's depth next to the template-shaped landmark depth drew seams
+    through the nose and chin of a turned head, and its depth read at the landmarks kinked
+    the jaw line; the 68-point mesh with the template's shape at the Face Mesh's depth scale
+    turned cleanly (see core.face.head3d.depth_from_mesh3d)."""
 
     name = "warp"
 
@@ -97,7 +114,7 @@ class WarpEngine:
         hit = self._cache.get(key)
         if hit is not None and hit[0]() is request:
             return hit[1]
-        prep = _Prepared(request, size)
+        prep = _Prepared(request, size, bool(self.options.get("dense_mesh", False)))
         # drop entries whose request is gone; keep a few
         self._cache = {k: v for k, v in self._cache.items() if v[0]() is not None}
         if len(self._cache) >= 4:
@@ -107,11 +124,14 @@ class WarpEngine:
 
     def _frame(self, request: RenderRequest, prep: _Prepared, i: int) -> np.ndarray:
         m = request.motion
-        mesh = prep.mesh
-        lm = np.asarray(m.landmarks[i], np.float64)
-        dst = mesh.dst_points(lm, m.head_pose[i], m.head_shift[i])
-        map_x, map_y = mesh.maps(dst)
-        out_lm = (lm + 0.5) * mesh.out_scale - 0.5
+        still = not np.any(m.head_pose[i]) and not np.any(m.head_shift[i])
+        mesh = prep.flat_mesh if still else prep.mesh
+        lm = prep.interior.lips(np.asarray(m.landmarks[i], np.float64), float(m.mouth_width[i]), i)
+        dst, depth = mesh.dst_points3d(lm, m.head_pose[i], m.head_shift[i])
+        map_x, map_y = mesh.maps(dst, depth)
+        # the painted mouth, lids and irises follow the posed landmarks (the renderer's own
+        # 3-D head, not the planner's small-angle one)
+        out_lm = (dst[:68] + 0.5) * mesh.out_scale - 0.5
         if m.gaze is not None and np.any(m.gaze[i] != 0):
             _shift_irises(
                 map_x,
@@ -124,11 +144,28 @@ class WarpEngine:
         frame = cv2.remap(
             mesh.src, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101
         )
-        paint_mouth(frame, out_lm, prep.palette, prep.src_gap, prep.face_h)
+        paint_mouth(frame, out_lm, prep.palette, prep.src_gap, prep.face_h, prep.interior, i,
+                    m.head_pose[i], m.head_shift[i],
+                    frame_matrix=None if still else _skull_matrix(mesh, m.head_pose[i],
+                                                                  m.head_shift[i]))
         paint_seam(frame, out_lm, prep.palette, prep.src_gap, prep.face_h)
         if m.blink[i] > 0:
             paint_lids(frame, out_lm, prep.lids, float(m.blink[i]), prep.face_h)
         return frame
+
+
+def _skull_matrix(mesh: MeshWarp, pose: np.ndarray, shift: np.ndarray) -> np.ndarray:
+    """2x3 affine (rig-output px -> frame px) of a patch rigid with the skull at the teeth,
+    under this renderer's 3-D head (HeadPoser), so the drawn teeth turn exactly as the lips
+    around them do (the planner's small-angle head model is up to ~20 px off at 15° yaw)."""
+    geo = mesh.geo
+    c = mesh.pts[62]
+    span = 0.2 * geo.face_h
+    src = np.array([c, c + geo.ex * span, c + geo.ey * span, c - geo.ex * span])
+    dst, _ = mesh.poser.pose(src, np.full(4, mesh.depth[62]), pose, shift, 1.0)
+    s, d = (src + 0.5) * mesh.out_scale - 0.5, (dst + 0.5) * mesh.out_scale - 0.5
+    sol, *_ = np.linalg.lstsq(np.hstack([s, np.ones((4, 1))]), d, rcond=None)
+    return sol.T
 
 
 def _shift_irises(map_x, map_y, lm, gaze, eye_w, openness) -> None:

@@ -1,13 +1,17 @@
 """Per-frame mesh warp: destination mesh -> dense backward map -> cv2.remap.
 
 How a frame is made (measured choices, see the report in core/engines/warp.py):
-1. Destination mesh: landmarks from the motion track; anchors follow the head transform
-   (by group: head/forehead/cheeks/jaw ring fully, neck partly, image border never) plus
-   the local deformation of nearby landmarks (so the skin under the chin follows a jaw
-   drop and the cheeks follow a smile).
+1. Destination mesh: landmarks from the motion track with the planner's head model taken
+   out (the expression), anchors moved by the local deformation of nearby landmarks (so
+   the skin under the chin follows a jaw drop and the cheeks follow a smile); then every
+   point is turned in 3-D by the head pose (core.engines.warp_pose: depth from the rig's
+   face mesh or a generic face, rotation about the neck, perspective), by group:
+   head/forehead/cheeks/jaw ring fully, hair on the shoulders and the neck partly, image
+   border never. Zero pose skips the 3-D step (bit-exact 2-D warp).
 2. Per triangle, the affine map destination -> source (vectorised 3x3 inverses).
 3. A triangle-index image of the destination mesh is rasterised with cv2.fillConvexPoly
-   (C code, one call per triangle; the static border triangles are drawn once per request
+   (C code, one call per triangle, back to front by posed depth so the nose and near cheek
+   cover what they turn over; the static border triangles are drawn once per request
    and copied), then cv2.LUT turns indices into per-pixel affine coefficients and two
    multiply-adds give map_x / map_y. All of that is O(pixels) in C: no numpy gathers.
 4. cv2.remap samples the source image (reflect border: a pixel a hair outside the source
@@ -24,7 +28,10 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from core.motion.landmarks import ANCHOR_DEPTH, LANDMARK_DEPTH, RigGeometry, apply_head, geometry
+from core.engines.warp_pose import HeadPoser, unpose
+from core.face.head3d import anchor_depth, depth_from_mesh3d, landmark_depth, usable_mesh3d
+from core.face.mesh import build_mesh, check_mesh
+from core.motion.landmarks import RigGeometry, geometry
 from core.types import FaceRig
 
 SHIFT = 4  # sub-pixel bits for fillConvexPoly
@@ -33,6 +40,7 @@ GROW = 0.6  # px each triangle is grown by when rasterised (see MeshWarp._fill)
 
 HEAD_WEIGHT = {
     "landmarks": 1.0,
+    "face": 1.0,
     "forehead": 1.0,
     "cheeks": 1.0,
     "jaw_outer": 1.0,
@@ -40,8 +48,12 @@ HEAD_WEIGHT = {
     "neck": 0.35,
     "border": 0.0,
 }
+SHOULDER_FADE = (0.3, 0.6)
+"""Head-ellipse anchors follow the head fully down to this many face heights above the
+chin, then less, to a fifth at this many below it (hair on the shoulders)."""
 LOCAL_WEIGHT = {
     "landmarks": 1.0,
+    "face": 1.0,
     "forehead": 0.6,
     "cheeks": 1.0,
     "jaw_outer": 0.8,
@@ -126,7 +138,8 @@ class MeshWarp:
     src: np.ndarray  # source image, already resized when the output is smaller
     src_pts: np.ndarray  # [N,2] mesh points in source-image pixels
     head_w: np.ndarray  # [A] anchor weights for the head transform
-    local_w: np.ndarray  # [A,68] anchor <- landmark local-deformation weights
+    local_w: np.ndarray  # [A,68] anchor <- landmark local-deformation weights (no lids)
+    full_w: np.ndarray  # [A,68] the same for dense face points, lids included
     tris: np.ndarray  # [T,3] triangles, static ones first
     n_static: int  # triangles whose vertices never move (drawn once)
     static_idx: np.ndarray  # [S,S] uint8/uint16 index image of the static triangles
@@ -135,10 +148,19 @@ class MeshWarp:
     xy1: np.ndarray  # [S,S,3] float32 (x, y, 1) per pixel
     out_scale: float
     src_scale: float
+    poser: HeadPoser  # the 3-D head transform
+    depth: np.ndarray  # [N] rest depth of every mesh point, rig px (+ towards the camera)
+    pose_w: np.ndarray  # [N] how much of the head pose each point follows (border 0)
+    pts: np.ndarray  # [N,2] the mesh's points in rig pixels (the rig's, or a denser mesh)
+    zeros: np.ndarray  # [S,S] float32 zeros (the row map of the coefficient gather)
+    dense: bool = False  # built with the Face Mesh points (see build)
 
     # ---------------------------------------------------------------- build
     @classmethod
-    def build(cls, rig: FaceRig, size: int) -> MeshWarp:
+    def build(cls, rig: FaceRig, size: int, dense: bool = False) -> MeshWarp:
+        """The warp of `rig` at `size` px; `dense`: with the rig's Face Mesh points between
+        the landmarks when it has a usable mesh3d (else, or when False, the rig's own
+        68-point mesh; its landmarks take mesh3d's depth either way)."""
         h, w = rig.image.shape[:2]
         out_scale = size / float(w)
         if size < w:
@@ -147,8 +169,15 @@ class MeshWarp:
         else:
             src = np.ascontiguousarray(rig.image)
             src_scale = 1.0
-        pts = np.asarray(rig.mesh_points, dtype=np.float64)
         geo = geometry(rig.landmarks)
+        mesh3d = usable_mesh3d(rig) if dense else None
+        dense = None if mesh3d is None else _dense_mesh(rig, mesh3d)
+        if dense is not None:  # denser mesh: the Face Mesh points between the landmarks
+            pts, rig_tris, groups = (np.asarray(dense[0], np.float64), dense[1], dense[2])
+        else:  # the rig's mesh (its landmarks still take mesh3d's depth: landmark_depth)
+            mesh3d = None
+            pts = np.asarray(rig.mesh_points, dtype=np.float64)
+            rig_tris, groups = rig.triangles, getattr(rig, "mesh_groups", None) or {}
         pts_src = pts.copy()
         if geo.portrait_gap > 0.005:
             from core.engines.warp_mouth import MouthPalette
@@ -164,39 +193,36 @@ class MeshWarp:
         src_pts = (pts_src + 0.5) * src_scale - 0.5
 
         n_pts = len(pts)
-        group_of = np.array(["head"] * n_pts, dtype=object)
-        groups = getattr(rig, "mesh_groups", None) or {}
-        for name, idx in groups.items():
-            group_of[np.asarray(idx, dtype=int)] = name
-        group_of[:68] = "landmarks"
-        on_border = (
-            (pts[:, 0] <= 0.5)
-            | (pts[:, 1] <= 0.5)
-            | (pts[:, 0] >= w - 1.5)
-            | (pts[:, 1] >= h - 1.5)
-        )
-        group_of[on_border & (np.arange(n_pts) >= 68)] = "border"
-        anchors = pts[68:]
-        head_w = np.array([HEAD_WEIGHT.get(g, 1.0) for g in group_of[68:]])
-        if not groups:  # unknown layout: fade the head weight with distance from the face
-            r = np.linalg.norm(anchors - geo.center, axis=1) / geo.face_h
-            head_w = np.where(group_of[68:] == "border", 0.0, np.clip((1.9 - r) / 0.8, 0, 1))
-        loc = np.array([LOCAL_WEIGHT.get(g, 0.0) for g in group_of[68:]])
-        d = np.linalg.norm(anchors[:, None] - pts[None, :68], axis=2) / geo.face_h
-        k = np.exp(-((d / 0.12) ** 2))
-        k /= np.maximum(k.sum(1, keepdims=True), 1e-12)
-        reach = np.exp(-((d.min(1) / 0.25) ** 2))
-        local_w = k * (loc * reach)[:, None]
+        head_w, local_w = _anchor_weights(pts, groups, geo, (w, h))
+        full_w = np.zeros_like(local_w)
+        if dense is not None:
+            local_w, full_w = _follow_sparse(rig, geo, pts, groups, local_w, full_w)
 
-        tris = np.asarray(rig.triangles, dtype=np.int64)
+        tris = np.asarray(rig_tris, dtype=np.int64)
         moving = np.ones(n_pts, bool)
-        moving[68:] = (head_w > 0) | (local_w.sum(1) > 1e-4)
+        moving[68:] = (head_w > 0) | (local_w.sum(1) > 1e-4) | (full_w.sum(1) > 1e-4)
         static = ~moving[tris].any(axis=1)
         tris = np.concatenate([tris[static], tris[~static]])
         use_lut = len(tris) < IDENTITY
 
         yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
         xy1 = np.dstack([xx, yy, np.ones_like(xx)])
+        poser = HeadPoser.build(geo)
+        depth = np.zeros(n_pts)
+        face = np.asarray(groups.get("face", []), dtype=np.int64)
+        z3 = None if mesh3d is None else depth_from_mesh3d(mesh3d, pts[:68], pts[face])
+        if z3 is None:
+            depth[:68] = landmark_depth(rig)
+            face = face[:0]
+        else:
+            depth[:68], depth[face] = z3[:68], z3[68:]
+        held = np.concatenate([np.arange(68), face])  # points whose depth is known
+        rest = np.setdiff1d(np.arange(68, n_pts), face)
+        mm = poser.px_per_mm
+        depth[rest] = (
+            anchor_depth(poser.local_mm(pts[rest]), poser.local_mm(pts[held]), depth[held] / mm) * mm
+        )
+        pose_w = np.concatenate([np.ones(68), head_w])
         self = cls(
             rig,
             size,
@@ -205,6 +231,7 @@ class MeshWarp:
             src_pts,
             head_w,
             local_w,
+            full_w,
             tris,
             int(static.sum()),
             np.zeros(0),
@@ -213,41 +240,60 @@ class MeshWarp:
             xy1,
             out_scale,
             src_scale,
+            poser,
+            depth,
+            pose_w,
+            pts,
+            np.zeros((size, size), np.float32),
+            dense is not None,
         )
         dst0 = (pts + 0.5) * out_scale - 0.5
         base = np.full(
-            (size, size), IDENTITY if use_lut else 65535, np.uint8 if use_lut else np.uint16
+            (size, size), IDENTITY if use_lut else len(tris), np.uint8 if use_lut else np.uint16
         )
         self._fill(base, dst0, range(self.n_static))
         self.static_idx = base
         return self
 
+    @property
+    def empty(self) -> int:
+        """The index-image value of a pixel no triangle covers (identity map)."""
+        return IDENTITY if self.use_lut else len(self.tris)
+
     # ---------------------------------------------------------------- per frame
-    def dst_points(self, landmarks: np.ndarray, pose: np.ndarray, shift: np.ndarray) -> np.ndarray:
-        """Destination mesh [N,2] in rig pixels for one frame."""
-        pts = np.asarray(self.rig.mesh_points, dtype=np.float64)
+    def dst_points3d(
+        self, landmarks: np.ndarray, pose: np.ndarray, shift: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        """(destination mesh [N,2] in rig pixels, posed depth [N] or None at zero pose).
+
+        The planner's head model is taken out of the landmarks (warp_pose.unpose); the
+        expression that remains moves the landmarks and, through `local_w`, the nearby
+        anchors; then the 3-D head pose turns every point by its `pose_w`."""
+        pts = self.pts
         rig_lm = pts[:68]
-        pose_ = np.asarray(pose, np.float64)[None]
-        shift_ = np.asarray(shift, np.float64)[None]
-        head_lm = apply_head(self.geo, rig_lm[None], LANDMARK_DEPTH, pose_, shift_)[0]
-        local = np.asarray(landmarks, np.float64) - head_lm  # deformation without the head
+        flat = unpose(self.geo, landmarks, pose, shift)
+        local = flat - rig_lm  # deformation without the head
+        full = self.full_w @ local  # dense face points: as inside the 68-point mesh
         # the eyelids must not drag skin anchors: a blink moves the upper lid by a third of
         # the eye height, and anchors pulled along folded the brow triangles (torn brows)
         local[36:48] = 0.0
-        anchors = pts[68:]
-        moved = apply_head(self.geo, anchors[None], ANCHOR_DEPTH, pose_, shift_)[0]
-        anchors = anchors + self.head_w[:, None] * (moved - anchors) + self.local_w @ local
-        return np.concatenate([np.asarray(landmarks, np.float64), anchors])
+        anchors = pts[68:] + self.local_w @ local + full
+        rest = np.concatenate([flat, anchors])
+        if not np.any(pose) and not np.any(shift):
+            return rest, None
+        moving = self.pose_w > 0
+        out = rest.copy()
+        depth = self.depth.copy()
+        out[moving], depth[moving] = self.poser.pose(
+            rest[moving], self.depth[moving], pose, shift, self.pose_w[moving]
+        )
+        return out, depth
 
-    def maps(self, dst_rig: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def maps(
+        self, dst_rig: np.ndarray, depth: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         """(map_x, map_y) float32 [S,S]: source pixel of every output pixel."""
-        dst = (dst_rig + 0.5) * self.out_scale - 0.5
-        coef, ok = _affines(dst, self.src_pts, self.tris)
-        idx = self.static_idx.copy()
-        # interior triangles thinner than ~1 px: nothing to show, and ill-conditioned
-        thin = self.interior & (np.abs(_areas(dst, self.tris)) < 1.0)
-        order = [i for i in range(self.n_static, len(self.tris)) if ok[i] and not thin[i]]
-        self._fill(idx, dst, order)
+        idx, coef, ok = self.index(dst_rig, depth)
         if self.use_lut:
             lut = np.zeros((256, 6), np.float32)
             lut[IDENTITY] = (1, 0, 0, 0, 1, 0)
@@ -256,15 +302,46 @@ class MeshWarp:
             idx3 = cv2.merge([idx, idx, idx])
             cx = cv2.LUT(idx3, lut[None, :, 0:3].copy())
             cy = cv2.LUT(idx3, lut[None, :, 3:6].copy())
-        else:
+        else:  # a dense mesh: gather the coefficients with a nearest-neighbour remap (C)
             table = np.vstack([coef, [(1, 0, 0, 0, 1, 0)]]).astype(np.float32)
-            ii = np.minimum(idx, len(table) - 1).astype(np.intp)
-            ii[idx == 65535] = len(table) - 1
-            cx, cy = table[ii, 0:3], table[ii, 3:6]
+            table[: len(coef)][~ok] = (1, 0, 0, 0, 1, 0)
+            col = idx.astype(np.float32)  # "no triangle" (len(tris)) -> the identity row
+            row = self.zeros
+            cx = cv2.remap(table[None, :, 0:3].copy(), col, row, cv2.INTER_NEAREST)
+            cy = cv2.remap(table[None, :, 3:6].copy(), col, row, cv2.INTER_NEAREST)
         ones = np.ones((1, 3), np.float32)
         map_x = cv2.transform(cv2.multiply(cx, self.xy1), ones)
         map_y = cv2.transform(cv2.multiply(cy, self.xy1), ones)
         return map_x, map_y
+
+    def index(
+        self, dst_rig: np.ndarray, depth: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(triangle-index image [S,S], per-triangle affines [T,6], ok flags [T]).
+
+        With `depth` (a posed head) the moving triangles are drawn back to front (painter's
+        order): first those that turned away from the camera (negative area: the surface
+        folded behind a nearer one, e.g. the far cheek under the nose), then the others by
+        rising mean depth, so the nose and the near cheek cover what they pass over instead
+        of tearing. The mouth and eye interiors stay last, as at zero pose."""
+        dst = (dst_rig + 0.5) * self.out_scale - 0.5
+        coef, ok = _affines(dst, self.src_pts, self.tris)
+        idx = self.static_idx.copy()
+        areas = _areas(dst, self.tris)
+        # interior triangles thinner than ~1 px: nothing to show, and ill-conditioned
+        thin = self.interior & (np.abs(areas) < 1.0)
+        moving = np.arange(self.n_static, len(self.tris))
+        moving = moving[ok[moving] & ~thin[moving]]
+        if depth is not None:
+            inner = self.interior[moving]
+            # interior triangles keep their own order (last, as at zero pose): they only
+            # overlap one another, where the lips cross at rest
+            key = np.where(inner, moving, depth[self.tris[moving]].mean(axis=1))
+            folded = (areas[moving] < 0) & ~inner
+            rank = np.lexsort((key, ~folded, inner))
+            moving = moving[rank]
+        self._fill(idx, dst, moving.tolist())
+        return idx, coef, ok
 
     def _fill(self, img: np.ndarray, dst: np.ndarray, order) -> None:
         """Rasterise triangles `order` of mesh `dst` into index image `img`.
@@ -290,6 +367,90 @@ class MeshWarp:
         fill = cv2.fillConvexPoly
         for k, i in enumerate(order):
             fill(img, q[k], int(i), cv2.LINE_8, SHIFT)
+
+
+def _anchor_weights(
+    pts: np.ndarray, groups: dict, geo: RigGeometry, size: tuple[int, int]
+) -> tuple[np.ndarray, np.ndarray]:
+    """(head_w [A], local_w [A,68]) of a mesh's anchors (rows 68..): how much of the head
+    pose each follows, and how it follows the landmarks' local deformation."""
+    w, h = size
+    n_pts = len(pts)
+    group_of = np.array(["head"] * n_pts, dtype=object)
+    for name, idx in groups.items():
+        group_of[np.asarray(idx, dtype=int)] = name
+    group_of[:68] = "landmarks"
+    on_border = (
+        (pts[:, 0] <= 0.5) | (pts[:, 1] <= 0.5) | (pts[:, 0] >= w - 1.5) | (pts[:, 1] >= h - 1.5)
+    )
+    group_of[on_border & (np.arange(n_pts) >= 68)] = "border"
+    anchors = pts[68:]
+    head_w = np.array([HEAD_WEIGHT.get(g, 1.0) for g in group_of[68:]])
+    if not groups:  # unknown layout: fade the head weight with distance from the face
+        r = np.linalg.norm(anchors - geo.center, axis=1) / geo.face_h
+        head_w = np.where(group_of[68:] == "border", 0.0, np.clip((1.9 - r) / 0.8, 0, 1))
+    # hair and background below the jaw line lie on the shoulders, which do not turn
+    # with the head: fade the head weight from the mouth down to below the chin
+    below = (anchors - pts[8]) @ geo.ey / geo.face_h  # face heights below the chin
+    fade = np.clip(1.0 - (below + SHOULDER_FADE[0]) / sum(SHOULDER_FADE), 0.0, 1.0)
+    head_w = np.where(group_of[68:] == "head", head_w * (0.2 + 0.8 * fade), head_w)
+    loc = np.array([LOCAL_WEIGHT.get(g, 0.0) for g in group_of[68:]])
+    d = np.linalg.norm(anchors[:, None] - pts[None, :68], axis=2) / geo.face_h
+    k = np.exp(-((d / 0.12) ** 2))
+    k /= np.maximum(k.sum(1, keepdims=True), 1e-12)
+    reach = np.exp(-((d.min(1) / 0.25) ** 2))
+    return head_w, k * (loc * reach)[:, None]
+
+
+def _follow_sparse(rig, geo, pts, groups, local_w, full_w):
+    """Dense face points deform exactly as the rig's 68-point mesh deforms at their place:
+    barycentric in the sparse triangle that holds them, over its landmarks (lids included,
+    like the sparse mesh's own vertices) and its anchors (their `local_w`). So the dense
+    mesh keeps today's expressions (mouth, jaw, smile) and its zero-pose frame, and only
+    adds depth samples for the turn (a kernel blend of the landmarks folded the skin at the
+    mouth corners)."""
+    face = np.asarray(groups.get("face", []), dtype=np.int64)
+    if not len(face):
+        return local_w, full_w
+    sp = np.asarray(rig.mesh_points, np.float64)
+    st = np.asarray(rig.triangles, np.int64)
+    st = st[~interior_triangles(st)]
+    _, sparse_w = _anchor_weights(sp, getattr(rig, "mesh_groups", None) or {}, geo, rig.size)
+    q = pts[face]
+    a, b, c = sp[st[:, 0]], sp[st[:, 1]], sp[st[:, 2]]
+    det = (b[:, 0] - a[:, 0]) * (c[:, 1] - a[:, 1]) - (b[:, 1] - a[:, 1]) * (c[:, 0] - a[:, 0])
+    det = np.where(np.abs(det) < 1e-9, 1e-9, det)
+    rx, ry = q[:, None, 0] - a[None, :, 0], q[:, None, 1] - a[None, :, 1]
+    l1 = (rx * (c[:, 1] - a[:, 1]) - ry * (c[:, 0] - a[:, 0])) / det
+    l2 = (ry * (b[:, 0] - a[:, 0]) - rx * (b[:, 1] - a[:, 1])) / det
+    bary = np.stack([1 - l1 - l2, l1, l2], axis=-1)  # [F,T,3]
+    t = np.argmax(bary.min(axis=2), axis=1)  # the triangle holding it (or nearest to)
+    lam = np.clip(bary[np.arange(len(face)), t], 0.0, None)
+    lam /= lam.sum(axis=1, keepdims=True)
+    local_w, full_w = local_w.copy(), full_w.copy()
+    rows = face - 68
+    local_w[rows] = 0.0
+    full_w[rows] = 0.0
+    for j in range(3):
+        v = st[t, j]
+        lm_v = v < 68
+        full_w[rows[lm_v], v[lm_v]] += lam[lm_v, j]
+        an = ~lm_v
+        local_w[rows[an]] += lam[an, j, None] * sparse_w[v[an] - 68]
+    return local_w, full_w
+
+
+def _dense_mesh(rig: FaceRig, mesh3d: np.ndarray):
+    """The rig's landmarks + anchors triangulated with the Face Mesh points between them, or
+    None when that mesh breaks a guarantee of core.face.mesh (then the rig's own mesh is
+    used: a bad dense mesh must never cost the render)."""
+    try:
+        pts, tris, groups = build_mesh(rig.landmarks, rig.size, face_points=mesh3d[:, :2])
+    except (RuntimeError, ValueError):
+        return None
+    if check_mesh(pts, tris, rig.size):
+        return None
+    return pts, tris, groups
 
 
 def _affines(dst: np.ndarray, src: np.ndarray, tris: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -151,15 +151,30 @@ def paint_mouth(
     palette: MouthPalette,
     src_gap: float,
     face_h: float,
+    interior=None,
+    index: int = 0,
+    pose: np.ndarray | None = None,
+    shift: np.ndarray | None = None,
+    frame_matrix: np.ndarray | None = None,
 ) -> None:
     """Paint the interior into `frame` (uint8 RGB, in place) for landmarks `lm` [68,2] in
     frame pixels. `src_gap` is the portrait's own inner gap and `face_h` the face height,
-    both in frame pixels."""
+    both in frame pixels. `interior` (core.engines.mouth.interior.MouthInterior) paints
+    teeth, tongue and cavity matched to the photo; without it, the old flat painter.
+    `frame_matrix` places the skull-rigid teeth (the renderer's own 3-D head transform)."""
     up, lo = lm[[61, 62, 63]], lm[[67, 66, 65]]
     gap = _inner_gap(up, lo)
     # below the portrait's own opening the warped photo is right; above it, fade in paint
     strength = float(np.clip((gap - 1.1 * src_gap - 0.6) / (0.4 * src_gap + 2.0), 0, 1))
     if strength <= 0:
+        return
+    if interior is not None:
+        pad = 3 + int(np.ceil(2 * interior.stats.sigma))
+        box = _inner_lip_box(lm, pad, frame.shape)
+        if box is not None:
+            interior.paint(frame, lm, index, np.zeros(3) if pose is None else pose,
+                           np.zeros(2) if shift is None else shift, strength, box,
+                           frame_matrix=frame_matrix)
         return
     box = _inner_lip_box(lm, 3, frame.shape)
     if box is None:

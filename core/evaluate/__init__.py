@@ -2,8 +2,10 @@
 
 `evaluate(video, portrait, audio=None, transcript=None)` returns a JSON-ready dict of
 measures (lip-sync correlation and its z-score against chance, mouth rest in silence,
-identity distance, bilabial closure, blinks, landmark jitter, head motion, A/V duration
-difference), each with a target and a pass mark; `format_table` prints it. The measures are
+identity distance, bilabial closure, blinks, landmark jitter, head position, head pose in
+degrees (core.evaluate.pose), brow and gaze motion (core.evaluate.eyes), band-passed lip-sync r,
+A/V duration difference), each with a target and a pass mark, plus a flat "summary" of the
+numbers compared across generators; `format_table` prints it. The measures are
 pure functions in `core.evaluate.metrics`; `python main.py evaluate` is the CLI.
 """
 

@@ -14,7 +14,10 @@ from pathlib import Path
 import numpy as np
 
 from core.errors import InputError
+from core.evaluate import eyes as E
 from core.evaluate import metrics as M
+from core.evaluate import pose as P
+from core.evaluate.mouth_interior import WidestFrames, mouth_interior_texture
 from core.evaluate.sheet import contact_sheet, sample_indices, write_sheet
 from core.evaluate.tracking import FaceTracker, descriptor, detect
 from core.types import Waveform
@@ -28,6 +31,18 @@ SHEET_TILES = 16
 # quote this range; tests/test_hygiene.py checks the README against it.
 BLINK_RANGE_PER_MIN = (6.0, 30.0)
 BLINK_MIN_CLIP_S = 10.0
+
+HEAD_MOTION_RANGE = (1.3, 8.7)
+"""Head motion (RMS of the yaw and pitch std, degrees) of published generators and real
+footage. Measured by this evaluator (Face Mesh tracker, Kabsch pose) on ../shared/peers:
+EMO's four videos 1.3-3.4, VASA-1's four 4.3-5.7 (an independent measurement: VASA-1
+3.8-6.2, real footage 1.0-8.7, which sets the upper bound). A still head reads < 0.1, a
+warp render with a nodding planner ~1. The 68-point PnP estimate (details.pose_pnp68) reads
+the same videos 0.5-1.0x as high (see core.evaluate.pose)."""
+LIPSYNC_BP_RANGE = (0.15, 0.50)
+"""Band-passed lip-sync r of real speakers (~0.15-0.45) and of the peers' videos (VASA-1
+0.34-0.43, EMO 0.13-0.28 here): below, the mouth does not follow the speech; above, it is
+slaved to loudness (see metrics.lip_sync_bp)."""
 
 # name: (comparison, threshold(s), human-readable target)
 TARGETS: dict[str, tuple[str, object, str]] = {
@@ -45,8 +60,23 @@ TARGETS: dict[str, tuple[str, object, str]] = {
     "landmark_jitter": ("<=", 0.02, "<= 0.02 IOD"),
     "head_position_std": (">=", 0.02, ">= 0.02 IOD"),
     "head_roll_std_deg": ("info", None, "degrees"),
+    "head_yaw_std": ("info", None, "degrees"),
+    "head_pitch_std": ("info", None, "degrees"),
+    "head_roll_std": ("info", None, "degrees"),
+    "head_motion": ("range", HEAD_MOTION_RANGE, "{:.1f}-{:.1f} deg".format(*HEAD_MOTION_RANGE)),
+    "brow_std": ("info", None, "IOD"),
+    "gaze_std": ("info", None, "eye widths"),
+    "lipsync_r_bp": ("range", LIPSYNC_BP_RANGE, "{:.2f}-{:.2f}".format(*LIPSYNC_BP_RANGE)),
     "av_duration_diff_ms": ("<=", None, "<= 1 frame"),
+    # peers' gt.mp4 0.095-0.17, the flat painted plate 0.015-0.07 (core.evaluate.mouth_interior)
+    "mouth_interior_texture": (">=", 0.09, ">= 0.09"),
 }
+
+
+SUMMARY_KEYS = ("head_yaw_std", "head_pitch_std", "head_roll_std", "head_motion", "brow_std",
+                "gaze_std", "lipsync_r_bp", "lip_sync_r", "mouth_rest_ratio",
+                "identity_distance")
+"""The numbers compared across generators (bench quality, the peers): flat in the JSON."""
 
 
 def _judge(name: str, value, threshold=None) -> bool | None:
@@ -125,10 +155,20 @@ def evaluate(
     kept: dict[int, np.ndarray] = {}
     tracker = FaceTracker()
     rows: list[np.ndarray] = []
+    gaze_rows: list[np.ndarray] = []
+    meshes: list[object | None] = []
     nan68 = np.full((68, 2), np.nan, np.float32)
+    widest = WidestFrames()
+    nan2 = np.full(2, np.nan)
     for i, frame in enumerate(read_frames(video_path)):
         lm = tracker.update(frame)
         rows.append(nan68 if lm is None else lm)
+        gaze_rows.append(nan2 if lm is None else E.gaze_68(frame, lm))
+        # a Face Mesh tracker keeps the frame's core.types.FaceMesh (3-D points, irises) as
+        # `mesh`; a 68-point tracker has none
+        meshes.append(getattr(tracker, "mesh", None) if lm is not None else None)
+        if lm is not None:
+            widest.offer(i, frame, lm, float(M.mouth_opening(lm[None].astype(np.float64))[0]))
         if i in keep_id or i in keep_sheet:
             kept[i] = frame
     t_track = time.perf_counter() - t0
@@ -172,6 +212,8 @@ def evaluate(
         put("lip_sync_lag_frames", ls["lag"], faceless or "+ = mouth after sound")
         put("lip_sync_z", ls["z"], faceless or (f"null of {ls['n_shifts']} shifts >= 1 s"
             if ls["z"] is not None else "clip too short for a null (needs > ~3 s)"))
+        bp = M.lip_sync_bp(mouth, energy, fps)
+        put("lipsync_r_bp", bp, faceless or "mouth vs audio RMS, both 1-8 Hz, best lag of +-2")
         rest = M.mouth_rest_ratio(mouth, energy)
         put("mouth_rest_ratio", rest, faceless or ("" if rest is not None
                                                     else "too little silence or speech"))
@@ -187,7 +229,8 @@ def evaluate(
                     f"{bil['closed']}/{bil['count']} P/B/M closed")
                 put("stressed_vowel_opening", M.stressed_vowel_opening(mouth, phones, fps))
     else:
-        for name in ("lip_sync_r", "lip_sync_lag_frames", "lip_sync_z", "mouth_rest_ratio"):
+        for name in ("lip_sync_r", "lip_sync_lag_frames", "lip_sync_z", "lipsync_r_bp",
+                     "mouth_rest_ratio"):
             put(name, None, audio_note)
 
     # -- identity
@@ -217,6 +260,12 @@ def evaluate(
     hm = M.head_motion(lms)
     put("head_position_std", hm["position_std"], faceless)
     put("head_roll_std_deg", hm["roll_std_deg"], faceless)
+    upper = _upper_face(put, details, lms, meshes, gaze_rows, bl, fps, info, faceless)
+
+    tex, tex_details = mouth_interior_texture(widest)
+    details["mouth_interior"] = tex_details
+    put("mouth_interior_texture", tex, faceless or tex_details.get("note", "median of the "
+        f"{len(tex_details.get('frames', {}))} widest-open frames"))
 
     vd, ad = info["video_duration"], info["audio_duration"]
     diff = None if vd is None or ad is None else abs(vd - ad) * 1000.0
@@ -239,13 +288,81 @@ def evaluate(
         "width": info["width"],
         "height": info["height"],
         "metrics": res,
+        "summary": {k: res[k]["value"] for k in SUMMARY_KEYS if k in res},
         "details": details,
-        "series": {"mouth_opening": [None if not np.isfinite(v) else round(float(v), 4)
-                                     for v in mouth]},
+        "series": {"mouth_opening": _rounded(mouth, 4), **upper},
         "sheet": sheet_path,
         "timings": {"track_s": round(t_track, 3), "identity_s": round(t_id, 3),
                     "total_s": round(time.perf_counter() - t0, 3)},
     }
+
+
+def _upper_face(put, details: dict, lms: np.ndarray, meshes: list, gaze_rows: list,
+                bl: dict, fps: float, info: dict, faceless: str) -> dict:
+    """Head pose (3-D mesh when the tracker gave one on most frames, else PnP on the 68
+    points), brow raise and gaze: per-frame series in details, stds as metrics."""
+    smoothing = f"median 3 + {P.SMOOTH_HZ:g} Hz low-pass"
+    angles = P.pose_from_68(lms, int(info["width"] or 512), int(info["height"] or 512))
+    how = "solvePnP, 68 points vs a generic face"
+    have_mesh = sum(m is not None for m in meshes)
+    if have_mesh and have_mesh >= 0.9 * max(1, np.isfinite(lms).all(axis=(1, 2)).sum()):
+        # the 2-D estimate stays in the details as a cross-check: on the peers' videos the
+        # mesh's rotations read ~1.3x larger in yaw and pitch (same roll) than PnP on the
+        # same frames' 2-D points
+        details["pose_pnp68"] = {**P.pose_stats(angles, fps), "method": how,
+                                 "smoothing": smoothing}
+        points, iris = _mesh_arrays(meshes)
+        angles, how = P.pose_from_mesh(points), "3-D mesh, Kabsch vs first frame"
+        gaze_mesh = E.gaze_mesh(points, iris)
+        if np.isfinite(gaze_mesh).any():
+            gaze_rows = list(gaze_mesh)
+    ps = P.pose_stats(angles, fps)
+    details["pose"] = {**ps, "method": how, "smoothing": smoothing}
+    note = faceless or how
+    put("head_yaw_std", ps["yaw_std"], note)
+    put("head_pitch_std", ps["pitch_std"], note)
+    put("head_roll_std", ps["roll_std"], note)
+    put("head_motion", ps["head_motion"], faceless or "RMS of yaw std and pitch std")
+    put("brow_std", E.motion_std(E.brow_raise(lms), fps), faceless or "brow over eye corners")
+    eyes_open = np.ones(len(lms), bool)
+    for f in bl.get("frames") or []:  # a blink and a frame either side: lids, not eyes, move
+        eyes_open[max(0, f - 1):f + 4] = False
+    gaze = np.stack(gaze_rows)
+    put("gaze_std", E.motion_std(gaze, fps, keep=eyes_open),
+        faceless or "iris position vs eye corners, blinks excluded")
+    return {"head_pose": _rounded(angles, 2), "brow_raise": _rounded(E.brow_raise(lms), 4),
+            "gaze": _rounded(gaze, 3)}
+
+
+def _mesh_arrays(meshes: list) -> tuple[np.ndarray, np.ndarray | None]:
+    """Per-frame mesh points [n, P, 3] with z AWAY from the camera (core.types.FaceMesh has
+    z towards it: flipped here, so x right, y down, z away is a right-handed frame and the
+    Kabsch rotation is a proper one) and iris points [n, 10, 3] or None; NaN rows where a
+    frame had no mesh."""
+    first = next(m for m in meshes if m is not None)
+    is_obj = hasattr(first, "points")
+    pts0 = np.asarray(first.points if is_obj else first, dtype=np.float64)
+    points = np.full((len(meshes), *pts0.shape), np.nan)
+    iris = None
+    if is_obj and getattr(first, "iris", None) is not None:
+        iris = np.full((len(meshes), *np.asarray(first.iris).shape), np.nan)
+    for i, m in enumerate(meshes):
+        if m is None:
+            continue
+        points[i] = np.asarray(m.points if is_obj else m, dtype=np.float64)
+        if iris is not None and getattr(m, "iris", None) is not None:
+            iris[i] = np.asarray(m.iris, dtype=np.float64)
+    if is_obj:
+        points[..., 2] *= -1
+    return points, iris
+
+
+def _rounded(x: np.ndarray, digits: int) -> list:
+    """A per-frame series as JSON-ready lists, None where not measured."""
+    x = np.asarray(x, dtype=np.float64)
+    if x.ndim == 1:
+        return [None if not np.isfinite(v) else round(float(v), digits) for v in x]
+    return [_rounded(row, digits) for row in x]
 
 
 def format_table(result: dict) -> str:

@@ -157,6 +157,35 @@ def lip_sync(mouth: np.ndarray, energy: np.ndarray, fps: float, max_lag: int = 5
     return out
 
 
+def lip_sync_bp(mouth: np.ndarray, energy: np.ndarray, fps: float, lo: float = 1.0,
+                hi: float = 8.0, max_lag: int = 2) -> float | None:
+    """Band-passed lip-sync r: Pearson r of the mouth opening and the audio RMS envelope,
+    both zero-phase band-passed to syllable rates (1-8 Hz), at the best lag within +-max_lag
+    frames (default 2: 80 ms at 25 fps, inside what viewers accept as in sync; generators
+    often show the mouth a frame after the sound, and lag 0 would then under-read them:
+    measured on VASA-1's vasa-1_5, r 0.24 at lag 0 vs 0.37 at its lag of 1 frame).
+
+    Why a second lip-sync r: `lip_sync` asks "is the sync real?" (best of 11 lags, 2-7 Hz,
+    against a null). This one asks "how tightly is the mouth slaved to loudness?", which is
+    comparable across generators and real footage: real speakers and published generators
+    sit at ~0.15-0.6 (the mouth shapes phonemes, it does not follow the volume knob), while a
+    renderer that opens the mouth by loudness scores ~0.8. Targets are the peers' range.
+    """
+    n = len(mouth)
+    if n < 16 or not np.isfinite(mouth).any():
+        return None
+    m = bandpass(fill_gaps(mouth), fps, lo, hi)
+    e = bandpass(np.asarray(energy, dtype=np.float64), fps, lo, hi)
+    best = None
+    for k in range(-max_lag, max_lag + 1):
+        a, b = (m[k:], e[:n - k]) if k >= 0 else (m[:n + k], e[-k:])
+        if a.std() < 1e-12 or b.std() < 1e-12:
+            continue
+        r = float(np.corrcoef(a, b)[0, 1])
+        best = r if best is None or r > best else best
+    return best
+
+
 def mouth_rest_ratio(mouth: np.ndarray, energy: np.ndarray, margin: int = 3,
                      min_frames: int = 5) -> float | None:
     """Mean mouth opening in silence / mean opening while speaking (target <= 0.25).

@@ -286,12 +286,71 @@ def mouth_interior(triangles: np.ndarray) -> np.ndarray:
     return ((t >= 60) & (t <= 67)).all(axis=1)
 
 
+FACE_SPACING = 0.075
+"""Least distance (inter-ocular distances) between dense face points kept in the mesh."""
+FACE_KEEP_OUT = 0.08
+"""Dense face points closer than this (iod) to the lips or an eye are left out: the lips and
+lids move by their own landmarks, and a skin point between an upper and a lower lip point
+would be dragged by both and fold when the mouth opens."""
+
+
+FACE_JAW_MARGIN = 0.25
+"""Dense face points stay this far (iod) inside the jaw line: near the silhouette a turned
+head folds, and the fewer, larger triangles there keep the far outline smooth (with dense
+points up to the jaw, the outline turned jagged)."""
+
+
+def _inside_by(poly: np.ndarray, pts: np.ndarray, margin: float) -> np.ndarray:
+    """[P] bool: points at least `margin` inside the polygon."""
+    import cv2
+
+    contour = poly.astype(np.float32).reshape(-1, 1, 2)
+    return np.array([cv2.pointPolygonTest(contour, (float(x), float(y)), True) for x, y in pts]) > margin
+
+
+def select_face_points(landmarks: np.ndarray, candidates: np.ndarray) -> np.ndarray:
+    """Indices of `candidates` [M,2] (a dense face mesh, e.g. Face Mesh's 468 points) to add
+    to the warp mesh: off the lips and eyes (`FACE_KEEP_OUT`), inside the image of the
+    landmarks' face, thinned greedily to `FACE_SPACING` from the landmarks and each other."""
+    p = np.asarray(landmarks, dtype=np.float64)
+    c = np.asarray(candidates, dtype=np.float64)[:, :2]
+    _, _, _, iod = face_frame(p)
+    keep_out = FACE_KEEP_OUT * iod
+
+    def outside(poly: np.ndarray) -> np.ndarray:
+        import cv2
+
+        contour = poly.astype(np.float32).reshape(-1, 1, 2)
+        d = np.array([cv2.pointPolygonTest(contour, (float(x), float(y)), True) for x, y in c])
+        return d < -keep_out
+
+    ok = outside(p[48:60]) & outside(p[36:42]) & outside(p[42:48])
+    # inside the jaw line, off it: the landmarks' jaw is the face's silhouette, and a dense
+    # point on or past it (Face Mesh's oval is a surface curve, not the silhouette) would
+    # move with another depth than the silhouette next to it and notch the outline
+    o, _, ey, _ = face_frame(p)
+    lift = 3.0 * iod * ey
+    jaw = np.concatenate([[p[0] - lift], p[0:17], [p[16] - lift]])
+    ok &= _inside_by(jaw, c, FACE_JAW_MARGIN * iod)
+    chosen: list[int] = []
+    taken = [*p]
+    spacing = FACE_SPACING * iod
+    for i in np.flatnonzero(ok):
+        if np.hypot(*(np.asarray(taken) - c[i]).T).min() >= spacing:
+            chosen.append(int(i))
+            taken.append(c[i])
+    return np.asarray(chosen, dtype=np.int64)
+
+
 def build_mesh(
-    landmarks: np.ndarray, size: tuple[int, int]
+    landmarks: np.ndarray, size: tuple[int, int], face_points: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
     """(mesh_points [N, 2] float32, triangles [T, 3] int32, groups name → indices).
 
     `landmarks` are in the pixels of an image of `size` (w, h); they become rows 0..67.
+    `face_points` (optional, [M,2+]): a dense face mesh in the same pixels (Face Mesh); the
+    points `select_face_points` keeps follow the landmarks as group "face", which makes the
+    mesh denser where a turning head bends (cheeks, nose sides, forehead).
     """
     w, h = size
     p = np.asarray(landmarks, dtype=np.float64)
@@ -300,6 +359,12 @@ def build_mesh(
     border = _border(w, h)
     pts = [*p]
     groups: dict[str, list[int]] = {"landmarks": list(range(68))}
+    if face_points is not None:
+        fp = np.asarray(face_points, dtype=np.float64)[:, :2]
+        inside = (fp[:, 0] >= 1) & (fp[:, 0] <= w - 2) & (fp[:, 1] >= 1) & (fp[:, 1] <= h - 2)
+        for q in fp[inside][select_face_points(p, fp[inside])]:
+            groups.setdefault("face", []).append(len(pts))
+            pts.append(q)
     # Anchors keep room from the border: a jaw drop pushes jaw_outer/neck anchors down, and
     # one close to the bottom edge would cross the (fixed) border ring and fold.
     margin = max(2.0, 0.25 * iod)
@@ -325,6 +390,8 @@ def build_mesh(
     # configuration is a bug `check_mesh` reports, not something to hide by reordering.
     for name in ("forehead", "cheeks", "jaw_outer", "head", "neck"):
         groups.setdefault(name, [])
+    if face_points is not None:
+        groups.setdefault("face", [])
     return (
         real.astype(np.float32),
         tris,

@@ -8,7 +8,20 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-SAMPLES = ROOT.parent / "shared" / "samples"
+
+
+def _find_shared() -> Path:
+    """`shared/` beside the checkout, or beside a folder above it (a git worktree of the
+    project sits one level deeper than the main checkout)."""
+    for up in ROOT.parents:
+        if (up / "shared").is_dir():
+            return up / "shared"
+    return ROOT.parent / "shared"
+
+
+SHARED = _find_shared()
+SAMPLES = SHARED / "samples"
+PEERS = SHARED / "peers"
 
 
 def sample(*parts: str) -> Path | None:

@@ -259,6 +259,11 @@ def test_cli_table_json_and_sheet(videos, face, tmp_path, capsys):
                 "--sheet", str(sheet)]) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["n_frames"] == 100 and data["sheet"] == str(sheet)
+    for key in ("head_yaw_std", "head_pitch_std", "head_roll_std", "head_motion", "brow_std",
+                "gaze_std", "lipsync_r_bp"):
+        assert key in data["summary"] and key in data["metrics"], key
+    assert data["summary"]["head_motion"] < 1.0  # the sway is a slide, not a turn
+    assert data["summary"]["lipsync_r_bp"] is None  # no audio
     assert len(data["series"]["mouth_opening"]) == 100
     img = cv2.imread(str(sheet))
     assert img.shape == (4 * SIDE, 4 * SIDE, 3)
@@ -295,3 +300,236 @@ def test_mouth_opening_measures_across_the_mouth_not_sideways():
     assert mouth_opening(lm @ rot.T)[0] == pytest.approx(12 / 60)
     lm[0, [67, 66, 65], 1] = 190  # lower points above the upper ones: pressed, closed
     assert mouth_opening(lm)[0] == pytest.approx(0.0)
+
+
+# ---------------------------------------------------------------- head pose, brows, gaze
+def _projected_template(yaw: float, pitch: float, roll: float, side: int = 512,
+                        iod_px: float = 110.0) -> np.ndarray:
+    """The generic face turned by known angles and seen by the evaluator's camera."""
+    from core.evaluate import pose as P
+
+    k = P.camera_matrix(side, side)
+    t = np.array([0.0, 0.0, side * 60.0 / iod_px])  # the face ~iod_px wide between the eyes
+    return P.project(P.TEMPLATE_68, P.rotation(yaw, pitch, roll), t, k)
+
+
+@pytest.mark.parametrize("angles", [(0, 0, 0), (12, -6, 4), (-25, 10, -8), (30, 18, 12),
+                                    (-8, -20, 0)])
+def test_pose_recovers_known_rotation(angles):
+    """Landmarks of the template turned by known yaw/pitch/roll, with 0.5 px of landmark
+    noise, read back within 1.5 degrees (the camera and the face are the evaluator's own)."""
+    from core.evaluate import pose as P
+
+    rng = np.random.default_rng(abs(hash(angles)) % 2**32)
+    lm = _projected_template(*angles)[None] + rng.normal(0, 0.5, (1, 68, 2))
+    est = P.pose_from_68(lm, 512, 512)[0]
+    assert np.abs(est - np.array(angles)).max() < 1.5, (angles, est)
+
+
+def test_pose_from_mesh_recovers_relative_rotation():
+    """Kabsch on 3-D mesh points: a point cloud turned by known angles (and moved, and scaled
+    as if nearer the camera) reads back as that rotation relative to the first frame."""
+    from core.evaluate import pose as P
+
+    rng = np.random.default_rng(3)
+    base = rng.normal(0, 50, (478, 3))
+    want = [(0, 0, 0), (10, 0, 0), (0, -7, 0), (5, 8, -6), (-15, 3, 9)]
+    mesh = np.stack([1.1 * base @ P.rotation(*a).T + [5.0, -3.0, 2.0] for a in want])
+    mesh[2] = np.nan  # a frame without a face
+    got = P.pose_from_mesh(mesh)
+    assert np.isnan(got[2]).all()
+    for i in (0, 1, 3, 4):
+        assert np.abs(got[i] - want[i]).max() < 0.1, (want[i], got[i])
+
+
+def test_pose_std_of_a_known_motion_and_of_a_still_head():
+    """A head nodding +-6 degrees at 0.5 Hz (pitch std 4.24) plus 0.5 px landmark noise reads
+    ~4.2; the same head held still reads near 0 (the smoothing keeps the noise out)."""
+    from core.evaluate import pose as P
+
+    rng = np.random.default_rng(5)
+    n, fps = 250, 25.0
+    t = np.arange(n) / fps
+    nod = np.stack([_projected_template(0, 6 * np.sin(2 * np.pi * 0.5 * s), 0) for s in t])
+    still = np.repeat(_projected_template(3, -2, 1)[None], n, axis=0)
+    moving = P.pose_stats(P.pose_from_68(nod + rng.normal(0, 0.5, nod.shape), 512, 512), fps)
+    quiet = P.pose_stats(P.pose_from_68(still + rng.normal(0, 0.5, still.shape), 512, 512), fps)
+    assert moving["pitch_std"] == pytest.approx(6 / np.sqrt(2), rel=0.08)
+    assert moving["yaw_std"] < 0.4 and moving["roll_std"] < 0.4
+    assert quiet["head_motion"] < 0.35
+    assert moving["head_motion"] == pytest.approx(np.sqrt(0.5 * (moving["yaw_std"] ** 2
+                                                                 + moving["pitch_std"] ** 2)))
+
+
+def test_video_pose_roll_on_a_rotated_portrait(face, tmp_path):
+    """Real portrait turned in the image plane by a known +-6 degree sway: roll std reads
+    6/sqrt(2) within 15%, and a turn in the image plane is not read as yaw or pitch."""
+    from core.evaluate import pose as P
+    from core.evaluate.tracking import FaceTracker
+    from core.video import read_frames
+
+    _, img, lm = face
+    c = tuple(float(v) for v in lm[27:48].mean(0))
+    ang = 6 * np.sin(2 * np.pi * 0.5 * np.arange(75) / FPS)
+    frames = (cv2.warpAffine(img, cv2.getRotationMatrix2D(c, a, 1.0), (SIDE, SIDE),
+                             borderMode=cv2.BORDER_REPLICATE) for a in ang)
+    path = write_mp4(frames, FPS, tmp_path / "roll.mp4")
+    tracker = FaceTracker()
+    rows, meshes = [], []
+    for f in read_frames(path):
+        rows.append(tracker.update(f))
+        meshes.append(getattr(tracker, "mesh", None))
+    lms = np.stack(rows).astype(np.float64)
+    estimates = {"pnp": P.pose_from_68(lms, SIDE, SIDE)}
+    if all(m is not None for m in meshes):  # a Face Mesh tracker: the Kabsch path too
+        from core.evaluate.evaluator import _mesh_arrays
+
+        estimates["mesh"] = P.pose_from_mesh(_mesh_arrays(meshes)[0])
+    for how, est in estimates.items():
+        stats = P.pose_stats(est, FPS)
+        assert stats["roll_std"] == pytest.approx(6 / np.sqrt(2), rel=0.15), how
+        assert stats["head_motion"] < 1.0, how
+        # roll follows the turn frame by frame (cv2 angles are counter-clockwise on screen)
+        assert np.corrcoef(est[:, 2], -ang)[0, 1] > 0.95, how
+
+
+def test_evaluate_reports_pose_brow_gaze_keys(videos, face):
+    """The mouth-only video: head pose below any peer's (a moving mouth is not a moving
+    head), and every new key present with a number; a still video reads ~0."""
+    portrait, _, _ = face
+    r = evaluate(videos["good"], portrait)
+    m = {k: v["value"] for k, v in r["metrics"].items()}
+    print({k: m[k] for k in ("head_yaw_std", "head_pitch_std", "head_roll_std", "head_motion",
+                             "brow_std", "gaze_std", "lipsync_r_bp")})
+    for key in ("head_yaw_std", "head_pitch_std", "head_roll_std", "head_motion", "brow_std",
+                "gaze_std", "lipsync_r_bp", "lip_sync_r"):
+        assert isinstance(m[key], float), key
+    # the synthetic mouth warp also lifts the nostrils by ~1 px at 256 px (measured), which
+    # reads as ~1 degree of pitch; still well below the least-moving peer (1.2)
+    assert m["head_motion"] < 1.0
+    assert r["metrics"]["head_motion"]["pass"] is False  # a still head is not lively
+    assert m["brow_std"] < 0.01
+    # the mouth is slaved to loudness in this video: tighter than any real speaker
+    assert m["lipsync_r_bp"] > 0.6 and r["metrics"]["lipsync_r_bp"]["pass"] is False
+    assert len(r["series"]["head_pose"]) == r["n_frames"]
+    # a still video: only the encoder's first frames differ (dlib moves 2 px on them)
+    still = evaluate(videos["still"], portrait)["metrics"]
+    print({k: still[k]["value"] for k in ("head_motion", "brow_std", "gaze_std")})
+    assert still["head_motion"]["value"] < 0.3
+    assert still["brow_std"]["value"] < 0.005 and still["gaze_std"]["value"] < 0.01
+
+
+def test_brow_raise_in_iod_units():
+    """Brows lifted by 6 px on a face 60 px between the eye centres read 0.1 IOD higher; a
+    turned face (45 degrees in the image plane) reads the same."""
+    from core.evaluate.eyes import brow_raise
+
+    lm = np.zeros((2, 68, 2))
+    lm[:, 36], lm[:, 39], lm[:, 42], lm[:, 45] = (70, 100), (90, 100), (130, 100), (150, 100)
+    for i in (37, 38, 40, 41):
+        lm[:, i] = (80, 100)
+    for i in (43, 44, 46, 47):
+        lm[:, i] = (140, 100)
+    lm[:, 17:22] = (80, 80)
+    lm[:, 22:27] = (140, 80)
+    lm[1, 17:27, 1] -= 6
+    b = brow_raise(lm)
+    assert b[0] == pytest.approx(20 / 60) and b[1] - b[0] == pytest.approx(0.1)
+    th = np.deg2rad(45)
+    rot = np.array([[np.cos(th), -np.sin(th)], [np.sin(th), np.cos(th)]])
+    assert brow_raise(lm @ rot.T) == pytest.approx(b)
+
+
+def test_gaze_follows_a_dark_iris():
+    """A drawn eye (white almond, dark iris disc) with the iris moved by 4 px toward
+    image-right: gaze moves by 4/eye-width right, and the same for both eyes."""
+    from core.evaluate.eyes import gaze_68
+
+    def eye_image(dx: float) -> tuple[np.ndarray, np.ndarray]:
+        img = np.full((120, 240, 3), 170, np.uint8)
+        lm = np.zeros((68, 2))
+        for base, start in ((60, 36), (180, 42)):
+            pts = np.array([(-20, 0), (-8, -8), (8, -8), (20, 0), (8, 8), (-8, 8)], float)
+            pts += (base, 60)
+            lm[start:start + 6] = pts
+            cv2.fillPoly(img, [pts.astype(np.int32)], (245, 245, 245))
+            cv2.circle(img, (int(round(base + dx)), 60), 7, (40, 30, 30), -1, cv2.LINE_AA)
+        return img, lm
+
+    g0 = gaze_68(*eye_image(0))
+    g1 = gaze_68(*eye_image(4))
+    assert abs(g0[0]) < 0.03 and abs(g0[1]) < 0.03
+    assert g1[0] - g0[0] == pytest.approx(4 / 40, abs=0.03)
+    assert abs(g1[1] - g0[1]) < 0.02
+
+
+# ---------------------------------------------------------------- band-passed lip-sync
+def test_bandpassed_lipsync_of_sinusoids_and_of_shuffled_audio():
+    """A mouth opening and closing like a 4 Hz syllable train against that train's envelope:
+    r near 1 (a frame of lag allowed); against the same envelope shuffled in time: near 0."""
+    rng = np.random.default_rng(11)
+    n = 1000
+    t = np.arange(n) / FPS
+    env = 1 + np.sin(2 * np.pi * 4.0 * t) * (1 + 0.5 * np.sin(2 * np.pi * 0.3 * t))
+    env += rng.normal(0, 0.05, n)
+    mouth = np.r_[0.0, 0.3 * env[:-1]]  # the mouth a frame after the sound
+    assert M.lip_sync_bp(mouth, env, FPS) > 0.95
+    assert M.lip_sync_bp(mouth, env, FPS, max_lag=0) < M.lip_sync_bp(mouth, env, FPS)
+    assert abs(M.lip_sync_bp(mouth, rng.permutation(env), FPS)) < 0.15
+    assert M.lip_sync_bp(mouth[:10], env[:10], FPS) is None
+
+
+def test_peer_video_moves_its_head_more_than_a_still_render(peers, tmp_path):
+    """Real data: the first 3 s of a VASA-1 video read clearly more head motion (and a real,
+    loudness-independent lip-sync r) than the same portrait held still."""
+    from core.video import read_frames
+
+    folder = peers / "vasa-1_10"
+    frames = []
+    for i, f in enumerate(read_frames(folder / "gt.mp4", size=SIDE)):  # 256 px: half the work
+        if i >= 75:
+            break
+        frames.append(f)
+    wave = load(folder / "aud.mp3")
+    clip = Waveform(wave.samples[:3 * 16000], source="first 3 s")
+    gt = write_mp4(iter(frames), 25.0, tmp_path / "gt3.mp4", audio=clip)
+    still = write_mp4((frames[0] for _ in range(75)), 25.0, tmp_path / "still3.mp4", audio=clip)
+    peer = evaluate(gt, folder / "ref.jpg")["metrics"]
+    ours = evaluate(still, folder / "ref.jpg")["metrics"]
+    print({k: (peer[k]["value"], ours[k]["value"]) for k in ("head_motion", "lipsync_r_bp")})
+    assert peer["head_motion"]["value"] > 1.0
+    assert ours["head_motion"]["value"] < 0.3
+    assert peer["head_motion"]["value"] > 3 * ours["head_motion"]["value"]
+
+
+def test_mesh_path_flips_facemesh_depth_and_reads_iris():
+    """Face Mesh objects (z towards the camera, iris apart) become a right-handed point track:
+    a yaw to image-right reads as positive yaw, as from the 68 points; iris centres shifted by
+    a tenth of the eye width read as gaze 0.1."""
+    from types import SimpleNamespace
+
+    from core.evaluate import pose as P
+    from core.evaluate.evaluator import _mesh_arrays
+    from core.evaluate.eyes import MESH_EYES, gaze_mesh
+
+    rng = np.random.default_rng(2)
+    base = rng.normal(0, 40, (468, 3))
+    for left, right, _ in MESH_EYES:  # eye corners 40 px apart, level
+        base[left, :2] = (-60 if left == 33 else 20, 0)
+        base[right, :2] = (-20 if left == 33 else 60, 0)
+    frames = []
+    for k, yaw in enumerate((0.0, 8.0, -5.0)):
+        pts = base @ P.rotation(yaw, 0, 0).T
+        pts[:, 2] *= -1  # FaceMesh: z towards the camera
+        iris = np.zeros((10, 3))
+        iris[0, :2] = 0.5 * (pts[33, :2] + pts[133, :2]) + (4.0 * k, 0)
+        iris[5, :2] = 0.5 * (pts[362, :2] + pts[263, :2]) + (4.0 * k, 0)
+        frames.append(SimpleNamespace(points=pts.astype(np.float32), iris=iris))
+    points, iris = _mesh_arrays([*frames, None])
+    assert np.isnan(points[3]).all()
+    yaw = P.pose_from_mesh(points)[:3, 0]
+    assert yaw == pytest.approx([0.0, 8.0, -5.0], abs=0.05)
+    gaze = gaze_mesh(points[:1], iris[:1])
+    assert gaze[0] == pytest.approx([0.0, 0.0], abs=1e-6)
+    shifted = iris[:1] + np.array([4.0, 0.0, 0.0])  # 4 px right, eyes 40 px wide
+    assert gaze_mesh(points[:1], shifted)[0] == pytest.approx([0.1, 0.0], abs=1e-6)

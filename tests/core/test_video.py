@@ -149,20 +149,21 @@ def test_read_only_folder_and_file_are_refused(tmp_path, portrait, monkeypatch):
     any file in the folder fails with EACCES, and the existing file reports not writable.
     Runs the same as root or not; the real chmod is exercised too where it applies."""
     import errno
-    import tempfile
 
+    import core.fsutil
     import core.video
 
     ro = tmp_path / "ro"
     ro.mkdir()
     locked = tmp_path / "locked.mp4"
     locked.write_bytes(b"previous export")
-    real_mkstemp, real_access = tempfile.mkstemp, os.access
+    real_open, real_access = os.open, os.access
 
-    def mkstemp(*args, **kwargs):
-        if Path(kwargs.get("dir") or "").resolve() == ro.resolve():
-            raise PermissionError(errno.EACCES, "Permission denied")
-        return real_mkstemp(*args, **kwargs)
+    def os_open(path, flags, *args, **kwargs):
+        # the kernel's answer for a folder without write permission, for any file created in it
+        if flags & os.O_CREAT and Path(path).parent.resolve() == ro.resolve():
+            raise PermissionError(errno.EACCES, "Permission denied", str(path))
+        return real_open(path, flags, *args, **kwargs)
 
     def access(path, mode, *args, **kwargs):
         if Path(path).resolve() == locked.resolve() and mode & os.W_OK:
@@ -176,7 +177,7 @@ def test_read_only_folder_and_file_are_refused(tmp_path, portrait, monkeypatch):
         yield from moving(portrait, 3)
 
     with monkeypatch.context() as m:
-        m.setattr(core.video.tempfile, "mkstemp", mkstemp)
+        m.setattr(core.fsutil.os, "open", os_open)
         m.setattr(core.video.os, "access", access)
         with pytest.raises(InputError, match="cannot write") as err:
             write_mp4(frames(), 25, ro / "a.mp4")

@@ -106,8 +106,8 @@ def open_window(make_window, qtbot, folder, settings=None):
     """A window with `folder` open, its timeline loaded and the workers warmed up."""
     win = make_window(settings)
     loaded = []
-    win.timelineLoaded.connect(loaded.append)
-    assert win.open_project(folder)
-    wait_for(qtbot, lambda: loaded and not win.busy and win.workers.ready,
+    win.session.timelineLoaded.connect(loaded.append)
+    assert win.project_ctl.open_project(folder)
+    wait_for(qtbot, lambda: loaded and not win.busy and win.session.background.ready,
              what="timeline loaded, workers ready")
     return win

@@ -58,8 +58,11 @@ def test_settings_persist_and_show_engine_availability(qtbot, app_settings):
              timeout=60, what="engine availability")
     assert dlg.availability_of("warp")[0] is True
     ok, reason = dlg.availability_of("diffusion")
-    if not ok:  # no weights here: the reason is shown to the user
-        assert reason and reason in dlg.availability.text()
+    if not ok:  # no weights here: the reason is shown in GUI words
+
+        shown = dlg.availability.text()
+        assert reason and "model weights" in shown and "model folder" in shown
+        assert "--weights" not in shown and "AVATAR_" not in shown
     dlg.engine_combo.setCurrentText("diffusion")
     dlg.device_combo.setCurrentText("cpu")
     dlg.models_edit.setText("/models/hallo")
@@ -118,7 +121,7 @@ def test_timeline_widget_click_select_and_drag(qtbot):
 def test_live_preset_preview_follows_the_sliders(make_window, qtbot, project_copy):
     win = open_window(make_window, qtbot, project_copy)
     win.preview.player.seek(30)
-    win.add_preset("Live")
+    win.library_ctl.add_preset("Live")
     page = win.inspector.preset_page
     frames = []
     show = page.show_preview

@@ -27,9 +27,9 @@ def test_undo_redo_segment_and_preset_edits(make_window, qtbot, project_copy):
 
     # split twice at the playhead
     win.preview.player.seek(n // 3)
-    win.split_at_playhead()
+    win.timeline_ctl.split_at_playhead()
     win.preview.player.seek(2 * n // 3)
-    win.split_at_playhead()
+    win.timeline_ctl.split_at_playhead()
     split = _spans(win)
     assert len(split) == len(original) + 2
     assert any(s == n // 3 for s, _ in split) and any(s == 2 * n // 3 for s, _ in split)
@@ -43,21 +43,21 @@ def test_undo_redo_segment_and_preset_edits(make_window, qtbot, project_copy):
     assert moved[0] == (first.start, first.end - 5) and moved[1][0] == first.end - 5
 
     # merge the selection with the next one
-    win.select_segment(win.segments[0].id)
-    win.merge_selected()
+    win.timeline_ctl.select_segment(win.segments[0].id)
+    win.timeline_ctl.merge_selected()
     merged = _spans(win)
     assert len(merged) == len(moved) - 1 and merged[0] == (moved[0][0], moved[1][1])
 
     # overrides through the inspector: own seed
     page = win.inspector.segment_page
-    win.select_segment(win.segments[0].id)
+    win.timeline_ctl.select_segment(win.segments[0].id)
     page.seed_check.setChecked(True)
     page.seed_spin.setValue(7)
     page.seed_spin.editingFinished.emit()
     assert win.segments[0].overrides.seed == 7
 
     # a preset, edited with its sliders (one drag = one undo step)
-    preset = win.add_preset("Brows")
+    preset = win.library_ctl.add_preset("Brows")
     pp = win.inspector.preset_page
     assert win.inspector.current_page() == "preset"
     slider = pp.expr.sliders["brows"]
@@ -90,7 +90,7 @@ def test_undo_redo_segment_and_preset_edits(make_window, qtbot, project_copy):
     assert win.errors == []
 
     # timeline settings through the inspector's timeline page, undoable
-    win.select_segment(None)
+    win.timeline_ctl.select_segment(None)
     assert win.inspector.current_page() == "timeline"
     tpage = win.inspector.timeline_page
     tpage.seed.setValue(5)
@@ -103,9 +103,9 @@ def test_undo_redo_segment_and_preset_edits(make_window, qtbot, project_copy):
     # a transcript edit (undoable) re-aligns the words shown on the timeline
     aid = win.timeline_info.audio_id
     loaded = []
-    win.timelineLoaded.connect(loaded.append)
+    win.session.timelineLoaded.connect(loaded.append)
     assert "currently" in [w.text.lower() for w in win.timeline.words]
-    win.set_transcript(aid, "You are the only person here.")
+    win.library_ctl.set_transcript(aid, "You are the only person here.")
     wait_for(qtbot, lambda: loaded and not win.busy, what="re-alignment")
     assert "currently" not in [w.text.lower() for w in win.timeline.words]
     assert "person" in [w.text.lower() for w in win.timeline.words]
@@ -115,7 +115,7 @@ def test_undo_redo_segment_and_preset_edits(make_window, qtbot, project_copy):
 
     # a refused edit is reported and is not an undo step
     win.preview.player.seek(win.segments[0].start)
-    win.split_at_playhead()
+    win.timeline_ctl.split_at_playhead()
     assert win.errors and "first frame" in win.errors[-1]
     assert stack.count() == steps
 
@@ -124,9 +124,9 @@ def test_cancel_and_retry_render(make_window, qtbot, project_copy):
     win = _open(make_window, qtbot, project_copy)
     seg = win.segments[0]
     started = []
-    win.workers.render.jobProgress.connect(lambda jid, f, m: started.append(jid))
-    win.select_segment(seg.id)
-    win.rerender_selection()
+    win.session.background.jobProgress.connect(lambda jid, f, m: started.append(jid))
+    win.timeline_ctl.select_segment(seg.id)
+    win.queue_ctl.rerender_selection()
     wait_for(qtbot, lambda: started, what="the job to start")
     job_id = started[0]
     assert win.segments[0].state in ("queued", "rendering")
@@ -134,11 +134,11 @@ def test_cancel_and_retry_render(make_window, qtbot, project_copy):
     assert button is not None and button.text() == "Cancel"
     qtbot.mouseClick(button, Qt.LeftButton)
     wait_for(qtbot, lambda: win.project.job(job_id).state == "cancelled"
-             and not win.workers.render.busy, what="cancel")
+             and not win.session.background.rendering, what="cancel")
     assert win.segments[0].state != "rendered"
     assert not list((project_copy / "renders").glob("*.mp4"))  # nothing partial kept
 
-    win.refresh_jobs()
+    win.queue_ctl.refresh_jobs()
     retry = win.queue.button(job_id)
     assert retry is not None and retry.text() == "Retry"
     qtbot.mouseClick(retry, Qt.LeftButton)
@@ -156,7 +156,7 @@ def _drop(widget, paths):
 
 def test_bad_files_dropped_on_library(make_window, qtbot, tmp_path):
     win = make_window()
-    assert win.new_project(tmp_path / "bad", "bad")
+    assert win.project_ctl.new_project(tmp_path / "bad", "bad")
     notes = tmp_path / "notes.txt"
     notes.write_text("not media")
     broken = tmp_path / "broken.jpg"
@@ -172,7 +172,7 @@ def test_bad_files_dropped_on_library(make_window, qtbot, tmp_path):
     assert "Traceback" not in text
     assert win.project.portraits() == [] and win.project.audio_tracks() == []
     # the app is alive and the project usable
-    assert win.add_preset("still works") is not None
+    assert win.library_ctl.add_preset("still works") is not None
     assert [p.name for p in win.project.presets()] == ["still works"]
 
 
@@ -202,8 +202,8 @@ def test_portrait_without_face_gets_clicked_key_points(make_window, qtbot, tmp_p
 
     win = make_window()
     win.ask_landmarks = ask
-    assert win.new_project(tmp_path / "noface", "noface")
-    win.import_files([path])
+    assert win.project_ctl.new_project(tmp_path / "noface", "noface")
+    win.library_ctl.import_files([path])
     wait_for(qtbot, lambda: not win.busy and (win.project.portraits() or win.errors),
              what="import with key points")
     assert asked and "No face" in asked[0]
@@ -217,9 +217,9 @@ def test_session_restored_where_the_user_left(make_window, qtbot, project_copy, 
     win = _open(make_window, qtbot, project_copy, app_settings)
     n = win.timeline_info.n_frames
     win.preview.player.seek(n // 2)
-    win.split_at_playhead()
+    win.timeline_ctl.split_at_playhead()
     sid = win.segments[1].id
-    win.select_segment(sid)
+    win.timeline_ctl.select_segment(sid)
     win.preview.player.seek(n // 2 + 3)
     win.top_split.setSizes([250, 700, 400])
     sizes = win.top_split.sizes()
@@ -228,10 +228,10 @@ def test_session_restored_where_the_user_left(make_window, qtbot, project_copy, 
 
     win2 = make_window(app_settings)
     loaded = []
-    win2.timelineLoaded.connect(loaded.append)
+    win2.session.timelineLoaded.connect(loaded.append)
     win2.restore_session()
     wait_for(qtbot, lambda: loaded and not win2.busy, what="restore")
-    wait_for(qtbot, lambda: win2.workers.ready, what="workers")
+    wait_for(qtbot, lambda: win2.session.background.ready, what="workers")
     assert win2.project.path.resolve() == project_copy.resolve()
     assert win2.timeline_id == tid
     assert win2.preview.player.frame == n // 2 + 3

@@ -24,8 +24,8 @@ def _press(qtbot, win, key, modifier=Qt.NoModifier):
 
 def test_new_project_to_export(make_window, qtbot, samples, tmp_path):
     win = make_window()
-    assert win.new_project(tmp_path / "flow", "UI flow")
-    win.import_files([str(samples / "portraits" / "hallo_2.jpg"),
+    assert win.project_ctl.new_project(tmp_path / "flow", "UI flow")
+    win.library_ctl.import_files([str(samples / "portraits" / "hallo_2.jpg"),
                       str(samples / "audio" / "asterisk_conf-onlyperson.wav")])
     wait_for(qtbot, lambda: not win.busy, what="imports")
     assert win.errors == []
@@ -38,8 +38,8 @@ def test_new_project_to_export(make_window, qtbot, samples, tmp_path):
     assert abs(audio.duration - 3.16) < 0.1
 
     loaded = []
-    win.timelineLoaded.connect(loaded.append)
-    win.create_timeline(portrait.id, audio.id, size=256, name="flow")
+    win.session.timelineLoaded.connect(loaded.append)
+    win.timeline_ctl.create_timeline(portrait.id, audio.id, size=256, name="flow")
     wait_for(qtbot, lambda: loaded and not win.busy, what="timeline")
     assert win.timeline.n_frames == win.timeline_info.n_frames > 70
     assert len(win.timeline.wave_curve.getData()[0]) > 1000  # the waveform is drawn
@@ -54,25 +54,25 @@ def test_new_project_to_export(make_window, qtbot, samples, tmp_path):
 
     # render everything (Ctrl+R); the GUI loop keeps turning while the worker renders
     # (the longest loop gap is a timing: `python main.py bench ui` measures it)
-    during = TicksWhile(lambda: win.workers.render.busy)
+    during = TicksWhile(lambda: win.session.background.rendering)
     during.start()
     _press(qtbot, win, Qt.Key_R, Qt.ControlModifier)
-    assert win.jobs, "Ctrl+R queued no job"
+    assert win.queue_ctl.jobs, "Ctrl+R queued no job"
     wait_for(qtbot, lambda: all(s.state == "rendered" for s in win.segments)
-             and not win.workers.render.busy, what="render all")
+             and not win.session.background.rendering, what="render all")
     during.stop()
     assert during.ticks > 0, "the GUI event loop never turned while rendering"
-    assert all(j.state == "done" for j in win.jobs)
+    assert all(j.state == "done" for j in win.queue_ctl.jobs)
     # the preview shows a rendered frame now
     wait_for(qtbot, lambda: win.preview.view.image is not None, what="preview frame")
 
     before = {s.id: s.render_path for s in win.segments}
-    done_before = {j.id for j in win.jobs}
+    done_before = {j.id for j in win.queue_ctl.jobs}
 
     # give the second segment its own preset through the inspector
-    preset = win.add_preset("Smiley", expression=Expression(smile=0.8, brows=0.4))
+    preset = win.library_ctl.add_preset("Smiley", expression=Expression(smile=0.8, brows=0.4))
     target = win.segments[1]
-    win.select_segment(target.id)
+    win.timeline_ctl.select_segment(target.id)
     assert win.inspector.current_page() == "segment"
     combo = win.inspector.segment_page.preset_combo
     combo.setCurrentIndex(combo.findData(preset.id))
@@ -81,10 +81,10 @@ def test_new_project_to_export(make_window, qtbot, samples, tmp_path):
     assert states[target.id] in ("stale", "missing")
     assert all(st == "rendered" for sid, st in states.items() if sid != target.id)
 
-    win.render_all()
+    win.queue_ctl.render_all()
     wait_for(qtbot, lambda: all(s.state == "rendered" for s in win.segments)
-             and not win.workers.render.busy, what="re-render")
-    new_jobs = [j for j in win.jobs if j.id not in done_before]
+             and not win.session.background.rendering, what="re-render")
+    new_jobs = [j for j in win.queue_ctl.jobs if j.id not in done_before]
     assert [j.segment_id for j in new_jobs] == [target.id]
     after = {s.id: s.render_path for s in win.segments}
     assert after[target.id] != before[target.id]

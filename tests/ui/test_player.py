@@ -183,3 +183,63 @@ def test_recorder_captures_from_a_null_alsa_device(tmp_path):
     assert line, f"PortAudio/ALSA null device failed: {proc.stderr[-2000:]}"
     _, n, rate, frames, closed = line.split()
     assert int(n) > 0 and int(rate) == 16000 and int(frames) == int(n) and closed == "True"
+
+
+def test_recorder_does_not_trust_a_device_clock_that_lies():
+    """A device that delivers audio faster than real time is stopped with a message, and
+    the take never grows past its bounds (length and bytes)."""
+    from ui.record import Recorder
+
+    now = [100.0]
+    rec = Recorder(clock=lambda: now[0])
+    rec.reset()
+    block = np.zeros((1600, 1), np.float32)  # 0.1 s at 16 kHz
+    for _ in range(10):  # 1 s of audio in 1 s: fine
+        now[0] += 0.1
+        rec._callback(block, 1600, None, None)
+    assert rec.problem == "" and rec.seconds == pytest.approx(1.0)
+    for _ in range(1000):  # then 100 s of audio in no time at all
+        rec._callback(block, 1600, None, None)
+    assert "does not keep time" in rec.problem
+    assert rec.seconds < 1.0 * 1.5 + 2.0 + 0.1  # stopped at the bound
+    kept = len(rec.blocks)
+    rec._callback(block, 1600, None, None)
+    assert len(rec.blocks) == kept  # nothing more is kept after the stop
+
+    small = Recorder(max_seconds=0.5, clock=lambda: now[0])
+    small.reset()
+    for _ in range(20):
+        now[0] += 0.1
+        small._callback(block, 1600, None, None)
+    assert "limit" in small.problem and small.seconds <= 0.5
+
+
+RECORD_NULL_LONG = textwrap.dedent("""
+    import sys, time, resource
+    sys.path.insert(0, {root!r})
+    from ui.record import Recorder
+    rec = Recorder()
+    rec.start()
+    t0 = time.monotonic()
+    time.sleep(2.5)
+    samples = rec.stop()
+    print("RESULT", len(samples) / rec.rate, time.monotonic() - t0, repr(rec.problem))
+""")
+
+
+def test_recorder_bounds_the_null_device(tmp_path):
+    """ALSA's null capture device answers as fast as it is asked (it once 'recorded'
+    1,014 s in 2.5 s): the take stays within what the wall clock allows."""
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / ".asoundrc").write_text("pcm.!default { type null }\nctl.!default { type null }\n")
+    env = {**os.environ, "HOME": str(home)}
+    proc = subprocess.run([sys.executable, "-c", RECORD_NULL_LONG.format(root=str(ROOT))],
+                          env=env, capture_output=True, text=True, timeout=60)
+    line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT")), None)
+    if line is None and "PortAudio" in proc.stderr + proc.stdout:
+        pytest.skip(f"PortAudio/ALSA unavailable here: {proc.stderr.strip()[-200:]}")
+    assert line, proc.stderr[-2000:]
+    _, recorded, elapsed, problem = line.split(" ", 3)
+    print(f"null device: {float(recorded):.1f} s kept in {float(elapsed):.1f} s; {problem}")
+    assert float(recorded) <= float(elapsed) * 1.5 + 2.0 + 0.1

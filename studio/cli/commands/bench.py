@@ -1,5 +1,7 @@
 """`bench [warp|studio|diffusion|quality|ui|all]`: the project's own benchmarks.
 
+    python main.py bench quality [--only NAME] [--sheets DIR] [--quick] [--json]
+
 Every speed or quality number in the README comes from here.
 """
 
@@ -8,6 +10,9 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+from pathlib import Path
+
+from core.errors import InputError
 
 SUITES = {
     "warp": "studio.bench.warp",
@@ -23,6 +28,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("suite", nargs="?", default="warp", choices=[*SUITES, "all"])
     p.add_argument("--json", action="store_true", help="print JSON")
     p.add_argument("--quick", action="store_true", help="fewer iterations")
+    p.add_argument("--only", metavar="NAME",
+                   help="quality: run one clip (a peer folder, or portrait+audio stems)")
+    p.add_argument("--sheets", metavar="DIR", type=Path,
+                   help="quality: write comparison contact sheets (ours beside the peers) here")
     p.set_defaults(func=run)
 
 
@@ -40,13 +49,20 @@ def _print(result: dict, indent: str) -> None:
 
 def run(args: argparse.Namespace) -> int:
     names = list(SUITES) if args.suite == "all" else [args.suite]
+    extra = {k: v for k, v in (("only", args.only), ("sheets", args.sheets)) if v is not None}
+    if extra and names != ["quality"]:
+        raise InputError(None, "--only and --sheets apply to `bench quality` only")
     results = {}
     for name in names:
         module = importlib.import_module(SUITES[name])
-        results[name] = module.run(quick=args.quick)
+        results[name] = module.run(quick=args.quick, **(extra if name == "quality" else {}))
         if not args.json:
             print(f"== bench {name}")
-            _print(results[name], "  ")
+            fmt = getattr(module, "format_result", None)
+            if fmt is not None:
+                print(fmt(results[name]))
+            else:
+                _print(results[name], "  ")
     if args.json:
         print(json.dumps(results if len(names) > 1 else results[names[0]], indent=2))
     return 0

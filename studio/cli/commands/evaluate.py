@@ -1,10 +1,13 @@
-"""`evaluate`: measure a rendered talking-head video (lip-sync, identity, blinks, jitter...).
+"""`evaluate`: measure a rendered talking-head video (lip-sync, identity, blinks, jitter, head
+pose in degrees, brow and gaze motion...).
 
     python main.py evaluate out.mp4 --portrait face.jpg [--audio speech.wav]
         [--transcript "the words" | --transcript-file words.txt] [--json] [--sheet sheet.png]
 
 Without --audio the video's own audio track is used. Prints a table (metric, value, target,
-PASS/FAIL) or, with --json, the full result (per-frame mouth opening included).
+PASS/FAIL) or, with --json, the full result: "metrics" (value, target, pass, note), a flat
+"summary" (head_yaw_std, head_pitch_std, head_roll_std, head_motion, brow_std, gaze_std,
+lipsync_r_bp, ...) and per-frame series (mouth opening, head pose, brow raise, gaze).
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from pathlib import Path
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "evaluate",
-        help="measure a talking-head video: lip-sync, identity, blinks, jitter, head motion",
+        help="measure a talking-head video: lip-sync, identity, blinks, head pose, brows, gaze",
         description="Measure a rendered talking-head video against its portrait and speech.",
     )
     p.add_argument("video", type=Path, help="the video to measure (MP4)")

@@ -1,0 +1,188 @@
+"""The painted mouth interior (core.engines.mouth) and its measure (core.evaluate.mouth_interior)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import cv2
+import numpy as np
+import pytest
+
+from core.engines.mouth.photomatch import PhotoStats, edge_sigma, estimate
+from core.engines.mouth.teeth import draw_arch
+from core.engines.warp import WarpEngine
+from core.evaluate.mouth_interior import frame_texture
+from core.motion import inner_gap, plan
+from core.types import Expression, Phone, RenderRequest
+from tests.core.test_motion_support import rig_of, synthetic_features
+
+LUMA = np.array([0.299, 0.587, 0.114])
+SIZE = 512
+
+
+def _speech(n: int = 50):
+    """Open vowels with a 'th' and an 'l' among them, loud throughout."""
+    labels = ["AA", "TH", "AA", "L", "AO", "AA", "DH", "AE"]
+    phones = [Phone(labels[k % len(labels)], 0.12 * k, 0.12 * k + 0.12, stressed=k % 2 == 0)
+              for k in range(int(n / 25 / 0.12))]
+    return synthetic_features(n, phones=phones, rms=np.full(n, 0.9), vad=np.ones(n))
+
+
+@lru_cache(maxsize=4)
+def _widest(name: str, size: int = SIZE):
+    """(frame, output-pixel landmarks, rig) of the widest planned opening of a portrait."""
+    if name == "astronaut":
+        import skimage.data
+
+        import core.face
+
+        rig = core.face.analyze(skimage.data.astronaut())
+    else:
+        rig = rig_of(name)
+    feats = _speech()
+    m = plan(rig, feats, Expression(head_motion=0))
+    i = int(np.argmax(inner_gap(m.landmarks)))
+    req = RenderRequest(rig=rig, features=feats, motion=m, size=size)
+    frame = WarpEngine().render_frame(req, i)
+    s = size / rig.image.shape[1]
+    return frame, (np.asarray(m.landmarks[i], np.float64) + 0.5) * s - 0.5, rig
+
+
+def _inner(shape, lm, erode=1):
+    m = np.zeros(shape[:2], np.uint8)
+    cv2.fillPoly(m, [np.round(lm[60:68]).astype(np.int32)], 1)
+    return cv2.erode(m, np.ones((2 * erode + 1,) * 2, np.uint8)) > 0
+
+
+def test_synthesised_teeth_are_separate_incisors():
+    """The column profile across the upper teeth dips at every tooth boundary: at least the
+    six front teeth (two incisors, two laterals, two canines) read as separate teeth."""
+    mm = 4.0
+    stats = PhotoStats(sigma=1.0, noise=0.0, grey=False, saturation=0.3)
+    sp = draw_arch(mm, np.array([225.0, 220, 205]), np.array([190.0, 110, 110]),
+                   np.array([40.0, 20, 20]), stats)
+    ox, oy = sp.origin
+    row = int(round(oy - 3.5 * mm))  # 3.5 mm above the central incisal edge
+    prof = sp.colour[row] @ LUMA
+    x = np.arange(len(prof))
+    span = np.abs(x - ox) < 17 * mm  # out to the canines
+    p = prof[span]
+    dips = [k for k in range(2, len(p) - 2)
+            if p[k] == p[k - 2:k + 3].min() and p[k] < 0.85 * max(p[max(0, k - 12):k + 13])]
+    assert len(dips) >= 5, dips
+    # and the teeth themselves are bright between the dips
+    assert np.percentile(p, 80) > 150
+
+
+def test_no_piano_keys_at_the_demo():
+    """Astronaut demo: the column profile inside the teeth has no periodic pattern with a
+    period shorter than a tooth (the old band's 'gaps' drew stripes every ~4 mm)."""
+    frame, lm, rig = _widest("astronaut")
+    inner = _inner(frame.shape, lm, 1)
+    ys, xs = np.nonzero(inner)
+    top = ys < np.percentile(ys, 50)
+    lum = frame.astype(np.float64) @ LUMA
+    x0 = xs.min()
+    prof = np.bincount(xs[top] - x0, lum[ys[top], xs[top]])
+    cnt = np.bincount(xs[top] - x0)
+    prof = prof[cnt > 0] / cnt[cnt > 0]
+    assert len(prof) > 16
+    prof = prof - np.convolve(prof, np.ones(9) / 9, "same")  # remove the broad shading
+    power = np.abs(np.fft.rfft(prof[4:-4] * np.hanning(len(prof) - 8))) ** 2
+    freqs = np.fft.rfftfreq(len(prof) - 8)
+    mouth_w = np.linalg.norm(lm[54] - lm[48])
+    tooth_px = 0.1 * mouth_w  # a lower incisor is ~11 % of the mouth width
+    short = (freqs > 1.0 / tooth_px) & (freqs < 0.45)
+    peak = power[short].max() / max(np.median(power[1:]), 1e-9)
+    assert peak < 60, peak
+
+
+@pytest.mark.parametrize("name", ["hallo_1.jpg", "hallo_2.jpg"])
+def test_interior_is_as_sharp_as_the_portrait(name):
+    """The painted interior's edges are blurred like the portrait's own (within 2x)."""
+    frame, lm, rig = _widest(name)
+    want = estimate(rig, SIZE).sigma
+    mask = cv2.dilate(_inner(frame.shape, lm, 0).astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+    got = edge_sigma(frame.astype(np.float32) @ LUMA.astype(np.float32), mask)
+    assert want / 2 <= got <= want * 2, (got, want)
+
+
+def test_greyscale_portrait_gets_a_grey_interior():
+    frame, lm, rig = _widest("hallo_3.jpg")
+    px = frame[_inner(frame.shape, lm, 1)].astype(int)
+    assert len(px) > 30
+    assert np.percentile(px.max(1) - px.min(1), 95) <= 10
+
+
+def test_lower_lip_and_tongue_differ():
+    """Just above the lower lip (tongue/teeth) and just below its inner edge (the lip) the
+    colours are clearly different: the lip does not blend into the tongue."""
+    frame, lm, rig = _widest("echomimic_a.png")
+    gap = float(inner_gap(lm[None])[0])
+    assert gap > 8
+    lip_h = float(np.linalg.norm(lm[57] - lm[66]))
+    img = frame.astype(np.float64)
+    c = lm[66]
+    above = img[int(c[1] - 0.25 * gap):int(c[1] - 2), int(c[0] - 3):int(c[0] + 4)].reshape(-1, 3)
+    below = img[int(c[1] + 0.3 * lip_h):int(c[1] + 0.6 * lip_h),
+                int(c[0] - 3):int(c[0] + 4)].reshape(-1, 3)
+    assert np.linalg.norm(above.mean(0) - below.mean(0)) > 30
+
+
+def test_texture_separates_a_real_mouth_from_a_flat_plate(peers):
+    """mouth_interior_texture is higher on a peer's widest frame (VASA-1) than on the same
+    frame with a flat two-tone plate painted into its mouth."""
+    from core.evaluate.metrics import mouth_opening
+    from core.evaluate.tracking import FaceTracker
+    from core.video import read_frames
+
+    video = peers / "vasa-1_10" / "gt.mp4"
+    if not video.is_file():
+        pytest.skip(f"{video} missing")
+    tr, best = FaceTracker(), (0.0, None, None)
+    for i, f in enumerate(read_frames(video)):
+        if i >= 60:
+            break
+        lm = tr.update(f)
+        if lm is not None:
+            o = float(mouth_opening(lm[None].astype(np.float64))[0])
+            if o > best[0]:
+                best = (o, f, lm.astype(np.float64))
+    _, frame, lm = best
+    assert frame is not None
+    real = frame_texture(frame, lm)
+    plate = frame.copy()
+    mask = _inner(frame.shape, lm, 0)
+    ys = np.nonzero(mask)[0]
+    split = ys.min() + 0.4 * (ys.max() - ys.min())
+    yy = np.arange(frame.shape[0])[:, None] * np.ones((1, frame.shape[1]))
+    plate[mask & (yy < split)] = (235, 235, 235)
+    plate[mask & (yy >= split)] = (25, 10, 10)
+    plate = cv2.GaussianBlur(plate, (0, 0), 0.8)
+    flat = frame_texture(plate, lm)
+    assert real is not None and flat is not None
+    assert real > 2 * flat and flat < 0.05, (real, flat)
+
+
+def test_lips_thin_when_spread_or_pressed_and_fill_when_rounded():
+    """Outer lip points move for lip volume; the inner edge (lip-sync) never moves."""
+    from core.engines.mouth.lips import shape_lips
+    from core.motion.landmarks import geometry
+
+    rig = rig_of("hallo_2.jpg")
+    geo = geometry(rig.landmarks)
+    lm = geo.rest.copy()
+
+    def upper_thickness(x):
+        return float((x[62] - x[51]) @ geo.ey)
+
+    base = upper_thickness(lm)
+    assert base > 2
+    spread, rounded = shape_lips(lm, geo, 0.2, 0.0), shape_lips(lm, geo, -0.26, 0.0)
+    pressed = shape_lips(lm, geo, 0.0, 1.0)
+    assert upper_thickness(spread) < 0.85 * base
+    assert upper_thickness(pressed) < 0.85 * base
+    assert upper_thickness(rounded) > 1.1 * base
+    for x in (spread, rounded, pressed):
+        assert np.array_equal(x[60:68], lm[60:68])
+    assert shape_lips(lm, geo, 0.0, 0.0) is lm  # rest: the portrait's own lips
