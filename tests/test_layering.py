@@ -1,4 +1,5 @@
-"""The layering rule: core imports neither studio nor ui; studio imports no ui and no Qt.
+"""The layering rule: core imports neither studio nor ui; studio imports no ui and no Qt;
+studio and ui import no av/PIL.
 
 Checked on the source (AST), so a lazy import inside a function counts too.
 """
@@ -12,7 +13,10 @@ ROOT = Path(__file__).resolve().parents[1]
 
 FORBIDDEN = {
     "core": ("studio", "ui", "PySide6", "pyqtgraph", "sqlalchemy", "alembic", "sounddevice"),
-    "studio": ("ui", "PySide6", "pyqtgraph", "shiboken6"),
+    "studio": ("ui", "PySide6", "pyqtgraph", "shiboken6", "av", "PIL"),
+    # media I/O is core's (core.media, core.video, core.audio.loader): the GUI decodes
+    # nothing itself, so a hostile file meets one set of checks
+    "ui": ("av", "PIL"),
 }
 
 
@@ -63,6 +67,18 @@ def test_import_linter_contracts():
                          timeout=120)
     assert res.returncode == 0, res.stdout[-4000:] + res.stderr[-2000:]
     assert "0 broken" in res.stdout
+
+
+def test_media_contract_has_no_exceptions():
+    """"studio and ui import no av/PIL" is enforced for every module: the contract carries
+    no ignore_imports allow-list (the GUI decodes through core.media)."""
+    import tomllib
+
+    cfg = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    media = next(c for c in cfg["tool"]["importlinter"]["contracts"]
+                 if set(c["forbidden_modules"]) == {"av", "PIL"})
+    assert set(media["source_modules"]) == {"studio", "ui"}
+    assert not media.get("ignore_imports")
 
 
 def test_import_linter_catches_a_violation(tmp_path):

@@ -182,14 +182,10 @@ class PreviewHost:
         return image
 
     def _decode_segment(self, timeline_id: int, seg) -> None:
-        import av
+        from core.media import video_frames  # decoding lives in core: ui imports no av
 
-        with av.open(str(seg.render_path)) as container:
-            for i, vf in enumerate(container.decode(video=0)):
-                if seg.start + i >= seg.end:
-                    break
-                self.cache.put((timeline_id, seg.spec_hash, seg.start + i),
-                               vf.to_ndarray(format="rgb24"))
+        for i, frame in enumerate(video_frames(seg.render_path, limit=seg.end - seg.start)):
+            self.cache.put((timeline_id, seg.spec_hash, seg.start + i), frame)
 
     def next_expression(self):
         with self.lock:

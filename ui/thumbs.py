@@ -14,18 +14,16 @@ import numpy as np
 from PySide6.QtCore import QPointF, Qt
 from PySide6.QtGui import QColor, QImage, QPainter, QPen
 
+from core.media import load_mono, thumbnail_rgb, waveform_peaks
 from ui.theme import ACCENT, BASE
+
+__all__ = ["envelope", "load_mono", "load_rgb", "portrait_thumbnail", "waveform_image"]
 
 
 def load_rgb(path: str | Path, max_side: int | None = None) -> np.ndarray:
-    """An image file as [H, W, 3] uint8 RGB, EXIF-rotated, optionally shrunk."""
-    from PIL import Image, ImageOps
-
-    with Image.open(path) as im:
-        im = ImageOps.exif_transpose(im).convert("RGB")
-        if max_side:
-            im.thumbnail((max_side, max_side))
-        return np.asarray(im).copy()
+    """An image file as [H, W, 3] uint8 RGB, EXIF-rotated, optionally shrunk (decoded by
+    core.media: ui never imports PIL)."""
+    return thumbnail_rgb(path, max_side)
 
 
 def portrait_thumbnail(path: str | Path, side: int = 96) -> QImage:
@@ -39,34 +37,7 @@ def portrait_thumbnail(path: str | Path, side: int = 96) -> QImage:
     return img.scaled(side, side, Qt.KeepAspectRatio, Qt.SmoothTransformation)
 
 
-def load_mono(path: str | Path) -> tuple[np.ndarray, int]:
-    """Audio as mono float32 plus its rate: core's loader (16 kHz) when present, else
-    soundfile at the file's own rate."""
-    try:
-        from core.audio.loader import load
-    except ImportError:
-        load = None
-    if load is not None:
-        wave = load(path)
-        return np.asarray(wave.samples, np.float32), int(wave.sample_rate)
-    import soundfile as sf
-
-    data, rate = sf.read(str(path), dtype="float32", always_2d=True)
-    return data.mean(axis=1), int(rate)
-
-
-def envelope(samples: np.ndarray, buckets: int) -> tuple[np.ndarray, np.ndarray]:
-    """Min and max of `samples` in `buckets` equal slices (the classic waveform strip)."""
-    n = len(samples)
-    if n == 0:
-        return np.zeros(buckets, np.float32), np.zeros(buckets, np.float32)
-    edges = np.linspace(0, n, buckets + 1).astype(np.int64)
-    edges[1:] = np.maximum(edges[1:], edges[:-1] + 1)
-    edges = np.minimum(edges, n)
-    starts = np.minimum(edges[:-1], n - 1)
-    lo = np.minimum.reduceat(samples, starts)
-    hi = np.maximum.reduceat(samples, starts)
-    return lo.astype(np.float32), hi.astype(np.float32)
+envelope = waveform_peaks  # the classic min/max waveform strip (core.media)
 
 
 def waveform_image(samples: np.ndarray, width: int = 160, height: int = 40,
