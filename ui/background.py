@@ -2,11 +2,13 @@
 
 Both run as ordinary `Worker`s (ui/tasks.py), each on its own `Lane`, because each keeps
 state that belongs to one thread:
-- the render lane keeps a `studio.queue.JobRunner` (its own Project instance and the built
-  engines, so the second job does not load models again) and runs queued jobs one at a time;
+- the render lane keeps a `studio.queue.JobRunner` (its own Project instance) and runs
+  queued jobs one at a time;
 - the preview lane keeps a Project instance and a frame cache, so scrubbing and playing stay
   responsive while a long render occupies the render lane. Requests are coalesced: only the
   newest wanted frame is computed.
+Both lanes (and the expression preview, and export) take their engines from ONE
+`studio.engines.EngineHost` (`Background.engine_host`), so a model loads once per window.
 Cancelling a single job goes through the database (`Project.cancel_job` from the GUI; the
 runner sees it between frames); the worker's cancel flag stops the whole queue (closing).
 """
@@ -23,7 +25,8 @@ from pathlib import Path
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 
-from ui.tasks import Lane, Throttle, Worker, create_worker
+from studio.engines import EngineHost
+from ui.tasks import Lane, Worker, create_worker
 
 log = logging.getLogger("ui.background")
 
@@ -60,27 +63,19 @@ class FrameCache:
 
 
 class RenderHost:
-    """Render-lane state: the job runner with its engines (built with the user's options)."""
+    """Render-lane state: the job runner, whose engines come from the app's one
+    `EngineHost` (shared with the preview lane, the expression preview and export)."""
 
-    def __init__(self, project_path: Path, engine_options: dict):
+    def __init__(self, project_path: Path, host: EngineHost):
         self.project_path = project_path
-        self.engine_options = dict(engine_options)
+        self.host = host
         self.runner = None
-
-    def _engine(self, name: str):
-        from studio import pipeline
-
-        options = {} if name == "warp" else self.engine_options
-        try:
-            return pipeline.create_engine(name, **options)
-        except TypeError:  # this engine takes no such option
-            return pipeline.create_engine(name)
 
     def _runner(self):
         if self.runner is None:
             from studio.queue import JobRunner
 
-            self.runner = JobRunner(self.project_path, engine_factory=self._engine)
+            self.runner = JobRunner(self.project_path, host=self.host)
         return self.runner
 
     def warm_up(self) -> None:
@@ -94,15 +89,14 @@ class RenderHost:
 
     def run_queue(self, worker: Worker) -> None:
         """Run queued jobs until none is left; events go to the GUI via `worker.send`."""
-        throttle = Throttle()
         current = {"id": -1}
 
         def progress(job, fraction: float, message: str) -> None:
             if job.id != current["id"]:
                 current["id"] = int(job.id)
                 worker.send(("started", int(job.id)))
-            if throttle.ready(final=float(fraction) >= 1.0):
-                worker.send(("progress", int(job.id), float(fraction), str(message)))
+            worker.send_progress(("progress", int(job.id), float(fraction), str(message)),
+                                 final=float(fraction) >= 1.0)
 
         def done(job) -> None:
             if job.id != current["id"]:  # finished without a progress call
@@ -123,8 +117,9 @@ class PreviewHost:
     playback reads sequential frames for free); an unrendered frame is an instant
     warp-engine frame from the studio."""
 
-    def __init__(self, project_path: Path):
+    def __init__(self, project_path: Path, host: EngineHost):
         self.project_path = project_path
+        self.host = host
         self.project = None
         self.cache = FrameCache()
         self.lock = threading.Lock()
@@ -137,6 +132,7 @@ class PreviewHost:
             from studio.project import Project
 
             self.project = Project.open(self.project_path)
+            self.project.use_engine_host(self.host)  # the render lane's engines
         return self.project
 
     def invalidate(self) -> None:
@@ -204,11 +200,19 @@ class PreviewHost:
             self.project = None
 
 
-def check_all_engines(options: dict) -> dict[str, tuple[bool, str]]:
-    from core import engines
-    from ui.settings import check_engine
+def check_all_engines(host: EngineHost) -> dict[str, tuple[bool, str]]:
+    """Whether each engine can run, asked of the host's own instances (engines load no
+    weights in their constructor; the first render then finds the engine built)."""
+    from studio import engines
 
-    return {name: check_engine(name, options)[1:] for name in engines.names()}
+    out: dict[str, tuple[bool, str]] = {}
+    for name in engines.names():
+        try:
+            ok, reason = host.get(name).available()
+        except Exception as exc:  # an engine that cannot even be built: show why
+            ok, reason = False, str(exc) or type(exc).__name__
+        out[name] = (bool(ok), str(reason))
+    return out
 
 
 class Background(QObject):
@@ -230,8 +234,12 @@ class Background(QObject):
         self.project_path = Path(project_path)
         self.render_lane = Lane("render", RENDER_NICE)
         self.preview_lane = Lane("preview", PREVIEW_NICE)
-        self.render_host = RenderHost(self.project_path, engine_options or {})
-        self.preview_host = PreviewHost(self.project_path)
+        # the one engine host of this project's window: the render lane, the preview, the
+        # expression preview and export all get their engines here (one model load), built
+        # with the app's engine settings under each timeline's own
+        self.engine_host = EngineHost(engine_options or {})
+        self.render_host = RenderHost(self.project_path, self.engine_host)
+        self.preview_host = PreviewHost(self.project_path, self.engine_host)
         self.ready = False
         self._renders: set[Worker] = set()
         self._render_pending = False
@@ -244,8 +252,7 @@ class Background(QObject):
         self.render_lane.start(create_worker(self.render_host.warm_up, name="warm-up"))
         # then ask every engine whether it can run (the inspector shows why not); on the
         # render lane, at its low priority, so the imports never stall the event loop
-        check = create_worker(check_all_engines, self.render_host.engine_options,
-                              name="engine check")
+        check = create_worker(check_all_engines, self.engine_host, name="engine check")
         check.connect(returned=self._on_engines_checked, finished=self._on_warmed)
         self.render_lane.start(check)
 

@@ -1,9 +1,12 @@
 """Export dialog: size, fps, quality, output path; progress, cancel, "open folder".
 
-The export runs as a pool task with its own Project instance (the render worker may be
-busy with the queue); `Project.export_video` renders whatever is missing, concatenates the
-segment renders, muxes the audio and writes atomically, so a cancelled export leaves no
-file behind.
+The export runs as a pool task with its own Project instance. It renders nothing itself:
+segments that are not rendered are queued as jobs and the app's render lane runs them
+(`export_video(..., run_jobs=False)`: no second runner, no second model load); the export
+waits for those jobs, then concatenates the segment renders, muxes the audio and writes
+atomically, so a cancelled export leaves no file behind (queued renders stay in the render
+queue: they are the timeline's own segments). While it waits, the render lane's progress
+for its jobs shows here.
 """
 
 from __future__ import annotations
@@ -27,7 +30,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ui.tasks import Worker, create_worker, run, with_project
+from core.types import CRF_RANGE, FPS_RANGE, SIZE_RANGE
+from ui.tasks import Worker, create_worker, run
 from ui.theme import DIM
 
 QUALITIES = (("High (CRF 18)", 18), ("Good (CRF 23)", 23), ("Small file (CRF 28)", 28))
@@ -35,12 +39,19 @@ QUALITIES = (("High (CRF 18)", 18), ("Good (CRF 23)", 23), ("Small file (CRF 28)
 
 class ExportDialog(QDialog):
     finished_export = Signal(str)  # output path
+    queued = Signal(int)  # number of render jobs the export queued for the render lane
     failed_export = Signal(str)  # message
 
     open_url = staticmethod(QDesktopServices.openUrl)  # tests replace it
 
-    def __init__(self, project_path, timeline, parent: QWidget | None = None):
+    def __init__(self, project_path, timeline, parent: QWidget | None = None,
+                 background=None):
+        """`background`: the open project's `ui.background.Background`, whose render lane
+        renders the missing segments and whose engine host the export uses. Without one
+        (a dialog on its own) the export renders inline, like the CLI."""
         super().__init__(parent)
+        self.background = background
+        self.job_ids: set[int] = set()
         self.setWindowTitle(f"Export {timeline.name}")
         self.setObjectName("ExportDialog")
         self.project_path = Path(project_path)
@@ -49,18 +60,22 @@ class ExportDialog(QDialog):
         self.out_path: Path | None = None
 
         self.size = QComboBox()
-        sizes = sorted({timeline.size, 256, 384, 512, 768, 1024})
+        sizes = sorted(s for s in {timeline.size, 256, 384, 512, 768, 1024}
+                       if SIZE_RANGE.min <= s <= SIZE_RANGE.max)
         for s in sizes:
             label = f"{s} × {s}" + ("  (timeline)" if s == timeline.size else "")
             self.size.addItem(label, s)
         self.size.setCurrentIndex(self.size.findData(timeline.size))
         self.fps = QSpinBox()
-        self.fps.setRange(1, 120)
+        self.fps.setRange(int(FPS_RANGE.min), int(FPS_RANGE.max))
+        self.fps.setToolTip(FPS_RANGE.label)
         self.fps.setValue(int(timeline.fps))
         self.fps.setSuffix(" fps")
         self.quality = QComboBox()
+        self.quality.setToolTip(CRF_RANGE.label)
         for label, crf in QUALITIES:
-            self.quality.addItem(label, crf)
+            if CRF_RANGE.min <= crf <= CRF_RANGE.max:
+                self.quality.addItem(label, crf)
         default = self.project_path / "exports" / f"{_safe(timeline.name)}.mp4"
         self.path_edit = QLineEdit(str(default))
         browse = QPushButton("Browse…")
@@ -107,6 +122,8 @@ class ExportDialog(QDialog):
         self.cancel_btn.clicked.connect(self.cancel)
         self.close_btn.clicked.connect(self.close)
         self.open_btn.clicked.connect(self.open_folder)
+        if background is not None:
+            background.jobProgress.connect(self._on_job_progress)
 
     def _browse(self) -> None:
         path, _ = QFileDialog.getSaveFileName(self, "Export video", self.path_edit.text(),
@@ -126,22 +143,57 @@ class ExportDialog(QDialog):
         fps = int(self.fps.value())
         crf = int(self.quality.currentData())
         timeline_id = self.timeline.id
+        self.job_ids = set()
         if out.parent == self.project_path / "exports":
             out.parent.mkdir(parents=True, exist_ok=True)
 
-        def work(project, progress, cancel):
-            return project.export_video(timeline_id, out, size=size, fps=fps, crf=crf,
-                                        progress=progress, cancel=cancel)
+        background = self.background
+        host = background.engine_host if background is not None else None
 
-        self.task = create_worker(with_project(self.project_path, work), pass_worker=True,
-                                  name="export")
+        def work(worker: Worker):
+            from studio.project import Project
+
+            project = Project.open(self.project_path)
+            try:
+                if host is not None:
+                    project.use_engine_host(host)  # the window's one engine host
+                    # queue what is missing, then hand the ids to the GUI, which wakes the
+                    # render lane; export_video finds these same jobs (enqueue returns a
+                    # segment's active job instead of a duplicate) and waits for them
+                    project.verify_renders(timeline_id)
+                    jobs = project.enqueue(timeline_id)
+                    worker.send(("queued", [j.id for j in jobs]))
+                return project.export_video(timeline_id, out, size=size, fps=fps, crf=crf,
+                                            progress=worker.progress,
+                                            cancel=worker.is_cancelled,
+                                            run_jobs=host is None)
+            finally:
+                project.close()
+
+        self.task = create_worker(work, pass_worker=True, name="export")
         self.progress.setValue(0)
         self.status.setText("Exporting…")
         self.export_btn.setEnabled(False)
         self.cancel_btn.setEnabled(True)
         self.open_btn.setVisible(False)
-        self.task.connect(returned=self._done, errored=self._failed, progress=self._progress)
+        self.task.connect(returned=self._done, errored=self._failed, progress=self._progress,
+                          yielded=self._on_event)
         run(self.task)
+
+    def _on_event(self, event) -> None:
+        kind, ids = event
+        if kind == "queued" and self.background is not None:
+            self.job_ids = set(ids)
+            if ids:
+                self.queued.emit(len(ids))
+                self.status.setText(f"Rendering {len(ids)} segment(s) in the render queue "
+                                    "first…")
+                self.background.wake_queue()
+
+    def _on_job_progress(self, job_id: int, fraction: float, message: str) -> None:
+        """The render lane's progress on one of this export's jobs."""
+        if self.running and job_id in self.job_ids:
+            self.status.setText(f"Rendering for the export: {message}")
 
     def cancel(self) -> None:
         if self.task is not None:
@@ -150,7 +202,8 @@ class ExportDialog(QDialog):
 
     def _progress(self, fraction: float, message: str) -> None:
         self.progress.setValue(int(round(fraction * 1000)))
-        if message:
+        # while the render lane works for it, its job messages are the more precise ones
+        if message and not (self.job_ids and message.startswith("waiting")):
             self.status.setText(message)
 
     def _done(self, path) -> None:

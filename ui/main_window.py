@@ -299,7 +299,9 @@ class MainWindow(QMainWindow):
         from ui.changes import JOBS
         from ui.export_dialog import ExportDialog
 
-        dlg = ExportDialog(s.project.path, s.project.timeline(s.timeline_id), self)
+        dlg = ExportDialog(s.project.path, s.project.timeline(s.timeline_id), self,
+                           background=s.background)
+        dlg.queued.connect(lambda _n: s.notify(JOBS))  # the queue panel shows its renders
         dlg.finished_export.connect(lambda p: (s.status(f"Exported {p}"), s.notify(JOBS)))
         dlg.failed_export.connect(s.show_error)
         dlg.setModal(False)

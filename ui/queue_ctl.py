@@ -7,11 +7,15 @@ timeline that has jobs), so they survive reopening and jobs of other timelines a
 
 from __future__ import annotations
 
-from PySide6.QtCore import QObject, QTimer
+from PySide6.QtCore import QObject, Qt, QTimer
+from PySide6.QtGui import QGuiApplication
 
 from ui.changes import JOBS, Changes
 from ui.queue_panel import QueuePanel
 from ui.session import Session
+
+OTHER_PROCESS_POLL_MS = 5000
+"""How often the queue looks at the database for jobs another process runs."""
 
 
 class QueueController(QObject):
@@ -32,10 +36,17 @@ class QueueController(QObject):
         queue.clearRequested.connect(self.clear_finished_jobs)
         queue.renderAllRequested.connect(self.render_all)
         session.hub.subscribe(self.on_changes)
-        self.poll_timer = QTimer(self)  # catches progress made by other processes (CLI)
-        self.poll_timer.setInterval(1500)
+        # Job state reaches the GUI one way: the render lane's signals (started, progress,
+        # finished). Only jobs run by ANOTHER process (a CLI `render` on the same project)
+        # need a look at the database: on window focus, and every 5 s while the list shows
+        # queued/running jobs that our own render lane is not running.
+        self.poll_timer = QTimer(self)
+        self.poll_timer.setInterval(OTHER_PROCESS_POLL_MS)
         self.poll_timer.timeout.connect(self._poll)
         self.poll_timer.start()
+        app = QGuiApplication.instance()
+        if app is not None:
+            app.applicationStateChanged.connect(self._on_app_state)
 
     def attach(self, background) -> None:
         background.jobStarted.connect(self._on_job_started)
@@ -155,8 +166,15 @@ class QueueController(QObject):
             s.status("Render queue finished")
 
     def _poll(self) -> None:
+        """Refresh only for work this window does not run itself (see __init__)."""
         s = self.s
-        if s.project is not None and s.background is not None and s.background.rendering:
+        if s.project is None or (s.background is not None and s.background.rendering):
+            return
+        if any(j.state in ("queued", "running") for j in self.jobs):
+            self.refresh_jobs()
+
+    def _on_app_state(self, state) -> None:
+        if state == Qt.ApplicationActive and self.s.project is not None:
             self.refresh_jobs()
 
     def clear(self) -> None:

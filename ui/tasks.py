@@ -113,6 +113,14 @@ class Worker(QRunnable):
         if self._throttle.ready(final=float(fraction) >= 1.0):
             self.signals.progress.emit(float(fraction), str(message))
 
+    def send_progress(self, value: Any, final: bool = False) -> None:
+        """`send` through the same throttle as `progress`: for progress events that carry
+        more than (fraction, message), e.g. the render lane's (job id, fraction, message).
+        The studio hands listeners every frame unthrottled (only its db writes are
+        throttled), so this is the GUI's one rate limit on progress signals."""
+        if self._throttle.ready(final=final):
+            self.signals.yielded.emit(value)
+
     def is_cancelled(self) -> bool:
         return self._cancel.is_set()
 
