@@ -15,6 +15,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from core.types import FPS_RANGE, SIZE_RANGE
+from ui.controls import set_spin_range, size_choices
 from ui.inspector import set_engine_items
 from ui.wording import friendly
 
@@ -50,12 +52,13 @@ class NewTimelineDialog(QDialog):
                                      f"{friendly(bad[0][1])}")
         self.engine_hint.setVisible(bool(bad))
         self.size = QComboBox()
-        for s in (256, 384, 512, 768):
+        self.size.setToolTip(SIZE_RANGE.label)
+        for s in size_choices():
             self.size.addItem(f"{s} px", s)
-        self.size.setCurrentIndex(2)
+        self.size.setCurrentIndex(max(self.size.findData(int(SIZE_RANGE.default)), 0))
         self.fps = QSpinBox()
-        self.fps.setRange(1, 60)
-        self.fps.setValue(25)
+        set_spin_range(self.fps, FPS_RANGE)
+        self.fps.setValue(int(FPS_RANGE.default))
         self.preset = QComboBox()
         self.preset.addItem("(none)", None)
         for p in presets:

@@ -20,7 +20,6 @@ from PySide6.QtWidgets import (
     QPlainTextEdit,
     QPushButton,
     QScrollArea,
-    QSlider,
     QSpinBox,
     QStackedWidget,
     QToolButton,
@@ -28,81 +27,20 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.types import Expression
+from core.motion.emotion_words import apply_prompt
+from core.types import SEED_RANGE, SIZE_RANGE, STRENGTH_RANGE, Expression
+from ui.controls import (
+    PRESET_EXPRESSION_FIELDS,
+    SEGMENT_EXPRESSION_FIELDS,
+    ExpressionEditor,
+    ValueSlider,
+    prompt_words_text,
+    set_spin_range,
+    size_choices,
+)
 from ui.preview import FrameView
 from ui.theme import DIM, STATE_COLORS, STATE_LABELS
 from ui.wording import friendly
-
-EXPRESSION_CONTROLS = (
-    # field, label, min, max (slider units are hundredths)
-    ("smile", "Smile", -1.0, 1.0),
-    ("brows", "Brows", -1.0, 1.0),
-    ("head_motion", "Head motion", 0.0, 2.0),
-    ("blink_rate", "Blink rate", 0.0, 3.0),
-)
-
-
-class ValueSlider(QWidget):
-    """A float slider with a value label; `moved` while dragging, `committed` when done."""
-
-    moved = Signal(float)
-    committed = Signal(float)
-
-    def __init__(self, lo: float, hi: float, value: float = 0.0, fmt: str = "{:+.2f}"):
-        super().__init__()
-        self.fmt = fmt
-        self.slider = QSlider(Qt.Horizontal)
-        self.slider.setRange(int(round(lo * 100)), int(round(hi * 100)))
-        self.label = QLabel()
-        self.label.setMinimumWidth(44)
-        self.label.setAlignment(Qt.AlignRight | Qt.AlignVCenter)
-        row = QHBoxLayout(self)
-        row.setContentsMargins(0, 0, 0, 0)
-        row.addWidget(self.slider, 1)
-        row.addWidget(self.label)
-        self.set_value(value)
-        self.slider.valueChanged.connect(self._on_change)
-        self.slider.sliderReleased.connect(lambda: self.committed.emit(self.value()))
-
-    def value(self) -> float:
-        return self.slider.value() / 100.0
-
-    def set_value(self, value: float) -> None:
-        self.slider.blockSignals(True)
-        self.slider.setValue(int(round(value * 100)))
-        self.slider.blockSignals(False)
-        self.label.setText(self.fmt.format(value))
-
-    def _on_change(self, _v: int) -> None:
-        self.label.setText(self.fmt.format(self.value()))
-        self.moved.emit(self.value())
-        if not self.slider.isSliderDown():  # keyboard / click / programmatic change
-            self.committed.emit(self.value())
-
-
-class ExpressionEditor(QWidget):
-    changed = Signal(object)  # Expression, while dragging
-    committed = Signal(object)  # Expression, final
-
-    def __init__(self):
-        super().__init__()
-        form = QFormLayout(self)
-        form.setContentsMargins(0, 0, 0, 0)
-        self.sliders: dict[str, ValueSlider] = {}
-        for name, label, lo, hi in EXPRESSION_CONTROLS:
-            s = ValueSlider(lo, hi, getattr(Expression(), name),
-                            "{:+.2f}" if lo < 0 else "{:.2f}")
-            s.moved.connect(lambda _v: self.changed.emit(self.expression()))
-            s.committed.connect(lambda _v: self.committed.emit(self.expression()))
-            form.addRow(label, s)
-            self.sliders[name] = s
-
-    def expression(self) -> Expression:
-        return Expression(**{k: s.value() for k, s in self.sliders.items()})
-
-    def set_expression(self, e: Expression) -> None:
-        for k, s in self.sliders.items():
-            s.set_value(getattr(e, k))
 
 
 def _title(text: str) -> QLabel:
@@ -137,9 +75,9 @@ class SegmentPage(QWidget):
         self.preset_combo = QComboBox()
         self.seed_check = QCheckBox("Own seed")
         self.seed_spin = QSpinBox()
-        self.seed_spin.setRange(0, 2**31 - 1)
+        set_spin_range(self.seed_spin, SEED_RANGE)
         self.expr_check = QCheckBox("Own expression")
-        self.expr = ExpressionEditor()
+        self.expr = ExpressionEditor(SEGMENT_EXPRESSION_FIELDS)
 
         box = QGroupBox("Overrides")
         form = QFormLayout(box)
@@ -263,9 +201,10 @@ class TimelinePage(QWidget):
         self.engine_status: dict[str, tuple[bool, str]] = {}
         self.preset = QComboBox()
         self.seed = QSpinBox()
-        self.seed.setRange(0, 2**31 - 1)
+        set_spin_range(self.seed, SEED_RANGE)
         self.size = QComboBox()
-        for s in (256, 384, 512, 768):
+        self.size.setToolTip(SIZE_RANGE.label)
+        for s in size_choices():
             self.size.addItem(f"{s} px", s)
         form = QFormLayout()
         form.addRow("Engine", self.engine)
@@ -335,7 +274,7 @@ class TimelinePage(QWidget):
         self.preset.setCurrentIndex(max(self.preset.findData(t.preset_id), 0))
         self.seed.setValue(t.seed)
         idx = self.size.findData(t.size)
-        if idx < 0:
+        if idx < 0 and SIZE_RANGE.min <= t.size <= SIZE_RANGE.max:
             self.size.addItem(f"{t.size} px", t.size)
             idx = self.size.findData(t.size)
         self.size.setCurrentIndex(idx)
@@ -375,8 +314,16 @@ class PresetPage(QWidget):
         self.negative = QPlainTextEdit()
         self.negative.setPlaceholderText("what to avoid")
         self.negative.setMaximumHeight(44)
-        self.strength = ValueSlider(0.0, 2.0, 1.0, "{:.2f}")
-        self.expr = ExpressionEditor()
+        self.strength = ValueSlider(STRENGTH_RANGE.min, STRENGTH_RANGE.max,
+                                    STRENGTH_RANGE.default, "{:.2f}")
+        self.strength.setToolTip(STRENGTH_RANGE.label)
+        # which prompt words each engine can use, live while typing
+        self.prompt_words = QLabel("")
+        self.prompt_words.setObjectName("PromptWords")
+        self.prompt_words.setWordWrap(True)
+        self.prompt_words.setTextFormat(Qt.PlainText)
+        self.prompt_words.setStyleSheet(f"color: {DIM};")
+        self.expr = ExpressionEditor(PRESET_EXPRESSION_FIELDS)
         self.view = FrameView()
         self.view.placeholder = "live preview\n(needs a timeline)"
         self.view.setMinimumSize(140, 130)
@@ -391,18 +338,21 @@ class PresetPage(QWidget):
         self.prompt_toggle.setCheckable(True)
         self.prompt_toggle.setToolButtonStyle(Qt.ToolButtonTextBesideIcon)
         self.prompt_toggle.setArrowType(Qt.RightArrow)
-        self.prompt_toggle.setText("Prompt (diffusion engine only)")
+        self.prompt_toggle.setText("Prompt")
         self.prompt_toggle.setAutoRaise(True)
         self.prompt_box = QWidget()
         form = QFormLayout(self.prompt_box)
         form.setContentsMargins(0, 0, 0, 0)
-        self.prompt_hint = QLabel("Prompt, negative prompt and strength steer the diffusion "
-                                  "engine; the warp engine ignores them and uses only the "
-                                  "expression.")
+        self.prompt_hint = QLabel("The warp engine understands the prompt's emotion words "
+                                  "(\u201cslightly smiling\u201d, \u201cvery sad\u201d, "
+                                  "\u201ccalm\u201d) where the sliders are left at their "
+                                  "defaults; the diffusion engine uses the whole prompt, the "
+                                  "negative prompt and the strength.")
         self.prompt_hint.setWordWrap(True)
         self.prompt_hint.setStyleSheet(f"color: {DIM};")
         form.addRow(self.prompt_hint)
         form.addRow("Prompt", self.prompt)
+        form.addRow(self.prompt_words)
         form.addRow("Negative", self.negative)
         form.addRow("Strength", self.strength)
         self.prompt_box.setVisible(False)
@@ -420,7 +370,8 @@ class PresetPage(QWidget):
         self._debounce = QTimer(self)
         self._debounce.setSingleShot(True)
         self._debounce.setInterval(120)
-        self._debounce.timeout.connect(lambda: self.previewRequested.emit(self.expr.expression()))
+        self._debounce.timeout.connect(
+            lambda: self.previewRequested.emit(self.preview_expression()))
 
         self.name.editingFinished.connect(lambda: self._emit(name=self.name.text().strip()))
         self._text_timer = QTimer(self)
@@ -428,6 +379,8 @@ class PresetPage(QWidget):
         self._text_timer.setInterval(600)
         self._text_timer.timeout.connect(self._commit_text)
         self.prompt.textChanged.connect(self._text_timer.start)
+        self.prompt.textChanged.connect(self._show_prompt_words)
+        self.prompt.textChanged.connect(self._debounce.start)  # words change the preview
         self.negative.textChanged.connect(self._text_timer.start)
         self.strength.committed.connect(lambda v: self._emit(strength=v))
         self.expr.changed.connect(lambda _e: self._debounce.start())
@@ -438,6 +391,14 @@ class PresetPage(QWidget):
     def _fold_prompt(self, shown: bool) -> None:
         self.prompt_box.setVisible(shown)
         self.prompt_toggle.setArrowType(Qt.DownArrow if shown else Qt.RightArrow)
+
+    def preview_expression(self) -> Expression:
+        """What the warp engine renders for this preset: the sliders plus the prompt's
+        emotion words (studio.specs.render_expression does the same for renders)."""
+        return apply_prompt(self.expr.expression(), self.prompt.toPlainText())
+
+    def _show_prompt_words(self) -> None:
+        self.prompt_words.setText(prompt_words_text(self.prompt.toPlainText()))
 
     def _on_expr_committed(self, e: Expression) -> None:
         self._emit(expression=e)
@@ -459,7 +420,7 @@ class PresetPage(QWidget):
 
     def set_preset(self, p) -> None:
         self.preset = p
-        self.prompt_toggle.setText("Prompt (diffusion engine only)" +
+        self.prompt_toggle.setText("Prompt" +
                                    (" · set" if p.prompt or p.negative_prompt else ""))
         for w in (self.name, self.prompt, self.negative):
             w.blockSignals(True)
@@ -473,6 +434,7 @@ class PresetPage(QWidget):
         self._text_timer.stop()
         self.strength.set_value(p.strength)
         self.expr.set_expression(p.expression)
+        self._show_prompt_words()
         self._debounce.start()
 
     def show_preview(self, frame) -> None:

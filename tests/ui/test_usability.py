@@ -306,7 +306,7 @@ def test_help_menu_undo_text_and_small_wording(make_window, qtbot, project_copy)
     lib.tabs.setCurrentIndex(1)
     assert not lib.drop_hint.isHidden() and lib.acceptDrops()
     hint = win.inspector.preset_page.prompt_hint.text()
-    assert "warp engine ignores" in hint
+    assert "warp engine understands" in hint and "diffusion engine uses" in hint
     from ui.theme import transport_icon
 
     img = transport_icon("play").pixmap(20, 20).toImage()
