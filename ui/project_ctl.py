@@ -136,6 +136,11 @@ class ProjectController(QObject):
             return
         self.save_state()
         w.preview.player.pause()
+        # an export waits for this project's render lane: stop it (no file is left) first
+        export = getattr(w, "export_window", None)
+        if export is not None:
+            export.close()
+            w.export_window = None
         if s.background is not None:
             s.background.stop()
             s.background = None

@@ -156,3 +156,21 @@ def test_send_progress_shares_the_workers_throttle(qtbot):
     worker.progress(0.5, "dropped too")
     worker.send_progress("last", final=True)
     assert seen == ["first", "last"]
+
+
+def test_closing_the_project_stops_a_waiting_export(make_window, qtbot, project_copy,
+                                                    tmp_path):
+    """An export waiting for the render lane is cancelled when its project closes (else it
+    would wait for a lane that is gone); it leaves no file."""
+    win = open_window(make_window, qtbot, _small(project_copy))
+    dlg = win.export_dialog()
+    out = tmp_path / "never.mp4"
+    dlg.path_edit.setText(str(out))
+    failed: list[str] = []
+    dlg.failed_export.connect(failed.append)
+    qtbot.mouseClick(dlg.export_btn, Qt.LeftButton)
+    assert dlg.running
+    win.project_ctl.close_project()
+    wait_for(qtbot, lambda: not dlg.running, timeout=60, what="export stopped")
+    assert failed == ["cancelled"] and not out.exists()
+    assert win.export_window is None
