@@ -17,6 +17,7 @@ from core.errors import InputError
 from core.evaluate import eyes as E
 from core.evaluate import metrics as M
 from core.evaluate import pose as P
+from core.evaluate.lipgap import lip_gap
 from core.evaluate.mouth_interior import WidestFrames, mouth_interior_texture
 from core.evaluate.sheet import contact_sheet, sample_indices, write_sheet
 from core.evaluate.tracking import FaceTracker, descriptor, detect
@@ -160,6 +161,7 @@ def evaluate(
     nan68 = np.full((68, 2), np.nan, np.float32)
     widest = WidestFrames()
     nan2 = np.full(2, np.nan)
+    mouth = []
     for i, frame in enumerate(read_frames(video_path)):
         lm = tracker.update(frame)
         rows.append(nan68 if lm is None else lm)
@@ -167,8 +169,11 @@ def evaluate(
         # a Face Mesh tracker keeps the frame's core.types.FaceMesh (3-D points, irises) as
         # `mesh`; a 68-point tracker has none
         meshes.append(getattr(tracker, "mesh", None) if lm is not None else None)
+        # the mouth opening is read from the image between the tracked lips (lipgap: the
+        # Face Mesh's own inner lips stay apart on closed lips and under-read wide ones)
+        mouth.append(np.nan if lm is None else lip_gap(frame, lm))
         if lm is not None:
-            widest.offer(i, frame, lm, float(M.mouth_opening(lm[None].astype(np.float64))[0]))
+            widest.offer(i, frame, lm, mouth[-1])
         if i in keep_id or i in keep_sheet:
             kept[i] = frame
     t_track = time.perf_counter() - t0
@@ -177,9 +182,9 @@ def evaluate(
         raise InputError(video_path, "contains no decodable video frames")
     lms = np.stack(rows).astype(np.float64)
     found = np.isfinite(lms).all(axis=(1, 2))
-    mouth = np.full(n, np.nan)
+    mouth = np.asarray(mouth, dtype=np.float64)
+    mouth[~found] = np.nan
     ear = np.full(n, np.nan)
-    mouth[found] = M.mouth_opening(lms[found])
     ear[found] = M.eye_aspect_ratio(lms[found])
 
     res: dict[str, dict] = {}
