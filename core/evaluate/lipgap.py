@@ -34,7 +34,11 @@ DARK_FRAC = 0.6
 bright but colourless, the cavity dark; a closed-lip seam dips to ~0.8 of the lips'
 brightness and stays red (it reads 0)."""
 MIN_CHROMA = 6.0
-"""Below this red-minus-green (8-bit levels) at the lips the video has no colour to go by."""
+"""Below this red-minus-green (8-bit levels) at the lips the video has no colour to go by
+(a grey photo, like the statue hallo_5.jpg, renders grey lips, seam and teeth; by
+brightness alone its dark closed-lip seam read 0.04-0.06 and its grey teeth as lips, r
+0.11 against the drawn gap): lip_gap is NaN there and the caller falls back to the mesh
+(see mouth_series)."""
 
 
 def _colour(frame: np.ndarray, pts: np.ndarray) -> np.ndarray:
@@ -70,8 +74,10 @@ def lip_gap(frame: np.ndarray, lm: np.ndarray) -> float:
     bot = float(np.dot(lm[56:59].mean(0) - centre, down)) + MARGIN * iod
     lo_win = float(np.dot(lm[61:64].mean(0) - centre, down)) - WINDOW * iod
     hi_win = float(np.dot(lm[65:68].mean(0) - centre, down)) + WINDOW * iod
+    if not (np.isfinite(iod) and iod >= 1.0 and np.isfinite([top, bot]).all()):
+        return float("nan")  # degenerate landmarks
     t = np.arange(top, bot, STEP * iod)
-    if not np.isfinite(iod) or iod < 1.0 or len(t) < 8:
+    if len(t) < 8:
         return float("nan")
     base = centre[None] + np.outer(np.asarray(PROFILE_U) * half, axis)  # [k, 2]
     pts = base[:, None, :] + t[None, :, None] * down[None, None, :]  # [k, m, 2]
@@ -81,15 +87,17 @@ def lip_gap(frame: np.ndarray, lm: np.ndarray) -> float:
     gaps = []
     for y, c in zip(luma, chroma, strict=True):
         ref_c = float(np.percentile(c, 90))
-        if ref_c < MIN_CHROMA:  # a grey video: brightness alone
-            lips = np.ones(len(c), bool)
-            ref_y = float(np.median(y))
-        else:
-            lips = c >= LIP_FRAC * ref_c
-            ref_y = float(np.median(y[c >= 0.8 * ref_c]))
+        if ref_c < MIN_CHROMA:  # no colour: lips, seam and grey teeth are not told apart
+            gaps.append(np.nan)
+            continue
+        lips = c >= LIP_FRAC * ref_c
+        ref_y = float(np.median(y[c >= 0.8 * ref_c]))
         interior = ~lips | (y < DARK_FRAC * ref_y)
         gaps.append(_run_through(interior, t, lo_win, hi_win) / iod)
-    return float(np.median(gaps))
+    gaps = np.asarray(gaps)
+    if np.isnan(gaps).sum() > len(gaps) // 2:
+        return float("nan")
+    return float(np.nanmedian(gaps))
 
 
 def _run_through(interior: np.ndarray, t: np.ndarray, lo: float, hi: float) -> float:
@@ -112,3 +120,24 @@ def _run_through(interior: np.ndarray, t: np.ndarray, lo: float, hi: float) -> f
             last = t[j]
         i = j + 1
     return 0.0 if first is None else float(last - first + (t[1] - t[0]))
+
+
+def mouth_series(gaps: np.ndarray, mesh_opening: np.ndarray) -> tuple[np.ndarray, str]:
+    """Per-frame mouth opening of a clip and how it was read.
+
+    `gaps`: lip_gap per frame (NaN without a face or without colour); `mesh_opening`: the
+    landmarks' own inner-lip gap (metrics.mouth_opening; NaN without a face). The image
+    reading is used when most tracked frames had colour. Otherwise (a grey video) the
+    landmarks' gap minus the clip's closed floor (its 5th percentile): the Face Mesh keeps
+    closed lips ~0.015-0.02 IOD apart, so the raw gap never reads closed, while the floor
+    subtracted it does; the mesh under-reads openings (~0.3x on warp renders), which the
+    ratio-based measures (rest ratio, bilabial closure, lip-sync r) do not see.
+    """
+    gaps = np.asarray(gaps, np.float64)
+    mesh = np.asarray(mesh_opening, np.float64)
+    face = np.isfinite(mesh)
+    if face.sum() == 0 or np.isfinite(gaps[face]).mean() >= 0.5:
+        return gaps, "image: interior between the lips (core.evaluate.lipgap)"
+    floor = float(np.percentile(mesh[face], 5))
+    return np.clip(mesh - floor, 0, None), (
+        f"grey video: Face Mesh inner lips minus the clip's closed floor ({floor:.3f} IOD)")
