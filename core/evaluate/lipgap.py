@@ -28,17 +28,29 @@ MARGIN = 0.06
 """Profile extension beyond the outer lip contour (IOD units): skin at both ends."""
 WINDOW = 0.03
 """The interior must reach within this (IOD) of the mesh's inner-lip points."""
-LIP_FRAC = 0.6
+LIP_FRAC = 0.7
 DARK_FRAC = 0.6
 """Interior thresholds, fractions of the lips' red-minus-green and brightness: teeth are
 bright but colourless, the cavity dark; a closed-lip seam dips to ~0.8 of the lips'
-brightness and stays red (it reads 0)."""
-MIN_CHROMA = 6.0
-"""Below this red-minus-green (8-bit levels) at the lips the video has no colour to go by
-(a grey photo, like the statue hallo_5.jpg, renders grey lips, seam and teeth; by
-brightness alone its dark closed-lip seam read 0.04-0.06 and its grey teeth as lips, r
-0.11 against the drawn gap): lip_gap is NaN there and the caller falls back to the mesh
-(see mouth_series)."""
+brightness and stays red (it reads 0). Chosen on warp renders of hallo_1 (384 and 256
+px; at 256 px a 0.05 IOD opening is 2-3 px and its blurred interior is only a little less
+red than the lips: 0.6 read it closed, r 0.90 -> 0.93 with 0.7) and VASA-1 frames with
+pressed lips (still 0.000 with 0.7; a brightness cut of 0.8 reads them 0.02-0.04)."""
+OUTER = np.array([50, 51, 52, 56, 57, 58])
+INNER = np.array([61, 62, 63, 65, 66, 67])
+BODY = 0.35
+"""The lips' own colour is read at these points: a third of the way from the outer lip
+contour (which the mesh tracks well) to the inner one (which it places inside an open
+mouth), i.e. on the lip's body. Not the reddest pixels around: a painted or shadowed
+interior can be redder than pale or grey lips."""
+MIN_CHROMA = 15.0
+"""Below this red-minus-green (8-bit levels) on the lips the video has no colour to go by:
+lip_gap is NaN and the caller falls back to the mesh (see mouth_series). Lips measured on
+the colour sample portraits 70-115, the peers' videos 46-136; the sepia statue hallo_5.jpg 4.5 (6-8
+once encoded), the black-and-white hallo_3.jpg 0. By brightness alone (darker than the
+lips = cavity, brighter = teeth) grey renders read r 0.76 (hallo_3) and -0.6 (hallo_5:
+its closed-lip seam is a thick dark line, its teeth as grey as its lips) against the
+drawn gap; the mesh minus its floor reads 0.55 and 0.71."""
 
 
 def _colour(frame: np.ndarray, pts: np.ndarray) -> np.ndarray:
@@ -59,7 +71,8 @@ def lip_gap(frame: np.ndarray, lm: np.ndarray) -> float:
     its red-minus-green is under LIP_FRAC of that or it is darker than DARK_FRAC of the
     lips' brightness. Measured (hallo_1 + echomimic_en warp render at 384 px, 131 frames,
     against the renderer's own drawn lip landmarks): r 0.97, slope 1.16, every closed frame
-    0.000; the mesh's inner lips alone: r 0.84, slope 0.28, closed 0.015.
+    0.000 (at 256 px: r 0.93, slope 1.07); the mesh's inner lips alone: r 0.86, slope 0.31,
+    closed 0.018.
     """
     lm = np.asarray(lm, np.float64)
     iod = float(np.linalg.norm(lm[42:48].mean(0) - lm[36:42].mean(0)))
@@ -84,20 +97,14 @@ def lip_gap(frame: np.ndarray, lm: np.ndarray) -> float:
     rgb = _colour(frame, pts)
     luma = rgb.mean(-1)
     chroma = rgb[..., 0] - rgb[..., 1]  # lips: red over green, more than skin or teeth
-    gaps = []
-    for y, c in zip(luma, chroma, strict=True):
-        ref_c = float(np.percentile(c, 90))
-        if ref_c < MIN_CHROMA:  # no colour: lips, seam and grey teeth are not told apart
-            gaps.append(np.nan)
-            continue
-        lips = c >= LIP_FRAC * ref_c
-        ref_y = float(np.median(y[c >= 0.8 * ref_c]))
-        interior = ~lips | (y < DARK_FRAC * ref_y)
-        gaps.append(_run_through(interior, t, lo_win, hi_win) / iod)
-    gaps = np.asarray(gaps)
-    if np.isnan(gaps).sum() > len(gaps) // 2:
+    body = _colour(frame, lm[OUTER] + BODY * (lm[INNER] - lm[OUTER]))
+    ref_c = float(np.median(body[:, 0] - body[:, 1]))
+    ref_y = float(np.median(body.mean(-1)))
+    if ref_c < MIN_CHROMA:  # no colour: lips, seam and grey teeth are not told apart
         return float("nan")
-    return float(np.nanmedian(gaps))
+    interior = (chroma < LIP_FRAC * ref_c) | (luma < DARK_FRAC * ref_y)
+    gaps = [_run_through(row, t, lo_win, hi_win) / iod for row in interior]
+    return float(np.median(gaps))
 
 
 def _run_through(interior: np.ndarray, t: np.ndarray, lo: float, hi: float) -> float:
