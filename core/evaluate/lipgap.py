@@ -43,6 +43,8 @@ BODY = 0.35
 contour (which the mesh tracks well) to the inner one (which it places inside an open
 mouth), i.e. on the lip's body. Not the reddest pixels around: a painted or shadowed
 interior can be redder than pale or grey lips."""
+SEAM_MAX = 0.04
+"""Largest closed floor taken off a colour clip (IOD): a seam, not an opening."""
 MIN_CHROMA = 15.0
 """Below this red-minus-green (8-bit levels) on the lips the video has no colour to go by:
 lip_gap is NaN and the caller falls back to the mesh (see mouth_series). Lips measured on
@@ -133,18 +135,33 @@ def mouth_series(gaps: np.ndarray, mesh_opening: np.ndarray) -> tuple[np.ndarray
     """Per-frame mouth opening of a clip and how it was read.
 
     `gaps`: lip_gap per frame (NaN without a face or without colour); `mesh_opening`: the
-    landmarks' own inner-lip gap (metrics.mouth_opening; NaN without a face). The image
-    reading is used when most tracked frames had colour. Otherwise (a grey video) the
-    landmarks' gap minus the clip's closed floor (its 5th percentile): the Face Mesh keeps
-    closed lips ~0.015-0.02 IOD apart, so the raw gap never reads closed, while the floor
-    subtracted it does; the mesh under-reads openings (~0.3x on warp renders), which the
-    ratio-based measures (rest ratio, bilabial closure, lip-sync r) do not see.
+    landmarks' own inner-lip gap (metrics.mouth_opening; NaN without a face).
+
+    Colour (most tracked frames had a lip_gap): the image reading minus the clip's closed
+    floor, its 5th percentile capped at SEAM_MAX. Closed lips with a dark seam (the photo's
+    mouth line, 2-3 px) read that seam's width on every closed frame: echomimic_a's render
+    reads 0.020-0.028 on frames whose drawn gap is 0, hallo_1's and VASA-1's 0.000, so the
+    floor takes out a seam where a clip has one and nothing where it has none; a clip that
+    never closes its lips loses at most SEAM_MAX.
+
+    Grey (no colour): the landmarks' gap minus the clip's floor (its 5th percentile): the
+    Face Mesh keeps closed lips ~0.015-0.06 IOD apart, so the raw gap never reads closed,
+    while the floor subtracted it does; the mesh under-reads openings (~0.3x on warp
+    renders) and follows them loosely (r 0.55-0.71 against the drawn gap), which the
+    ratio-based measures (rest ratio, bilabial closure, lip-sync r) do not see in scale
+    but do see in noise.
     """
     gaps = np.asarray(gaps, np.float64)
     mesh = np.asarray(mesh_opening, np.float64)
     face = np.isfinite(mesh)
-    if face.sum() == 0 or np.isfinite(gaps[face]).mean() >= 0.5:
-        return gaps, "image: interior between the lips (core.evaluate.lipgap)"
+    if face.sum() == 0:
+        return gaps, "no face"
+    ok = np.isfinite(gaps) & face
+    if ok.mean() >= 0.5 * face.mean():
+        floor = min(float(np.percentile(gaps[ok], 5)), SEAM_MAX)
+        return np.clip(gaps - floor, 0, None), (
+            f"image: interior between the lips (core.evaluate.lipgap), less the clip's "
+            f"closed floor {floor:.3f} IOD")
     floor = float(np.percentile(mesh[face], 5))
     return np.clip(mesh - floor, 0, None), (
         f"grey video: Face Mesh inner lips minus the clip's closed floor ({floor:.3f} IOD)")
