@@ -2,8 +2,11 @@
 
 One decoding pass tracks 68 landmarks on every frame (core.evaluate.tracking) and keeps the
 few frames needed for the identity check and the contact sheet, so memory is bounded and a
-10 s 512² clip takes a couple of seconds. Every measure is defined and justified in
-core.evaluate.metrics; this module wires them up and attaches targets.
+10 s 512² clip takes a couple of seconds. The mouth opening is read per frame from the
+image between the tracked lips (core.evaluate.lipgap; the Face Mesh's own inner lips stay
+apart on closed lips), on grey videos from the landmarks less their closed floor. Every
+measure is defined and justified in core.evaluate.metrics; this module wires them up and
+attaches targets.
 """
 
 from __future__ import annotations
