@@ -107,3 +107,30 @@ def test_grey_video_falls_back_to_the_mesh_minus_its_closed_floor(render):
     colour, how = mouth_series(np.array([lip_gap(frames[0], lms[0])]), M.mouth_opening(lms[:1]))
     assert how.startswith("image") and colour[0] == 0.0  # frame 0 is closed, in colour
     assert np.isnan(lip_gap(frames[0], np.zeros((68, 2))))  # degenerate landmarks
+
+
+def test_vasa_silent_stretches_read_as_the_frames_show(peers):
+    """vasa-1_15 (a bearded man, pale lips) opens with lips shut in silence (frames 0-7),
+    and holds his mouth half open, teeth showing, in a later pause (38-42): the pauses of a
+    real-looking speaker are not all closed, and the measure tells the two apart."""
+    from core.evaluate.evaluator import _load_audio
+
+    path = peers / "vasa-1_15" / "gt.mp4"
+    tracker = FaceTracker()
+    got = []
+    for i, frame in enumerate(read_frames(path)):
+        if i > 42:
+            break
+        lm = tracker.update(frame)
+        assert lm is not None
+        got.append(lip_gap(frame, lm))
+    got = np.array(got)
+    wave = _load_audio(path)
+    from core.video import probe
+
+    energy = M.frame_energy(wave.samples, wave.sample_rate, FPS, int(probe(path)["n_frames"]))
+    silent = ~M.speech_mask(energy, hangover=3)
+    assert silent[:8].all() and silent[38:43].all()
+    print(np.round(got, 3))
+    assert got[:8].max() < 0.02
+    assert got[38:43].min() > 0.06
