@@ -10,7 +10,7 @@ from above the upper lip to below the lower lip: lips are the most chromatic (re
 around the mouth; the opening between them is darker (cavity, shadowed tongue) or
 colourless (teeth). The gap on a profile is the run of non-lip pixels around the mesh's
 inner-lip line, bounded by lip pixels above and below; closed lips show no run or only the
-thin dark seam between them, which is discounted.
+thin dark seam between them, which mouth_series discounts per clip.
 """
 
 from __future__ import annotations
@@ -68,13 +68,16 @@ def lip_gap(frame: np.ndarray, lm: np.ndarray) -> float:
     """Visible inner-lip gap / IOD of one RGB frame with its [68, 2] landmarks: the median
     over the PROFILE_U profiles of the span of mouth-interior pixels between the lips.
 
-    Per profile the lip colour is its own 90th percentile of red-minus-green (the lips are
-    the reddest thing there; lipstick or pale lips alike), and a sample is interior when
-    its red-minus-green is under LIP_FRAC of that or it is darker than DARK_FRAC of the
-    lips' brightness. Measured (hallo_1 + echomimic_en warp render at 384 px, 131 frames,
-    against the renderer's own drawn lip landmarks): r 0.97, slope 1.16, every closed frame
-    0.000 (at 256 px: r 0.93, slope 1.07); the mesh's inner lips alone: r 0.86, slope 0.31,
-    closed 0.018.
+    The lips' colour is read on their bodies (OUTER/INNER/BODY), and a profile sample is
+    interior when its red-minus-green is under LIP_FRAC of the lips' or it is darker than
+    DARK_FRAC of their brightness. NaN without colour (MIN_CHROMA) or with degenerate
+    landmarks. Measured against the lips the warp renderer draws (its own landmarks, after
+    encoding, through the tracker): hallo_1 + echomimic_en at 384 px r 0.97, slope 1.16,
+    every closed frame 0.000 (at 256 px: r 0.93, slope 1.07; the mesh's inner lips alone:
+    r 0.86, slope 0.31, closed 0.018); echomimic_a + echomimic_en at 512 px r 0.98 (closed
+    frames 0.02-0.03: the photo's dark seam, taken off by mouth_series' floor);
+    emo_talk_jocker's ref + aud at 512 px r 0.95. Openings under ~0.04 IOD that the
+    renderer draws without a visible interior read 0, as they look.
     """
     lm = np.asarray(lm, np.float64)
     iod = float(np.linalg.norm(lm[42:48].mean(0) - lm[36:42].mean(0)))
