@@ -33,7 +33,13 @@ def test_render_meets_targets(tmp_path, samples, portrait, audio, use_transcript
     m = evaluate(out, samples / "portraits" / portrait, transcript=transcript)["metrics"]
     value = {k: v["value"] for k, v in m.items()}
     assert value["face_found"] >= 0.95
-    assert value["lip_sync_r"] >= 0.4
+    # r is graded loosely and z (sync above chance) strictly, as core.evaluate does (its
+    # TARGETS: r "higher is better", z >= 3). 0.35: below every VASA-1 video's own r by the
+    # same measure (vasa-1_10: 0.36), above chance on these clips (null mean ~0.2). The old 0.4
+    # was set on the Face Mesh's inner lips; the image-read opening (core.evaluate.lipgap)
+    # reads what is visible, and the warp render shows no opening under ~0.04 IOD (drawn
+    # gap vs pixels of hallo_1 + echomimic_en at 384 px: drawn r 0.50, visible 0.40).
+    assert value["lip_sync_r"] >= 0.35
     assert abs(value["lip_sync_lag_frames"]) <= 2
     assert value["lip_sync_z"] >= 3
     assert value["identity_distance"] <= 0.35

@@ -2,8 +2,11 @@
 
 One decoding pass tracks 68 landmarks on every frame (core.evaluate.tracking) and keeps the
 few frames needed for the identity check and the contact sheet, so memory is bounded and a
-10 s 512² clip takes a couple of seconds. Every measure is defined and justified in
-core.evaluate.metrics; this module wires them up and attaches targets.
+10 s 512² clip takes a couple of seconds. The mouth opening is read per frame from the
+image between the tracked lips (core.evaluate.lipgap; the Face Mesh's own inner lips stay
+apart on closed lips), on grey videos from the landmarks less their closed floor. Every
+measure is defined and justified in core.evaluate.metrics; this module wires them up and
+attaches targets.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from core.errors import InputError
 from core.evaluate import eyes as E
 from core.evaluate import metrics as M
 from core.evaluate import pose as P
+from core.evaluate.lipgap import lip_gap, mouth_series
 from core.evaluate.mouth_interior import WidestFrames, mouth_interior_texture
 from core.evaluate.sheet import contact_sheet, sample_indices, write_sheet
 from core.evaluate.tracking import FaceTracker, descriptor, detect
@@ -160,6 +164,7 @@ def evaluate(
     nan68 = np.full((68, 2), np.nan, np.float32)
     widest = WidestFrames()
     nan2 = np.full(2, np.nan)
+    mouth = []
     for i, frame in enumerate(read_frames(video_path)):
         lm = tracker.update(frame)
         rows.append(nan68 if lm is None else lm)
@@ -167,8 +172,12 @@ def evaluate(
         # a Face Mesh tracker keeps the frame's core.types.FaceMesh (3-D points, irises) as
         # `mesh`; a 68-point tracker has none
         meshes.append(getattr(tracker, "mesh", None) if lm is not None else None)
+        # the mouth opening is read from the image between the tracked lips (lipgap: the
+        # Face Mesh's own inner lips stay apart on closed lips and under-read wide ones)
+        mouth.append(np.nan if lm is None else lip_gap(frame, lm))
         if lm is not None:
-            widest.offer(i, frame, lm, float(M.mouth_opening(lm[None].astype(np.float64))[0]))
+            widest.offer(i, frame, lm, mouth[-1] if np.isfinite(mouth[-1]) else float(
+                M.mouth_opening(lm[None].astype(np.float64))[0]))
         if i in keep_id or i in keep_sheet:
             kept[i] = frame
     t_track = time.perf_counter() - t0
@@ -177,13 +186,16 @@ def evaluate(
         raise InputError(video_path, "contains no decodable video frames")
     lms = np.stack(rows).astype(np.float64)
     found = np.isfinite(lms).all(axis=(1, 2))
-    mouth = np.full(n, np.nan)
+    mesh_mouth = np.full(n, np.nan)
+    mesh_mouth[found] = M.mouth_opening(lms[found])
+    gaps = np.asarray(mouth, dtype=np.float64)
+    gaps[~found] = np.nan
+    mouth, mouth_how = mouth_series(gaps, mesh_mouth)
     ear = np.full(n, np.nan)
-    mouth[found] = M.mouth_opening(lms[found])
     ear[found] = M.eye_aspect_ratio(lms[found])
 
     res: dict[str, dict] = {}
-    details: dict[str, object] = {}
+    details: dict[str, object] = {"mouth_opening": mouth_how}
 
     def put(name: str, value, note: str = "", threshold=None, target: str | None = None):
         if isinstance(value, float | np.floating):
@@ -290,7 +302,8 @@ def evaluate(
         "metrics": res,
         "summary": {k: res[k]["value"] for k in SUMMARY_KEYS if k in res},
         "details": details,
-        "series": {"mouth_opening": _rounded(mouth, 4), **upper},
+        "series": {"mouth_opening": _rounded(mouth, 4),
+                   "mouth_opening_mesh": _rounded(mesh_mouth, 4), **upper},
         "sheet": sheet_path,
         "timings": {"track_s": round(t_track, 3), "identity_s": round(t_id, 3),
                     "total_s": round(time.perf_counter() - t0, 3)},

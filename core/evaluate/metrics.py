@@ -30,7 +30,13 @@ def inter_ocular(lms: np.ndarray) -> np.ndarray:
 
 
 def mouth_opening(lms: np.ndarray) -> np.ndarray:
-    """[n] inner-lip gap / IOD: 0 with closed lips, ~0.2-0.5 on open vowels.
+    """[n] inner-lip gap of the LANDMARKS / IOD: 0 with closed lips, ~0.2-0.5 on open vowels
+    for dlib-like points.
+
+    The evaluator reads the opening from the image instead (core.evaluate.lipgap) and uses
+    this only for grey videos: with the Face Mesh's points closed lips read 0.015-0.06 and
+    wide openings about a third of their size (see lipgap). The measures below take any
+    per-frame opening series in IOD units.
 
     The inner lips (not the outer contour, not the jaw) are what a viewer reads as an open
     or closed mouth; three pairs are averaged to tame single-point noise. The gap is the
@@ -192,6 +198,10 @@ def mouth_rest_ratio(mouth: np.ndarray, energy: np.ndarray, margin: int = 3,
 
     A talking head that keeps chewing through pauses looks wrong even when its lip-sync r is
     fine. Frames within `margin` frames of speech are excluded (closing takes ~0.1 s).
+    Read with the image opening (core.evaluate.lipgap), renders that close in pauses score
+    0.00-0.07 (hallo_1, echomimic_a); real speakers need not close: VASA-1's vasa-1_10
+    holds a smiling open mouth in its pauses (1.2, checked on the frames), so the target
+    is for our renders, and a peer above it is not a measuring error.
     None when the clip has fewer than `min_frames` silent or speaking frames.
     """
     speech = speech_mask(energy)
@@ -218,7 +228,8 @@ def bilabial_closure(mouth: np.ndarray, phones: Sequence, fps: float,
     /p b m/ are made by closing the lips; renderers driven by energy alone keep the mouth
     open through them, which viewers notice. A phone counts as closed when the inner gap
     anywhere in its span (+-1 frame for alignment slack) drops below `closed_frac` of the
-    clip's largest gap.
+    clip's largest gap. With the image opening (core.evaluate.lipgap) closed lips read 0
+    (less the clip's seam floor), so the relative cut is not fooled by a closed floor.
     """
     n = len(mouth)
     peak = np.nanmax(mouth) if np.isfinite(mouth).any() else np.nan

@@ -1,0 +1,170 @@
+"""Visible inner-lip gap read from the image, between the tracker's lip landmarks.
+
+Why: MediaPipe's Face Mesh (the evaluator's tracker) keeps its inner-lip ring inside the
+mouth: closed lips read 0.015-0.06 IOD apart and wide openings read about a third of their
+true size (measured on warp renders whose lip positions are known exactly, and on VASA-1's
+videos against dlib's 68 points). Its landmarks still say WHERE the mouth is and which way
+is across it; the image says how far apart the lips are. So the gap is measured on a few
+intensity/colour profiles across the mouth, perpendicular to the corner-to-corner axis,
+from above the upper lip to below the lower lip: lips are the most chromatic (red) pixels
+around the mouth; the opening between them is darker (cavity, shadowed tongue) or
+colourless (teeth). The gap on a profile is the run of non-lip pixels around the mesh's
+inner-lip line, bounded by lip pixels above and below; closed lips show no run or only the
+thin dark seam between them, which mouth_series discounts per clip.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+PROFILE_U = (-0.3, -0.15, 0.0, 0.15, 0.3)
+"""Profile positions along the mouth, as fractions of the half-width between the mouth
+corners (48, 54): the middle of the mouth, where the opening is widest and the lips are
+seen face-on."""
+STEP = 0.004
+"""Sample spacing along a profile, IOD units (~0.4 px at IOD 100 px)."""
+MARGIN = 0.06
+"""Profile extension beyond the outer lip contour (IOD units): skin at both ends."""
+WINDOW = 0.03
+"""The interior must reach within this (IOD) of the mesh's inner-lip points."""
+LIP_FRAC = 0.7
+DARK_FRAC = 0.6
+"""Interior thresholds, fractions of the lips' red-minus-green and brightness: teeth are
+bright but colourless, the cavity dark; a closed-lip seam dips to ~0.8 of the lips'
+brightness and stays red (it reads 0). Chosen on warp renders of hallo_1 (384 and 256
+px; at 256 px a 0.05 IOD opening is 2-3 px and its blurred interior is only a little less
+red than the lips: 0.6 read it closed, r 0.90 -> 0.93 with 0.7) and VASA-1 frames with
+pressed lips (still 0.000 with 0.7; a brightness cut of 0.8 reads them 0.02-0.04)."""
+OUTER = np.array([50, 51, 52, 56, 57, 58])
+INNER = np.array([61, 62, 63, 65, 66, 67])
+BODY = 0.35
+"""The lips' own colour is read at these points: a third of the way from the outer lip
+contour (which the mesh tracks well) to the inner one (which it places inside an open
+mouth), i.e. on the lip's body. Not the reddest pixels around: a painted or shadowed
+interior can be redder than pale or grey lips."""
+SEAM_MAX = 0.04
+"""Largest closed floor taken off a colour clip (IOD): a seam, not an opening."""
+MIN_CHROMA = 15.0
+"""Below this red-minus-green (8-bit levels) on the lips the video has no colour to go by:
+lip_gap is NaN and the caller falls back to the mesh (see mouth_series). Lips measured on
+the colour sample portraits 70-115, the peers' videos 46-136; the sepia statue hallo_5.jpg 4.5 (6-8
+once encoded), the black-and-white hallo_3.jpg 0. By brightness alone (darker than the
+lips = cavity, brighter = teeth) grey renders read r 0.76 (hallo_3) and -0.6 (hallo_5:
+its closed-lip seam is a thick dark line, its teeth as grey as its lips) against the
+drawn gap; the mesh minus its floor reads 0.55 and 0.71."""
+
+
+def _colour(frame: np.ndarray, pts: np.ndarray) -> np.ndarray:
+    """[..., 3] float RGB sampled bilinearly at pixel points [..., 2]."""
+    shape = pts.shape[:-1]
+    p = pts.reshape(-1, 2).astype(np.float32)
+    out = cv2.remap(frame, p[:, 0].reshape(-1, 1), p[:, 1].reshape(-1, 1), cv2.INTER_LINEAR,
+                    borderMode=cv2.BORDER_REPLICATE)
+    return out.reshape(*shape, 3).astype(np.float64)
+
+
+def lip_gap(frame: np.ndarray, lm: np.ndarray) -> float:
+    """Visible inner-lip gap / IOD of one RGB frame with its [68, 2] landmarks: the median
+    over the PROFILE_U profiles of the span of mouth-interior pixels between the lips.
+
+    The lips' colour is read on their bodies (OUTER/INNER/BODY), and a profile sample is
+    interior when its red-minus-green is under LIP_FRAC of the lips' or it is darker than
+    DARK_FRAC of their brightness. NaN without colour (MIN_CHROMA) or with degenerate
+    landmarks. Measured against the lips the warp renderer draws (its own landmarks, after
+    encoding, through the tracker): hallo_1 + echomimic_en at 384 px r 0.97, slope 1.16,
+    every closed frame 0.000 (at 256 px: r 0.93, slope 1.07; the mesh's inner lips alone:
+    r 0.86, slope 0.31, closed 0.018); echomimic_a + echomimic_en at 512 px r 0.98 (closed
+    frames 0.02-0.03: the photo's dark seam, taken off by mouth_series' floor);
+    emo_talk_jocker's ref + aud at 512 px r 0.95. Openings under ~0.04 IOD that the
+    renderer draws without a visible interior read 0, as they look.
+    """
+    lm = np.asarray(lm, np.float64)
+    iod = float(np.linalg.norm(lm[42:48].mean(0) - lm[36:42].mean(0)))
+    axis = lm[54] - lm[48]
+    half = 0.5 * float(np.linalg.norm(axis))
+    axis = axis / max(2 * half, 1e-9)
+    down = np.array([-axis[1], axis[0]])
+    centre = 0.5 * (lm[48] + lm[54])
+    # profile extent: from above the outer upper lip to below the outer lower lip (skin
+    # at both ends); the interior must overlap the mesh's inner-lip line, widened by WINDOW
+    top = float(np.dot(lm[50:53].mean(0) - centre, down)) - MARGIN * iod
+    bot = float(np.dot(lm[56:59].mean(0) - centre, down)) + MARGIN * iod
+    lo_win = float(np.dot(lm[61:64].mean(0) - centre, down)) - WINDOW * iod
+    hi_win = float(np.dot(lm[65:68].mean(0) - centre, down)) + WINDOW * iod
+    if not (np.isfinite(iod) and iod >= 1.0 and np.isfinite([top, bot]).all()):
+        return float("nan")  # degenerate landmarks
+    t = np.arange(top, bot, STEP * iod)
+    if len(t) < 8:
+        return float("nan")
+    base = centre[None] + np.outer(np.asarray(PROFILE_U) * half, axis)  # [k, 2]
+    pts = base[:, None, :] + t[None, :, None] * down[None, None, :]  # [k, m, 2]
+    rgb = _colour(frame, pts)
+    luma = rgb.mean(-1)
+    chroma = rgb[..., 0] - rgb[..., 1]  # lips: red over green, more than skin or teeth
+    body = _colour(frame, lm[OUTER] + BODY * (lm[INNER] - lm[OUTER]))
+    ref_c = float(np.median(body[:, 0] - body[:, 1]))
+    ref_y = float(np.median(body.mean(-1)))
+    if ref_c < MIN_CHROMA:  # no colour: lips, seam and grey teeth are not told apart
+        return float("nan")
+    interior = (chroma < LIP_FRAC * ref_c) | (luma < DARK_FRAC * ref_y)
+    gaps = [_run_through(row, t, lo_win, hi_win) / iod for row in interior]
+    return float(np.median(gaps))
+
+
+def _run_through(interior: np.ndarray, t: np.ndarray, lo: float, hi: float) -> float:
+    """Span (pixels) from the top of the highest to the bottom of the lowest run of interior
+    samples that overlaps [lo, hi] and is bounded by lip samples on both sides (a run that
+    reaches the profile's end is skin). A span, not the longest run: a tongue as pink as
+    the lips splits a wide opening into upper-teeth and lower-teeth runs."""
+    n = len(interior)
+    first = last = None
+    i = 0
+    while i < n:
+        if not interior[i]:
+            i += 1
+            continue
+        j = i
+        while j + 1 < n and interior[j + 1]:
+            j += 1
+        if i > 0 and j < n - 1 and t[j] >= lo and t[i] <= hi:
+            first = t[i] if first is None else first
+            last = t[j]
+        i = j + 1
+    return 0.0 if first is None else float(last - first + (t[1] - t[0]))
+
+
+def mouth_series(gaps: np.ndarray, mesh_opening: np.ndarray) -> tuple[np.ndarray, str]:
+    """Per-frame mouth opening of a clip and how it was read.
+
+    `gaps`: lip_gap per frame (NaN without a face or without colour); `mesh_opening`: the
+    landmarks' own inner-lip gap (metrics.mouth_opening; NaN without a face).
+
+    Colour (most tracked frames had a lip_gap): the image reading minus the clip's closed
+    floor, its 5th percentile capped at SEAM_MAX. Closed lips with a dark seam (the photo's
+    mouth line, 2-3 px) read that seam's width on every closed frame: echomimic_a's render
+    reads 0.020-0.028 on frames whose drawn gap is 0, hallo_1's and VASA-1's 0.000, so the
+    floor takes out a seam where a clip has one and nothing where it has none; a clip that
+    never closes its lips loses at most SEAM_MAX.
+
+    Grey (no colour): the landmarks' gap minus the clip's floor (its 5th percentile): the
+    Face Mesh keeps closed lips ~0.015-0.06 IOD apart, so the raw gap never reads closed,
+    while the floor subtracted it does; the mesh under-reads openings (~0.3x on warp
+    renders) and follows them loosely (r 0.55-0.71 against the drawn gap), which the
+    ratio-based measures (rest ratio, bilabial closure, lip-sync r) do not see in scale
+    but do see in noise.
+    """
+    gaps = np.asarray(gaps, np.float64)
+    mesh = np.asarray(mesh_opening, np.float64)
+    face = np.isfinite(mesh)
+    if face.sum() == 0:
+        return gaps, "no face"
+    ok = np.isfinite(gaps) & face
+    if ok.mean() >= 0.5 * face.mean():
+        floor = min(float(np.percentile(gaps[ok], 5)), SEAM_MAX)
+        return np.clip(gaps - floor, 0, None), (
+            f"image: interior between the lips (core.evaluate.lipgap), less the clip's "
+            f"closed floor {floor:.3f} IOD")
+    floor = float(np.percentile(mesh[face], 5))
+    return np.clip(mesh - floor, 0, None), (
+        f"grey video: Face Mesh inner lips minus the clip's closed floor ({floor:.3f} IOD)")
