@@ -16,6 +16,7 @@ multiply-add passes and one cv2.remap, all O(pixels) in OpenCV's C code. Measure
 
 from __future__ import annotations
 
+import threading
 import time
 import weakref
 from collections.abc import Iterator
@@ -72,6 +73,10 @@ class WarpEngine:
     def __init__(self, **options):
         self.options = dict(options)
         self._cache: dict[tuple[int, int], tuple[weakref.ref, _Prepared]] = {}
+        # one engine serves the render lane and the preview lane at once (studio's
+        # EngineHost): the cache is read and rebuilt under this lock; the (slow)
+        # preparation itself runs outside it
+        self._cache_lock = threading.Lock()
 
     def available(self) -> tuple[bool, str]:
         return True, ""
@@ -111,15 +116,18 @@ class WarpEngine:
         if not MIN_SIZE <= size <= MAX_SIZE:
             raise InputError(None, f"output size {size} px is outside {MIN_SIZE}..{MAX_SIZE}")
         key = (id(request), size)
-        hit = self._cache.get(key)
-        if hit is not None and hit[0]() is request:
-            return hit[1]
+        with self._cache_lock:
+            hit = self._cache.get(key)
+            if hit is not None and hit[0]() is request:
+                return hit[1]
         prep = _Prepared(request, size, bool(self.options.get("dense_mesh", False)))
-        # drop entries whose request is gone; keep a few
-        self._cache = {k: v for k, v in self._cache.items() if v[0]() is not None}
-        if len(self._cache) >= 4:
-            self._cache.pop(next(iter(self._cache)))
-        self._cache[key] = (weakref.ref(request), prep)
+        with self._cache_lock:
+            # drop entries whose request is gone; keep a few
+            cache = {k: v for k, v in self._cache.items() if v[0]() is not None}
+            if len(cache) >= 4:
+                cache.pop(next(iter(cache)))
+            cache[key] = (weakref.ref(request), prep)
+            self._cache = cache
         return prep
 
     def _frame(self, request: RenderRequest, prep: _Prepared, i: int) -> np.ndarray:

@@ -247,3 +247,35 @@ def test_every_planned_blink_reads_as_a_blink(samples, name):
     for p in peaks:
         assert any(abs(p - s) <= 4 for s in b["frames"]), (name, peaks.tolist(), b)
     assert b["count"] == len(peaks), (peaks.tolist(), b)
+
+
+def test_one_engine_serves_two_threads_at_once(rig):
+    """The studio shares one warp engine between the render lane and the preview lane:
+    concurrent requests (each preparing and evicting cache entries) never fail and give the
+    same frames as one thread alone."""
+    import threading
+
+    from core.types import RenderRequest
+
+    feats = synthetic_features(5)
+    motion = plan(rig, feats)
+    eng = WarpEngine()
+    reqs = [RenderRequest(rig=rig, features=feats, motion=motion, size=256) for _ in range(6)]
+    want = WarpEngine().render_frame(reqs[0], 3)
+    errors: list[BaseException] = []
+    got: list[np.ndarray] = []
+
+    def work(k: int) -> None:
+        try:
+            for r in reqs[k::2]:
+                got.append(eng.render_frame(r, 3))
+        except BaseException as e:  # noqa: BLE001 - collected and asserted below
+            errors.append(e)
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in (0, 1)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert len(got) == 6 and all(np.array_equal(g, want) for g in got)
