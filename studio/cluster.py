@@ -110,27 +110,36 @@ def _code_root() -> str:
     return str(Path(__file__).resolve().parents[1])
 
 
+def local_runtime_env() -> dict:
+    """Workers on this machine import this checkout's `studio` and `core`."""
+    return {"env_vars": {"PYTHONPATH": os.pathsep.join(
+        p for p in (_code_root(), os.environ.get("PYTHONPATH")) if p)}}
+
+
 class ClusterSession:
     """A connection to a Ray cluster (started here for `local`), closed by `close()`.
 
     A local cluster listens on 127.0.0.1 only and has no dashboard."""
 
-    def __init__(self, address: ClusterAddress | str = "local", log_to_driver: bool = False):
+    def __init__(self, address: ClusterAddress | str = "local", log_to_driver: bool = False,
+                 runtime_env: dict | None = None):
+        """`runtime_env`: Ray's, for this connection's tasks; a local cluster's default puts
+        this checkout first on the workers' path (a remote cluster's machines must have
+        avatar-studio installed, at the same version)."""
         self.address = parse_address(address) if isinstance(address, str) else address
         ray = _ray()
         self.ray = ray
         self._owned = False
         if ray.is_initialized():  # a test or the app connected already: share it
             return
-        env = {"env_vars": {"PYTHONPATH": os.pathsep.join(
-            p for p in (_code_root(), os.environ.get("PYTHONPATH")) if p)}}
+        env = runtime_env if runtime_env is not None else local_runtime_env()
         kw: dict[str, Any] = {"log_to_driver": log_to_driver, "logging_level": "WARNING",
                               "configure_logging": False}
         a = self.address
         try:
             if a.kind == "ray":
-                ray.init(address=a.address, **kw)
-            elif a.kind == "auto" and _running_cluster(ray, kw):
+                ray.init(address=a.address, runtime_env=runtime_env, **kw)
+            elif a.kind == "auto" and _running_cluster(ray, {**kw, "runtime_env": env}):
                 pass
             else:
                 ray.init(num_cpus=a.workers or os.cpu_count() or 1, include_dashboard=False,
