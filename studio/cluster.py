@@ -130,6 +130,7 @@ class ClusterSession:
         ray = _ray()
         self.ray = ray
         self._owned = False
+        self._restore: Callable[[], None] | None = None
         if ray.is_initialized():  # a test or the app connected already: share it
             return
         env = runtime_env if runtime_env is not None else local_runtime_env()
@@ -142,9 +143,11 @@ class ClusterSession:
             elif a.kind == "auto" and _running_cluster(ray, {**kw, "runtime_env": env}):
                 pass
             else:
+                self._restore = _loopback_only()
                 ray.init(num_cpus=a.workers or os.cpu_count() or 1, include_dashboard=False,
                          _node_ip_address="127.0.0.1", runtime_env=env, **kw)
         except (ConnectionError, TimeoutError, RuntimeError, ValueError) as exc:
+            self._undo_loopback()
             raise InputError(None, f"--cluster {a}: cannot connect "
                              f"({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})"
                              ) from None
@@ -160,12 +163,50 @@ class ClusterSession:
         if self._owned:
             self._owned = False
             self.ray.shutdown()
+        self._undo_loopback()
+
+    def _undo_loopback(self) -> None:
+        if self._restore is not None:
+            self._restore()
+            self._restore = None
 
     def __enter__(self) -> ClusterSession:
         return self
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+_LOOPBACK_ENV = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
+
+
+def _loopback_only() -> Callable[[], None]:
+    """Make a local cluster listen on 127.0.0.1 only; returns the undo.
+
+    Why: Ray turns a node address of 127.0.0.1 into the machine's reachable address (for
+    a cluster others may join), so its servers would listen on the network; with its
+    "no multi-machine cluster" switch (meant for laptops) the node address stays loopback
+    and every server (GCS, raylet, workers) binds to it. The switch is read by this
+    process (a module constant) and by the processes it starts (the environment)."""
+    old_env = os.environ.get(_LOOPBACK_ENV)
+    os.environ[_LOOPBACK_ENV] = "0"
+    try:
+        from ray._private import ray_constants
+
+        old_const = ray_constants.ENABLE_RAY_CLUSTER
+        ray_constants.ENABLE_RAY_CLUSTER = False
+    except (ImportError, AttributeError):  # another Ray: it binds as it does
+        ray_constants, old_const = None, None
+
+    def undo() -> None:
+        if old_env is None:
+            os.environ.pop(_LOOPBACK_ENV, None)
+        else:
+            os.environ[_LOOPBACK_ENV] = old_env
+        if ray_constants is not None:
+            ray_constants.ENABLE_RAY_CLUSTER = old_const
+
+    return undo
 
 
 def _running_cluster(ray, kw: dict) -> bool:

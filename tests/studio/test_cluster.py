@@ -101,6 +101,50 @@ def session():
         assert not [p for p in started if _alive(p)], "Ray left processes running"
 
 
+def _descendants(pid: int) -> set[int]:
+    out, todo = set(), [pid]
+    while todo:
+        kids = _children(todo.pop()) - out
+        out |= kids
+        todo += kids
+    return out
+
+
+def _listening(pids: set[int]) -> list[str]:
+    """Local addresses (hex, as /proc/net/tcp* has them) of the TCP sockets `pids` listen on."""
+    inodes = set()
+    for pid in pids:
+        try:
+            fds = os.listdir(f"/proc/{pid}/fd")
+        except OSError:
+            continue
+        for fd in fds:
+            try:
+                link = os.readlink(f"/proc/{pid}/fd/{fd}")
+            except OSError:
+                continue
+            if link.startswith("socket:["):
+                inodes.add(link[8:-1])
+    out = []
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with open(table) as f:
+            for line in f.readlines()[1:]:
+                cols = line.split()
+                if cols[3] == "0A" and cols[9] in inodes:  # LISTEN
+                    out.append(cols[1].partition(":")[0])
+    return out
+
+
+LOOPBACK = {"0100007F", "00000000000000000000000001000000",  # 127.0.0.1, ::1
+            "0000000000000000FFFF00000100007F"}  # ::ffff:127.0.0.1
+
+
+def test_local_cluster_listens_on_loopback_only(session):
+    addresses = _listening(_descendants(os.getpid()) | {os.getpid()})
+    assert addresses, "found no listening socket of the local cluster"
+    assert set(addresses) <= LOOPBACK, addresses
+
+
 def _runner(path, session, **kw):
     from studio.cluster import ClusterRunner
 
