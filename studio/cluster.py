@@ -456,9 +456,10 @@ class ClusterRunner:
             return None if progress is None else (lambda f, m, _j=job: progress(_j, f, m))
 
         stopping = False
+        capacity = 2 * max(1, self.session.workers())
+        asked: set[int] = set()  # jobs whose task was asked to stop
         while True:
             stopping = stopping or bool(cancel is not None and cancel())
-            capacity = 2 * max(1, self.session.workers())
             while not stopping and not exhausted and len(inflight) < capacity:
                 job = jobs.claim(job_ids)
                 if job is None:
@@ -486,7 +487,8 @@ class ClusterRunner:
                 finish(self._collect(ref, inflight.pop(ref)))
             self._progress(inflight)
             for ref, f in inflight.items():
-                if stopping or f.writer.cancel_requested:
+                if (stopping or f.writer.cancel_requested) and f.job.id not in asked:
+                    asked.add(f.job.id)
                     ray.cancel(ref)
         return done
 
