@@ -302,3 +302,44 @@ def test_client_killed_mid_render_keeps_finished_segments(session, project_dir, 
     assert res.state == "done" and res.attempts == 2
     with Project.open(project_dir) as p:
         assert all(s.state == "rendered" for s in p.segments(tid))
+
+
+def test_gpu_is_asked_for_diffusion_on_cuda_only(project):
+    """num_gpus=1 for the diffusion engine unless its device is the CPU, and only where the
+    cluster has GPUs (a task asking for one on a GPU-less cluster would wait forever)."""
+    from dataclasses import replace
+
+    from studio.cluster import ClusterRunner
+
+    class Session:
+        def __init__(self, gpus):
+            self.gpus = gpus
+
+        def workers(self, gpu=False):
+            return self.gpus if gpu else 2
+
+    plan = project.render_plan(project.segments(project.timeline().id)[0].id)
+    diffusion = replace(plan, timeline=replace(plan.timeline, engine="diffusion"))
+    r = object.__new__(ClusterRunner)
+    r.session = Session(gpus=1)
+    assert r._needs_gpu(diffusion, {}) and r._needs_gpu(diffusion, {"device": "cuda:0"})
+    assert not r._needs_gpu(diffusion, {"device": "cpu"})
+    assert not r._needs_gpu(plan, {})  # warp
+    r.session = Session(gpus=0)
+    assert not r._needs_gpu(diffusion, {})
+
+
+def test_shipped_weights_unpack_once_per_content_hash(tmp_path, monkeypatch):
+    import tempfile
+
+    from studio.cluster import _weights_folder
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    blob = {"model_index.json": b"{}", "unet/diffusion_pytorch_model.safetensors": b"x" * 10}
+    folder = Path(_weights_folder(blob, "ab" * 32))
+    assert folder.parent.parent == tmp_path
+    assert (folder / "unet" / "diffusion_pytorch_model.safetensors").read_bytes() == b"x" * 10
+    (folder / "model_index.json").write_bytes(b"kept")
+    assert Path(_weights_folder(blob, "ab" * 32)) == folder  # already there: not rewritten
+    assert (folder / "model_index.json").read_bytes() == b"kept"
+    assert sorted(p.name for p in folder.parent.iterdir()) == [folder.name]  # no temp left
