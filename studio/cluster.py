@@ -25,6 +25,10 @@ segment task refers to them. The diffusion weights are read from a path every ma
 shares (the default) or shipped through the object store (`ship_weights`) and unpacked on
 each machine under a folder named by their content hash.
 
+A local cluster (`local`, or `auto` finding none) lives as long as the command: a normal
+end, an error or Ctrl-C stops it; a client killed with SIGKILL takes Ray's GCS and raylet
+with it but may leave two idle Ray agent processes behind (Ray's behaviour, seen with 2.60).
+
 Ray moves these objects with its own serialisation between the processes of a cluster the
 user runs; nothing of it is written to the project (which stays free of pickle). Ray is
 imported lazily: the CLI and the GUI start without it.
