@@ -46,12 +46,7 @@ def render_to_file(project: Project, host: EngineHost, plan: RenderPlan, progres
     """Render a segment's frames with its engine and encode them to plan.out_path
     (atomically; nothing is left behind on cancel or error)."""
     tl = plan.timeline
-    request = project.planner.render_request(plan)
-    # engines with context (diffusion) inpaint the segment around its neighbours' current
-    # renders, so a re-rendered segment meets them without a seam (see neighbour_anchors)
-    anchors = project.planner.neighbour_anchors(plan)
-    if anchors:
-        request.settings["anchors"] = anchors
+    request = build_request(project, plan)
     # no available() pre-check: an engine may take its resources from request.settings
     # (the timeline's weights folder); render raises EngineUnavailable with the reason
     engine = host.get(tl.engine, tl.settings)
@@ -61,6 +56,18 @@ def render_to_file(project: Project, host: EngineHost, plan: RenderPlan, progres
                          crf=RENDER_CRF, preset=RENDER_PRESET, progress=progress,
                          cancel=cancel, frame_label=lambda i: f"frame {seg.start + i}/{seg.end}",
                          fps=tl.fps)
+
+
+def build_request(project: Project, plan: RenderPlan) -> RenderRequest:
+    """The engine's request for a segment's plan (shared by the local queue and
+    studio.cluster, so both render the same frames)."""
+    request = project.planner.render_request(plan)
+    # engines with context (diffusion) inpaint the segment around its neighbours' current
+    # renders, so a re-rendered segment meets them without a seam (see neighbour_anchors)
+    anchors = project.planner.neighbour_anchors(plan)
+    if anchors:
+        request.settings["anchors"] = anchors
+    return request
 
 
 def encode_frames(engine, request: RenderRequest, frames: range, out: Path,
@@ -108,27 +115,39 @@ def frames_in(path: Path) -> int:
         return -1
 
 
+def prepare_job(project: Project, job: JobInfo, progress: ProgressFn | None
+                ) -> RenderPlan | None:
+    """The plan of a claimed job, or None when the job is settled without rendering
+    (its segment is gone: cancelled; it cannot be planned: failed; its file is already
+    there, same spec elsewhere or renamed in place before a crash: reused and recorded).
+    Shared by `run_job` and studio.cluster."""
+    jobs = project.job_store
+    jid = job.id
+    if not jobs.segment_exists(job.segment_id):
+        jobs.finish(jid, "cancelled", "the segment no longer exists (split or merged)")
+        return None
+    try:
+        plan = project.timeline_store.render_plan(job.segment_id)
+    except InputError as exc:
+        jobs.finish(jid, "failed", "cannot plan the render", str(exc))
+        return None
+    jobs.set_spec_hash(jid, plan.spec_hash)
+    if plan.out_path.is_file() and frames_in(plan.out_path) == plan.segment.n_frames:
+        jobs.record_render(plan, 0.0, job_id=jid, reused=True)
+        if progress:
+            progress(1.0, "reused")
+        return None
+    return plan
+
+
 def run_job(project: Project, host: EngineHost, job: JobInfo, progress: ProgressFn | None,
             cancel: CancelFn | None, db_every: float | None = None) -> JobInfo:
     """Render a job already claimed (`JobStore.claim`) and leave it done, failed or
     cancelled. Returns its final JobInfo."""
     jobs = project.job_store
     jid = job.id
-    if not jobs.segment_exists(job.segment_id):
-        jobs.finish(jid, "cancelled", "the segment no longer exists (split or merged)")
-        return jobs.get(jid)
-    try:
-        plan = project.timeline_store.render_plan(job.segment_id)
-    except InputError as exc:
-        jobs.finish(jid, "failed", "cannot plan the render", str(exc))
-        return jobs.get(jid)
-    jobs.set_spec_hash(jid, plan.spec_hash)
-
-    # already rendered (same spec elsewhere, or a file renamed in place before a crash)
-    if plan.out_path.is_file() and frames_in(plan.out_path) == plan.segment.n_frames:
-        jobs.record_render(plan, 0.0, job_id=jid, reused=True)
-        if progress:
-            progress(1.0, "reused")
+    plan = prepare_job(project, job, progress)
+    if plan is None:
         return jobs.get(jid)
 
     writer = ProgressWriter(jobs, jid, db_every)

@@ -2,7 +2,8 @@
 command). Queues every segment that is missing or stale (or just --segment), runs the
 queue inline with a progress bar, and reports what was rendered and what was reused.
 Interrupted jobs (a previous render was killed) are re-queued, so running `render` again
-continues where it stopped."""
+continues where it stopped. `--cluster` runs the same jobs as Ray tasks (studio.cluster),
+recorded here as they finish."""
 
 from __future__ import annotations
 
@@ -18,6 +19,11 @@ def render_timeline(args) -> int:
     from studio.queue import JobRunner
 
     quiet = bool(getattr(args, "quiet", False))
+    cluster = getattr(args, "cluster", None)
+    if cluster is not None:  # refuse a bad address before anything changes
+        from studio.cluster import parse_address
+
+        cluster = parse_address(cluster)
     with open_project(args) as project:
         tl = project.timeline(getattr(args, "timeline", None))
         segs = project.segments(tl.id)
@@ -42,7 +48,16 @@ def render_timeline(args) -> int:
         frames_total = sum(s.n_frames for s in segs if s.state != "rendered")
         t0 = time.perf_counter()
         results = []
-        with JobRunner(project.path, engine_options=flags.engine_options) as runner:
+        if cluster is not None:
+            from studio.cluster import ClusterRunner, describe
+
+            print(f"rendering on {describe(cluster)}", file=sys.stderr)
+            make_runner = lambda: ClusterRunner(  # noqa: E731
+                project.path, cluster, engine_options=flags.engine_options)
+        else:
+            make_runner = lambda: JobRunner(  # noqa: E731
+                project.path, engine_options=flags.engine_options)
+        with make_runner() as runner:
             bar = None
             if not quiet:
                 from tqdm import tqdm

@@ -67,6 +67,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     proj.add_argument("--project", help="project folder or name")
     proj.add_argument("--timeline", type=int, help="timeline id (default: the latest)")
     proj.add_argument("--segment", type=int, help="render only this segment id")
+    proj.add_argument("--cluster", metavar="auto|local[:N]|ray://HOST:PORT",
+                      help="render the segments as tasks on a Ray cluster: auto (a running "
+                      "cluster, else a local one), local[:N] (N CPU workers on this machine) "
+                      "or ray://HOST:10001 (needs: pip install 'avatar-studio[cluster]')")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
 
@@ -112,7 +116,7 @@ def run(args: argparse.Namespace) -> int:
         from studio.cli.project_render import render_timeline
 
         return render_timeline(args)
-    for flag in ("project", "timeline", "segment"):
+    for flag in ("project", "timeline", "segment", "cluster"):
         if getattr(args, flag) is not None:
             raise InputError(None, f"--{flag} renders a project; --portrait/--audio make a "
                              "one-shot render: give one or the other")
