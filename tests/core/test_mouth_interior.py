@@ -76,7 +76,12 @@ def test_synthesised_teeth_are_separate_incisors():
 
 def test_no_piano_keys_at_the_demo():
     """Astronaut demo: the column profile inside the teeth has no periodic pattern with a
-    period shorter than a tooth (the old band's 'gaps' drew stripes every ~4 mm)."""
+    period shorter than a tooth (the old band's 'gaps' drew stripes every ~4 mm): the
+    strongest component at periods under a tooth is well under the strongest at a tooth or
+    longer. (Compared with the median power instead, the test failed distinct teeth, which
+    test_synthesised_teeth_are_separate_incisors demands: their dips have harmonics, and a
+    smooth cavity makes the median tiny; main at the Face Mesh merge: 0.58, stripes over a
+    thin strip.)"""
     frame, lm, rig = _widest("astronaut")
     inner = _inner(frame.shape, lm, 1)
     ys, xs = np.nonzero(inner)
@@ -93,8 +98,9 @@ def test_no_piano_keys_at_the_demo():
     mouth_w = np.linalg.norm(lm[54] - lm[48])
     tooth_px = 0.1 * mouth_w  # a lower incisor is ~11 % of the mouth width
     short = (freqs > 1.0 / tooth_px) & (freqs < 0.45)
-    peak = power[short].max() / max(np.median(power[1:]), 1e-9)
-    assert peak < 60, peak
+    long = (freqs > 0) & (freqs <= 1.0 / tooth_px)
+    peak = power[short].max() / max(power[long].max(), 1e-9)
+    assert peak < 0.45, peak
 
 
 @pytest.mark.parametrize("name", ["hallo_1.jpg", "hallo_2.jpg"])
