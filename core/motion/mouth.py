@@ -60,14 +60,23 @@ def asym_spread(w: np.ndarray, fps: float) -> np.ndarray:
     return np.maximum(fwd, bwd)
 
 
-LOUD_MIN, LOUD_MAX = 0.75, 1.15
+LOUD_MIN, LOUD_MAX = 0.85, 1.10
+"""Loudness modulation of the viseme opening. At 0.75-1.15 (with the energy share below) the
+mouth followed the loudness envelope: band-passed lip-sync r 0.68-0.80 on the VASA-1 / EMO
+inputs (`main.py bench quality`), where the peers' own videos give 0.28-0.43."""
+SYLLABLE_SPREAD = 0.18
+"""Per-vowel opening factor 1 +- this (uniform, seeded by the vowel's time): real speakers
+open the same vowel differently from one syllable to the next; without it every "aa" of a
+clip was the same height, scaled only by loudness."""
 ENERGY_OPEN = 0.07 * ARTICULATION  # opening (face-height units) at normal loudness, energy path
-ENERGY_SHARE_UNALIGNED = 0.45
+ENERGY_SHARE_UNALIGNED = 0.25
 """Share of the opening that follows energy when phones come from the phone loop. Measured
 (hallo_3.jpg, 256 px, `main.py evaluate`): echomimic_en / echomimic_en_girl give lip-sync
 r 0.41 / 0.47 and z 2.8 / 3.0 at 0.35 (z under the evaluator's 3: the noisy phone timing
 loses the sync), r 0.49 / 0.51 and z 3.9 / 3.4 at 0.45, r 0.53 / 0.58 at 0.55; the old
-energy-led mouth gave r 0.61 / 0.63 (real speakers 0.15-0.45)."""
+energy-led mouth gave r 0.61 / 0.63 (real speakers 0.15-0.45). With the Face Mesh tracker and
+the band-passed r of `bench quality`, 0.45 gave r_bp 0.68-0.80 on the peers' inputs (peers
+0.28-0.43), hence 0.25 with the narrower loudness range and the per-syllable spread."""
 
 
 def loudness_gain(e: np.ndarray) -> np.ndarray:
@@ -111,7 +120,7 @@ def mouth_channels(features: AudioFeatures) -> dict[str, np.ndarray]:
         # loudness only modulates it, 0.75 (soft) .. 1.15 (loud), as a louder voice opens the
         # jaw a little more. An energy-driven opening would make the mouth pump with the
         # loudness envelope (band-passed lip-sync r 0.75-0.83 where real speakers give 0.15-0.45).
-        open_ = open_t * loudness_gain(e)
+        open_ = open_t * loudness_gain(e) * _syllable_gain(features, n, fps)
         if not features.aligned:
             # free phone-loop decoding is noisy (wrong classes, shifted times): a share of
             # the opening follows the voice's energy, which is always right about *when*
@@ -151,6 +160,18 @@ def mouth_channels(features: AudioFeatures) -> dict[str, np.ndarray]:
 
     jaw = 0.55 * open_ + 0.012 * np.clip(e, 0, 1.5) * gate
     return {"mouth_open": open_, "mouth_width": width_t, "jaw": jaw}
+
+
+def _syllable_gain(features: AudioFeatures, n: int, fps: float) -> np.ndarray:
+    """[n] opening factor: 1 +- SYLLABLE_SPREAD per vowel, smoothed over ~40 ms; 1 outside
+    vowels. Deterministic: each vowel's draw is seeded by its start time."""
+    g = np.ones(n)
+    for ph in features.phones:
+        if ph.label.upper() in VOWELS:
+            a, b = _frame_of(ph.start, fps, n), _frame_of(ph.end, fps, n)
+            rng = np.random.default_rng(int(round(ph.start * 1000)) & 0xFFFFFFFF)
+            g[a : b + 1] = 1.0 + SYLLABLE_SPREAD * (2.0 * rng.random() - 1.0)
+    return smooth(g, 0.04 * fps)
 
 
 def _closure_notch(features: AudioFeatures, n: int, fps: float) -> np.ndarray:
