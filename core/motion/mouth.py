@@ -6,8 +6,11 @@ Pipeline (all at video frame rate, all global: lip motion never depends on segme
    slower release after), multiplied by the class's dominance, and the mouth target is the
    dominance-weighted mean of the class targets. Closures (PP, FF) dominate so they are
    reached even between open vowels.
-2. Loudness modulates, it does not drive: the viseme target is scaled by 0.75 (soft) ..
-   1.15 (loud). Only with no phone activity at all does energy drive the opening directly.
+2. Loudness modulates, it does not drive: the viseme target is scaled by 0.90 (soft) ..
+   1.06 (loud) by the phrase's loudness, and by a +-18 % per-vowel spread. On a phone-loop
+   track a share of the opening follows the RMS only as far as the phones miss the
+   syllable rhythm (phone_rhythm_share). Only with no phone activity at all does energy
+   drive the opening directly.
 3. Silence: a smoothed voice-activity gate closes the lips during pauses.
 4. Hard constraints from timed phones: at every bilabial (P, B, M) the lips close fully for
    at least the frame at the phone's centre (a smooth ~70 ms notch around it); stressed
@@ -81,6 +84,16 @@ lose the sync where the phone loop is noisy (echomimic_a+echomimic_en z 1.1 / 2.
 at 0.45): the share stays until the unaligned phone timing is better."""
 
 
+LOUD_SMOOTH_S = 0.25
+"""Loudness for the gain is smoothed over ~0.25 s (the phrase's level, not the syllable's)."""
+GATE_HOLD_S = 0.1
+"""The silence gate holds over +-0.1 s: the dip between two syllables is not a pause (the
+mouth closed a little at each, pumping with the envelope); pauses of ~0.3 s still close it."""
+GATE_FLOOR = 0.08
+ENERGY_SMOOTH_S = 0.0
+"""Smoothing of the energy share's RMS (0: frame level; smoothing it lost echomimic's sync)."""
+
+
 def loudness_gain(e: np.ndarray) -> np.ndarray:
     """Opening multiplier from smoothed normalised RMS: LOUD_MIN at a soft voice (<= 0.2),
     LOUD_MAX at the clip's loud level (>= 1)."""
@@ -119,15 +132,20 @@ def mouth_channels(features: AudioFeatures) -> dict[str, np.ndarray]:
     has_visemes = speech_w.sum() > 0.5  # any phone activity at all
     if has_visemes:
         # The phone/viseme target is the primary driver (real mouths open by phoneme);
-        # loudness only modulates it, 0.75 (soft) .. 1.15 (loud), as a louder voice opens the
+        # loudness only modulates it, 0.90 (soft) .. 1.06 (loud), as a louder voice opens the
         # jaw a little more. An energy-driven opening would make the mouth pump with the
         # loudness envelope (band-passed lip-sync r 0.75-0.83 where real speakers give 0.15-0.45).
-        open_ = open_t * loudness_gain(e) * _syllable_gain(features, n, fps)
+        # the loudness of the phrase (~0.25 s), not of each syllable: a louder voice opens
+        # the jaw more, but a syllable-rate gain pumps the mouth with the envelope
+        open_ = open_t * loudness_gain(smooth(e, LOUD_SMOOTH_S * fps)) * _syllable_gain(features, n, fps)
         if not features.aligned:
             # free phone-loop decoding is noisy (wrong classes, shifted times): a share of
-            # the opening follows the voice's energy, which is always right about *when*
-            share = ENERGY_SHARE_UNALIGNED
-            open_ = (1 - share) * open_ + share * ENERGY_OPEN * np.clip(e - 0.1, 0, 1.3)
+            # the opening follows the voice's energy, which is always right about *when*;
+            # how large a share depends on how well this clip's phone track already keeps
+            # the syllable rhythm (see phone_rhythm_share)
+            share = phone_rhythm_share(open_t, e, fps)
+            e_s = smooth(e, ENERGY_SMOOTH_S * fps) if ENERGY_SMOOTH_S > 0 else e
+            open_ = (1 - share) * open_ + share * ENERGY_OPEN * np.clip(e_s - 0.1, 0, 1.3)
         # fallback where the phone track says silence but the voice is there
         open_ = np.maximum(open_, 0.035 * np.clip(e - 0.15, 0, 1.2) * (1 - speech_w))
     else:
@@ -140,8 +158,10 @@ def mouth_channels(features: AudioFeatures) -> dict[str, np.ndarray]:
     # rms 1.1-1.2), so clearly voiced energy opens the gate too; quiet breaths and room noise
     # (normalised rms well under 0.35) do not.
     voiced = np.maximum(np.clip((vad - 0.3) / 0.4, 0, 1), np.clip((e - 0.35) / 0.35, 0, 1))
+    if GATE_HOLD_S > 0:
+        voiced = _hold(voiced, int(round(GATE_HOLD_S * fps)))
     gate = smooth(voiced, 0.05 * fps)
-    gate *= np.clip(e / 0.08, 0, 1)
+    gate *= np.clip(e / GATE_FLOOR, 0, 1)
     open_ *= gate
     width_t *= gate
 
@@ -162,6 +182,49 @@ def mouth_channels(features: AudioFeatures) -> dict[str, np.ndarray]:
 
     jaw = 0.55 * open_ + 0.012 * np.clip(e, 0, 1.5) * gate
     return {"mouth_open": open_, "mouth_width": width_t, "jaw": jaw}
+
+
+SHARE_RHYTHM_GOOD, SHARE_RHYTHM_POOR = 0.45, 0.2
+"""Syllable-rhythm agreement (1-8 Hz r of the phone-led opening with the smoothed RMS) at
+which the phone track needs no energy share / the full ENERGY_SHARE_UNALIGNED. Measured on
+the phone loop: vasa-1_10, vasa-1_5 and emo_talk_mola's tracks agree at 0.45-0.55 alone
+(adding the 0.45 share gave lip-sync r_bp 0.75-0.8, the peers 0.28-0.43), echomimic_en's at
+~0.2 (without the share its lip-sync z fell from 3.5 to under 1: the phones are mistimed)."""
+
+
+def _rhythm_r(a: np.ndarray, b: np.ndarray, fps: float, max_lag: int = 2) -> float:
+    """Best Pearson r within +-max_lag frames of two signals band-passed to ~1-8 Hz
+    (a difference of Gaussians: cheap, no filter design, zero phase)."""
+    s_hi, s_lo = fps / (2 * np.pi * 8.0), fps / (2 * np.pi * 1.0)
+    x = smooth(a, s_hi) - smooth(a, s_lo)
+    y = smooth(b, s_hi) - smooth(b, s_lo)
+    n, best = len(x), -1.0
+    for k in range(-max_lag, max_lag + 1):
+        u, v = (x[k:], y[: n - k]) if k >= 0 else (x[: n + k], y[-k:])
+        if len(u) < 16 or u.std() < 1e-12 or v.std() < 1e-12:
+            continue
+        best = max(best, float(np.corrcoef(u, v)[0, 1]))
+    return best
+
+
+def phone_rhythm_share(open_t: np.ndarray, e: np.ndarray, fps: float) -> float:
+    """Share of the opening that follows energy on an unaligned (phone-loop) track: the
+    full ENERGY_SHARE_UNALIGNED where the phones miss the syllable rhythm, none where they
+    already keep it (then energy would only slave the mouth to loudness). A clip too short
+    to tell gets the full share."""
+    if len(open_t) < 3 * fps:
+        return ENERGY_SHARE_UNALIGNED
+    r = _rhythm_r(open_t, e, fps)
+    t = np.clip((SHARE_RHYTHM_GOOD - r) / (SHARE_RHYTHM_GOOD - SHARE_RHYTHM_POOR), 0, 1)
+    return float(ENERGY_SHARE_UNALIGNED * t)
+
+
+def _hold(x: np.ndarray, r: int) -> np.ndarray:
+    """Running max over +-r frames."""
+    if r <= 0:
+        return x
+    xp = np.pad(x, r, mode="edge")
+    return np.max(np.lib.stride_tricks.sliding_window_view(xp, 2 * r + 1), axis=1)
 
 
 def _syllable_gain(features: AudioFeatures, n: int, fps: float) -> np.ndarray:
