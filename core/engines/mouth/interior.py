@@ -182,10 +182,17 @@ class MouthInterior:
         cv2.fillPoly(hole, [np.round(inner_outline(P) * (1 << SHIFT)).astype(np.int32)], 255,
                      cv2.LINE_AA, SHIFT)
         hole_f = hole.astype(np.float32) / 255.0
-        alpha = pm.match(hole_f, st)
         up, lo = P[[61, 62, 63]], P[[67, 66, 65]]
         gap = float(np.linalg.norm(lo - up, axis=1).mean())
         mouth_w = float(np.linalg.norm(P[64] - P[60]))
+        # the commissures: the lips meet at the corners, so the opening's dark tapers in over
+        # the last ~8 % of its width (painted to the tip it drew dark wings past the lips)
+        ax = (P[64] - P[60]) / max(mouth_w, 1e-6)
+        gx, gy = np.meshgrid(np.arange(rw, dtype=np.float32), np.arange(rh, dtype=np.float32))
+        t = (gx - P[60, 0]) * ax[0] + (gy - P[60, 1]) * ax[1]
+        edge = np.minimum(t, mouth_w - t) / max(0.08 * mouth_w, 1.0)
+        hole_f = hole_f * np.clip(edge, 0, 1) ** 0.7
+        alpha = pm.match(hole_f, st)
 
         # cavity: a lit rim of lip lining, darkening with depth towards the middle
         depth = cv2.GaussianBlur(hole_f, (0, 0), max(1.0, 0.1 * gap))
