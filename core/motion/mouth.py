@@ -6,8 +6,11 @@ Pipeline (all at video frame rate, all global: lip motion never depends on segme
    slower release after), multiplied by the class's dominance, and the mouth target is the
    dominance-weighted mean of the class targets. Closures (PP, FF) dominate so they are
    reached even between open vowels.
-2. Loudness modulates, it does not drive: the viseme target is scaled by 0.75 (soft) ..
-   1.15 (loud). Only with no phone activity at all does energy drive the opening directly.
+2. Loudness modulates, it does not drive: the viseme target is scaled by 0.90 (soft) ..
+   1.06 (loud) by the phrase's loudness, and by a +-18 % per-vowel spread. On a phone-loop
+   track a share of the opening follows the RMS only as far as the phones miss the
+   syllable rhythm (phone_rhythm_share). Only with no phone activity at all does energy
+   drive the opening directly.
 3. Silence: a smoothed voice-activity gate closes the lips during pauses.
 4. Hard constraints from timed phones: at every bilabial (P, B, M) the lips close fully for
    at least the frame at the phone's centre (a smooth ~70 ms notch around it); stressed
@@ -60,14 +63,35 @@ def asym_spread(w: np.ndarray, fps: float) -> np.ndarray:
     return np.maximum(fwd, bwd)
 
 
-LOUD_MIN, LOUD_MAX = 0.75, 1.15
+LOUD_MIN, LOUD_MAX = 0.9, 1.06
+"""Loudness modulation of the viseme opening. At 0.75-1.15 (with the energy share below) the
+mouth followed the loudness envelope: band-passed lip-sync r 0.68-0.80 on the VASA-1 / EMO
+inputs (`main.py bench quality`), where the peers' own videos give 0.28-0.43."""
+SYLLABLE_SPREAD = 0.18
+"""Per-vowel opening factor 1 +- this (uniform, seeded by the vowel's time): real speakers
+open the same vowel differently from one syllable to the next; without it every "aa" of a
+clip was the same height, scaled only by loudness."""
 ENERGY_OPEN = 0.07 * ARTICULATION  # opening (face-height units) at normal loudness, energy path
 ENERGY_SHARE_UNALIGNED = 0.45
 """Share of the opening that follows energy when phones come from the phone loop. Measured
 (hallo_3.jpg, 256 px, `main.py evaluate`): echomimic_en / echomimic_en_girl give lip-sync
 r 0.41 / 0.47 and z 2.8 / 3.0 at 0.35 (z under the evaluator's 3: the noisy phone timing
 loses the sync), r 0.49 / 0.51 and z 3.9 / 3.4 at 0.45, r 0.53 / 0.58 at 0.55; the old
-energy-led mouth gave r 0.61 / 0.63 (real speakers 0.15-0.45)."""
+energy-led mouth gave r 0.61 / 0.63 (real speakers 0.15-0.45). With the Face Mesh tracker and
+the band-passed r of `bench quality`, 0.45 gave r_bp 0.68-0.80 on the peers' inputs (peers
+0.28-0.43). Lower shares do lower it (vasa-1_10: 0.54 at 0.12, 0.61 at 0.25, 0.68 at 0.35) but
+lose the sync where the phone loop is noisy (echomimic_a+echomimic_en z 1.1 / 2.2 / 2.7, 3.5
+at 0.45): the share stays until the unaligned phone timing is better."""
+
+
+LOUD_SMOOTH_S = 0.25
+"""Loudness for the gain is smoothed over ~0.25 s (the phrase's level, not the syllable's)."""
+GATE_HOLD_S = 0.1
+"""The silence gate holds over +-0.1 s: the dip between two syllables is not a pause (the
+mouth closed a little at each, pumping with the envelope); pauses of ~0.3 s still close it."""
+GATE_FLOOR = 0.08
+ENERGY_SMOOTH_S = 0.0
+"""Smoothing of the energy share's RMS (0: frame level; smoothing it lost echomimic's sync)."""
 
 
 def loudness_gain(e: np.ndarray) -> np.ndarray:
@@ -108,15 +132,20 @@ def mouth_channels(features: AudioFeatures) -> dict[str, np.ndarray]:
     has_visemes = speech_w.sum() > 0.5  # any phone activity at all
     if has_visemes:
         # The phone/viseme target is the primary driver (real mouths open by phoneme);
-        # loudness only modulates it, 0.75 (soft) .. 1.15 (loud), as a louder voice opens the
+        # loudness only modulates it, 0.90 (soft) .. 1.06 (loud), as a louder voice opens the
         # jaw a little more. An energy-driven opening would make the mouth pump with the
         # loudness envelope (band-passed lip-sync r 0.75-0.83 where real speakers give 0.15-0.45).
-        open_ = open_t * loudness_gain(e)
+        # the loudness of the phrase (~0.25 s), not of each syllable: a louder voice opens
+        # the jaw more, but a syllable-rate gain pumps the mouth with the envelope
+        open_ = open_t * loudness_gain(smooth(e, LOUD_SMOOTH_S * fps)) * _syllable_gain(features, n, fps)
         if not features.aligned:
             # free phone-loop decoding is noisy (wrong classes, shifted times): a share of
-            # the opening follows the voice's energy, which is always right about *when*
-            share = ENERGY_SHARE_UNALIGNED
-            open_ = (1 - share) * open_ + share * ENERGY_OPEN * np.clip(e - 0.1, 0, 1.3)
+            # the opening follows the voice's energy, which is always right about *when*;
+            # how large a share depends on how well this clip's phone track already keeps
+            # the syllable rhythm (see phone_rhythm_share)
+            share = phone_rhythm_share(open_t, e, fps)
+            e_s = smooth(e, ENERGY_SMOOTH_S * fps) if ENERGY_SMOOTH_S > 0 else e
+            open_ = (1 - share) * open_ + share * ENERGY_OPEN * np.clip(e_s - 0.1, 0, 1.3)
         # fallback where the phone track says silence but the voice is there
         open_ = np.maximum(open_, 0.035 * np.clip(e - 0.15, 0, 1.2) * (1 - speech_w))
     else:
@@ -129,8 +158,10 @@ def mouth_channels(features: AudioFeatures) -> dict[str, np.ndarray]:
     # rms 1.1-1.2), so clearly voiced energy opens the gate too; quiet breaths and room noise
     # (normalised rms well under 0.35) do not.
     voiced = np.maximum(np.clip((vad - 0.3) / 0.4, 0, 1), np.clip((e - 0.35) / 0.35, 0, 1))
+    if GATE_HOLD_S > 0:
+        voiced = _hold(voiced, int(round(GATE_HOLD_S * fps)))
     gate = smooth(voiced, 0.05 * fps)
-    gate *= np.clip(e / 0.08, 0, 1)
+    gate *= np.clip(e / GATE_FLOOR, 0, 1)
     open_ *= gate
     width_t *= gate
 
@@ -151,6 +182,61 @@ def mouth_channels(features: AudioFeatures) -> dict[str, np.ndarray]:
 
     jaw = 0.55 * open_ + 0.012 * np.clip(e, 0, 1.5) * gate
     return {"mouth_open": open_, "mouth_width": width_t, "jaw": jaw}
+
+
+SHARE_RHYTHM_GOOD, SHARE_RHYTHM_POOR = 0.45, 0.2
+"""Syllable-rhythm agreement (1-8 Hz r of the phone-led opening with the smoothed RMS) at
+which the phone track needs no energy share / the full ENERGY_SHARE_UNALIGNED. Measured on
+the phone loop: vasa-1_10, vasa-1_5 and emo_talk_mola's tracks agree at 0.45-0.55 alone
+(adding the 0.45 share gave lip-sync r_bp 0.75-0.8, the peers 0.28-0.43), echomimic_en's at
+~0.2 (without the share its lip-sync z fell from 3.5 to under 1: the phones are mistimed)."""
+
+
+def _rhythm_r(a: np.ndarray, b: np.ndarray, fps: float, max_lag: int = 2) -> float:
+    """Best Pearson r within +-max_lag frames of two signals band-passed to ~1-8 Hz
+    (a difference of Gaussians: cheap, no filter design, zero phase)."""
+    s_hi, s_lo = fps / (2 * np.pi * 8.0), fps / (2 * np.pi * 1.0)
+    x = smooth(a, s_hi) - smooth(a, s_lo)
+    y = smooth(b, s_hi) - smooth(b, s_lo)
+    n, best = len(x), -1.0
+    for k in range(-max_lag, max_lag + 1):
+        u, v = (x[k:], y[: n - k]) if k >= 0 else (x[: n + k], y[-k:])
+        if len(u) < 16 or u.std() < 1e-12 or v.std() < 1e-12:
+            continue
+        best = max(best, float(np.corrcoef(u, v)[0, 1]))
+    return best
+
+
+def phone_rhythm_share(open_t: np.ndarray, e: np.ndarray, fps: float) -> float:
+    """Share of the opening that follows energy on an unaligned (phone-loop) track: the
+    full ENERGY_SHARE_UNALIGNED where the phones miss the syllable rhythm, none where they
+    already keep it (then energy would only slave the mouth to loudness). A clip too short
+    to tell gets the full share."""
+    if len(open_t) < 3 * fps:
+        return ENERGY_SHARE_UNALIGNED
+    r = _rhythm_r(open_t, e, fps)
+    t = np.clip((SHARE_RHYTHM_GOOD - r) / (SHARE_RHYTHM_GOOD - SHARE_RHYTHM_POOR), 0, 1)
+    return float(ENERGY_SHARE_UNALIGNED * t)
+
+
+def _hold(x: np.ndarray, r: int) -> np.ndarray:
+    """Running max over +-r frames."""
+    if r <= 0:
+        return x
+    xp = np.pad(x, r, mode="edge")
+    return np.max(np.lib.stride_tricks.sliding_window_view(xp, 2 * r + 1), axis=1)
+
+
+def _syllable_gain(features: AudioFeatures, n: int, fps: float) -> np.ndarray:
+    """[n] opening factor: 1 +- SYLLABLE_SPREAD per vowel, smoothed over ~40 ms; 1 outside
+    vowels. Deterministic: each vowel's draw is seeded by its start time."""
+    g = np.ones(n)
+    for ph in features.phones:
+        if ph.label.upper() in VOWELS:
+            a, b = _frame_of(ph.start, fps, n), _frame_of(ph.end, fps, n)
+            rng = np.random.default_rng(int(round(ph.start * 1000)) & 0xFFFFFFFF)
+            g[a : b + 1] = 1.0 + SYLLABLE_SPREAD * (2.0 * rng.random() - 1.0)
+    return smooth(g, 0.04 * fps)
 
 
 def _closure_notch(features: AudioFeatures, n: int, fps: float) -> np.ndarray:

@@ -453,3 +453,42 @@ def test_emotion_per_segment_fades_without_jumps(rig):
         mid = (s + e) // 2
         assert m.brow_inner[mid] == pytest.approx(full.brow_inner[mid])
         assert abs(m.lids[s] - base.lids[s]) <= 0.05 * abs(full.lids[mid]) + 1e-6
+
+
+def test_energy_share_only_where_the_phones_miss_the_rhythm():
+    """A phone track whose openings follow the syllable energy needs no energy share (it
+    would only slave the mouth to loudness); one whose openings fall between the syllables
+    gets the full share."""
+    from core.motion.mouth import ENERGY_SHARE_UNALIGNED, phone_rhythm_share
+
+    fps, n = 25.0, 250
+
+    def syllables(seed: int) -> np.ndarray:  # 3-7 Hz bumps at random times
+        rng = np.random.default_rng(seed)
+        x, i = np.zeros(n), 0
+        while i < n:
+            w = int(rng.integers(4, 8))
+            x[i:i + w] = np.sin(np.linspace(0, np.pi, w))[: n - i] * rng.uniform(0.5, 1.0)
+            i += w
+        return x
+
+    energy = syllables(1)
+    assert phone_rhythm_share(energy * 0.1, energy, fps) == 0.0
+    assert phone_rhythm_share(syllables(2), energy, fps) == pytest.approx(ENERGY_SHARE_UNALIGNED)
+
+
+def test_same_vowel_opens_differently_from_syllable_to_syllable():
+    """Repeated identical stressed 'AA' syllables at one loudness: the peak openings vary
+    (real speakers never open every syllable alike), yet every one is clearly open."""
+    from core.motion.mouth import mouth_channels
+
+    phones = []
+    for k in range(8):
+        phones += [Phone("AA", 0.3 * k, 0.3 * k + 0.2, stressed=True),
+                   Phone("T", 0.3 * k + 0.2, 0.3 * k + 0.3)]
+    n = 62
+    f = synthetic_features(n, phones=phones, rms=np.full(n, 0.9), vad=np.ones(n))
+    o = mouth_channels(f)["mouth_open"]
+    peaks = np.array([o[int(0.3 * k * 25): int((0.3 * k + 0.2) * 25) + 1].max() for k in range(8)])
+    assert peaks.min() > 0.5 * peaks.max()
+    assert peaks.std() / peaks.mean() > 0.04

@@ -20,17 +20,32 @@ import numpy as np
 
 from core.engines.mouth import photomatch as pm
 from core.engines.mouth.lips import pressed_track, shape_lips
-from core.engines.mouth.teeth import Sprite, draw_arch, photo_sprite, place
+from core.engines.mouth.teeth import Sprite, draw_arch, place
 from core.engines.mouth.tongue import tongue_layer, tongue_track
 from core.motion.landmarks import RigGeometry, apply_head
 from core.types import FaceRig
 
 SHIFT = 4
 TOOTH_DEPTH = 0.30  # face heights towards the camera: just behind the lips (0.34)
-PHOTO_TEETH_GAP = 0.03
-"""The portrait's own teeth are carried only when its opening (face heights) holds a real
-band of them; a smile parted by a few pixels gives a sliver that reads as a streak
-(seen on hallo_3 and vasa-1_15), so there we draw teeth in the portrait's teeth colour."""
+
+
+def inner_outline(P: np.ndarray, per_segment: int = 6) -> np.ndarray:
+    """The inner-lip opening as a smooth closed curve through landmarks 60-67: Catmull-Rom
+    arcs along the upper (60-64) and the lower (64-67, 60) lip, meeting in points at the
+    corners. The 8-point polygon itself drew a hard hexagon with straight sides that no real
+    lip has (a lip edge is a curve; the corners are where the two curves meet)."""
+    def arc(pts: np.ndarray) -> np.ndarray:
+        ext = np.vstack([2 * pts[0] - pts[1], pts, 2 * pts[-1] - pts[-2]])
+        t = np.linspace(0, 1, per_segment, endpoint=False)[:, None]
+        out = []
+        for k in range(1, len(ext) - 2):
+            p0, p1, p2, p3 = ext[k - 1], ext[k], ext[k + 1], ext[k + 2]
+            out.append(0.5 * (2 * p1 + (p2 - p0) * t + (2 * p0 - 5 * p1 + 4 * p2 - p3) * t**2
+                              + (3 * p1 - p0 - 3 * p2 + p3) * t**3))
+        return np.vstack(out)
+
+    P = np.asarray(P, np.float64)
+    return np.vstack([arc(P[[60, 61, 62, 63, 64]]), arc(P[[64, 65, 66, 67, 60]])])
 
 
 def _mm_px(geo: RigGeometry, out_scale: float) -> float:
@@ -40,17 +55,36 @@ def _mm_px(geo: RigGeometry, out_scale: float) -> float:
     return 0.5 * (geo.face_h / 130.0 + max(mouth_w, 1.0) / 50.0) * out_scale
 
 
-def _enamel(rgb: np.ndarray, max_sat: float = 0.12) -> np.ndarray:
+def _enamel(rgb: np.ndarray, max_sat: float = 0.12, tint: np.ndarray | None = None) -> np.ndarray:
     """The teeth colour with its saturation capped: the palette's teeth pixels of a photo
     with a few-pixel smile include lip (measured: salmon teeth on vasa-1_15); enamel is
-    near-neutral, warmed only a little by the light."""
+    near-neutral, warmed only a little by the light. Under a strongly tinted light (an old
+    varnished painting: emo_talk_mola) a neutral grey beside yellow skin reads blue-grey, so
+    the cap follows the skin: up to 45 % of the skin's own chroma, in the skin's hue."""
     rgb = np.asarray(rgb, np.float32)
     hi = float(rgb.max())
     sat = (hi - float(rgb.min())) / max(hi, 1.0)
+    grey = float(rgb @ pm.LUMA)
+    if tint is not None:
+        t = np.asarray(tint, np.float32)
+        skin_sat = (float(t.max()) - float(t.min())) / max(float(t.max()), 1e-6)
+        max_sat = max(max_sat, 0.45 * skin_sat)
+        if sat > max_sat:
+            warm = grey * (1.0 + (t - 1.0) * (max_sat / max(skin_sat, 1e-6)))
+            return warm.astype(np.float32)
+        return rgb
     if sat <= max_sat:
         return rgb
-    grey = float(rgb @ pm.LUMA)
     return grey + (rgb - grey) * (max_sat / sat)
+
+
+def _skin_tint(rig: FaceRig) -> np.ndarray:
+    """The skin's colour divided by its luma (1, 1, 1 for a grey portrait)."""
+    img = rig.image.astype(np.float32)
+    face = rig.masks.get("face") if rig.masks else None
+    px = img[face > 0.7] if face is not None and (face > 0.7).sum() > 50 else img.reshape(-1, 3)
+    skin = np.median(px, axis=0)
+    return skin / max(float(skin @ pm.LUMA), 1.0)
 
 
 def skull_matrix(geo: RigGeometry, pose: np.ndarray, shift: np.ndarray, out_scale: float,
@@ -79,29 +113,28 @@ class MouthInterior:
         self.stats = pm.estimate(rig, size)
         self.palette = palette
         self.mm = _mm_px(geo, self.scale)
+        self.skin_tint = _skin_tint(rig)
         lip = np.asarray(palette.tongue, np.float32) / 0.75  # palette.tongue ~ 0.7 lip
         cav = np.asarray(palette.cavity, np.float32)
-        cav = 0.75 * cav + 0.12 * lip  # dark, but the warm dark of a mouth, not a hole
+        # dark, but the warm dark of a mouth, not a hole: the peers' open mouths (VASA-1,
+        # EMO) read dark red-brown between teeth and tongue, never black
+        cav = 0.6 * cav + 0.22 * lip
         self.cavity = cav
         self.rim = 0.5 * lip + 0.1 * cav
-        self.tongue_rgb = 0.8 * lip * np.array([1.0, 0.86, 0.88], np.float32)
+        self.tongue_rgb = 0.9 * lip * np.array([1.0, 0.86, 0.88], np.float32)
         if self.stats.grey:
             self.rim, self.tongue_rgb = pm.to_grey(self.rim), pm.to_grey(self.tongue_rgb)
             self.cavity = pm.to_grey(cav)
         teeth = np.asarray(palette.teeth, np.float32)
         gum = 0.8 * lip + 0.2 * teeth
-        if palette.has_teeth and geo.portrait_gap >= PHOTO_TEETH_GAP:
-            src = cv2.resize(rig.image, (size, size), interpolation=cv2.INTER_AREA
-                             if size < rig.image.shape[1] else cv2.INTER_LINEAR)
-            lm = (np.asarray(rig.landmarks, np.float64) + 0.5) * self.scale - 0.5
-            self.upper = photo_sprite(src, lm[60:68], lm[[60, 61, 62, 63, 64]],
-                                      lm[[64, 65, 66, 67, 60]])
-            self.upper_at_rest = True
-        else:
-            teeth = _enamel(teeth)
-            self.upper = draw_arch(self.mm, teeth, gum, cav, self.stats, lower=False, seed=seed)
-            self.upper_at_rest = False
-        self.lower = draw_arch(self.mm, 0.92 * _enamel(teeth), gum, cav, self.stats, lower=True,
+        # The upper teeth are always drawn (whole crowns) in the portrait's teeth colour: a
+        # portrait's own teeth are only the band its upper lip leaves uncovered, so carried
+        # into a wider opening they became a thin strip over a black hole, and resampled from
+        # a small photo their gaps read as "piano keys" (astronaut demo, vasa-1_10).
+        teeth = _enamel(teeth, tint=self.skin_tint)
+        self.upper = draw_arch(self.mm, teeth, gum, cav, self.stats, lower=False, seed=seed)
+        self.upper_at_rest = False
+        self.lower = draw_arch(self.mm, 0.92 * teeth, gum, cav, self.stats, lower=True,
                                seed=seed)
         self.grain = pm.grain((size, size), self.stats, max(self.scale, 1.0), seed + 1)
         from core.audio.visemes import VISEMES
@@ -146,25 +179,34 @@ class MouthInterior:
         P = lm - np.array([x0, y0], np.float64)
         st = self.stats
         hole = np.zeros((rh, rw), np.uint8)
-        cv2.fillPoly(hole, [np.round(P[60:68] * (1 << SHIFT)).astype(np.int32)], 255,
+        cv2.fillPoly(hole, [np.round(inner_outline(P) * (1 << SHIFT)).astype(np.int32)], 255,
                      cv2.LINE_AA, SHIFT)
         hole_f = hole.astype(np.float32) / 255.0
-        alpha = pm.match(hole_f, st)
         up, lo = P[[61, 62, 63]], P[[67, 66, 65]]
         gap = float(np.linalg.norm(lo - up, axis=1).mean())
         mouth_w = float(np.linalg.norm(P[64] - P[60]))
+        # the commissures: the lips meet at the corners, so the opening's dark tapers in over
+        # the last ~8 % of its width (painted to the tip it drew dark wings past the lips)
+        ax = (P[64] - P[60]) / max(mouth_w, 1e-6)
+        gx, gy = np.meshgrid(np.arange(rw, dtype=np.float32), np.arange(rh, dtype=np.float32))
+        t = (gx - P[60, 0]) * ax[0] + (gy - P[60, 1]) * ax[1]
+        edge = np.minimum(t, mouth_w - t) / max(0.08 * mouth_w, 1.0)
+        hole_f = hole_f * np.clip(edge, 0, 1) ** 0.7
+        alpha = pm.match(hole_f, st)
 
         # cavity: a lit rim of lip lining, darkening with depth towards the middle
         depth = cv2.GaussianBlur(hole_f, (0, 0), max(1.0, 0.1 * gap))
         deep = np.clip((depth - 0.3) / 0.45, 0, 1)[..., None]
-        col = self.rim * (1 - deep) + self.cavity * (0.55 + 0.45 * (1 - deep)) * deep
+        col = self.rim * (1 - deep) + self.cavity * (0.7 + 0.3 * (1 - deep)) * deep
 
         yy, xx = np.mgrid[0:rh, 0:rw].astype(np.float32)
         i = min(max(index, 0), len(self.t_height) - 1)
         th, tf = float(self.t_height[i]), float(self.t_forward[i])
         lo_mid = P[66]
-        top_y = float(lo_mid[1] - th * gap)
-        t_col, t_a = tongue_layer(xx, yy, lo_mid, 0.36 * mouth_w, top_y, 0.3 * gap,
+        # the peers' wide openings show the tongue filling the lower half or more of the
+        # opening, ~80 % of the mouth's width: a small dim tongue left a black hole
+        top_y = float(lo_mid[1] - min(1.3 * th, 0.8) * gap)
+        t_col, t_a = tongue_layer(xx, yy, lo_mid, 0.42 * mouth_w, top_y, 0.3 * gap,
                                   self.tongue_rgb, self.cavity)
         t_a *= float(np.clip(gap / (3.0 * self.mm), 0, 1))  # a slit shows no tongue
         col = col * (1 - t_a[..., None]) + t_col * t_a[..., None]
@@ -198,8 +240,8 @@ class MouthInterior:
         uc, ua = place(self.upper, skull @ self._upper_matrix(np.eye(3)), box)
         col = col * (1 - ua[..., None]) + uc
         # the upper lip's shadow on what hangs under it
-        shadow = np.clip((yy - (up[:, 1].mean() - 1)) / max(0.25 * gap, 1.5), 0, 1)
-        col *= (0.7 + 0.3 * shadow)[..., None]
+        shadow = np.clip((yy - (up[:, 1].mean() - 1)) / max(0.15 * gap, 1.5), 0, 1)
+        col *= (0.82 + 0.18 * shadow)[..., None]
 
         a = (alpha * strength)[..., None]
         roi = frame[y0:y1, x0:x1].astype(np.float32)

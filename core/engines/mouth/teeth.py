@@ -120,7 +120,8 @@ def draw_arch(
     tint = 1.0 + rng.normal(0, 0.03, len(table))[k]
     convex = 1.0 - 0.22 * u**3
     d_border = (1 - u) * hw_px  # mm to the nearest tooth border, in the image
-    gap = 0.35 + 0.65 * _smooth(0.0, 0.45, d_border)
+    # interproximal shadow: a faint line (a deep one drew dark stripes, "piano keys")
+    gap = 0.62 + 0.38 * _smooth(0.0, 0.45, d_border)
     depth = np.exp(-z / 10.0)
     rel = np.clip((Yl - gum_y) / np.maximum(edge_y - gum_y, 1e-3), 0, 1)  # 0 gum .. 1 edge
     vert = 0.82 + 0.18 * _smooth(0.0, 0.5, rel)

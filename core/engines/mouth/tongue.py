@@ -73,7 +73,7 @@ def tongue_layer(xx: np.ndarray, yy: np.ndarray, lo_mid: np.ndarray, half_w: flo
     # a superellipse: flat front, rounded back corners
     body = np.clip(1.0 - (np.abs(u) ** 2.4 + np.abs(1.0 - v) ** 2.4), -1, 1)
     a = np.clip(body * 6.0, 0, 1) * (v >= 0)
-    back = 0.5 + 0.5 * np.clip(v * 1.5, 0, 1)
+    back = 0.62 + 0.38 * np.clip(v * 1.5, 0, 1)
     sides = 1.0 - 0.35 * np.abs(u) ** 2
     groove = 1.0 - 0.12 * np.exp(-((u / 0.08) ** 2)) * np.clip(v * 2, 0, 1)
     sheen = 0.10 * np.exp(-((u / 0.45) ** 2 + ((v - 0.55) / 0.25) ** 2))
