@@ -60,6 +60,7 @@ from studio.records import (
     TimelineInfo,
 )
 from studio.recovery import recover
+from studio.scripts import ScriptEdit, ScriptInfo, ScriptStore
 from studio.specs import RenderPlan
 from studio.timelines import TimelineStore
 
@@ -100,6 +101,7 @@ class Project:
         self.timeline_store = TimelineStore(self)
         self.job_store = JobStore(self)
         self.planner = Planner(self)
+        self.scripts = ScriptStore(self)
         self.engine_host = EngineHost()
         self._closed = False
 
@@ -217,6 +219,27 @@ class Project:
     def add_audio(self, path: str | Path, name: str | None = None,
                   transcript: str | None = None) -> AudioInfo:
         return self.assets.add_audio(path, name, transcript)
+
+    def add_script(self, text: str, voice: str | None = None, rate: float = 1.0,
+                   name: str | None = None) -> AudioInfo:
+        """A new audio track synthesised from `text` (studio.scripts)."""
+        return self.scripts.add(text, voice=voice, rate=rate, name=name)
+
+    def script(self, audio_id: int) -> ScriptInfo:
+        """The script of a track made by add_script (InputError for other tracks)."""
+        return self.scripts.script(audio_id)
+
+    def has_script(self, audio_id: int) -> bool:
+        return self.scripts.has_script(audio_id)
+
+    def edit_script(self, audio_id: int, text: str) -> ScriptEdit:
+        """Re-synthesise the changed sentences, splice, update the timelines using the
+        track (only segments over the edit become stale); undoable with undo_script."""
+        return self.scripts.edit(audio_id, text)
+
+    def undo_script(self, audio_id: int) -> ScriptEdit:
+        """Restore the track's previous script and audio."""
+        return self.scripts.undo(audio_id)
 
     def portraits(self) -> list[PortraitInfo]:
         return self.assets.portraits()
