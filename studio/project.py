@@ -28,6 +28,7 @@ from __future__ import annotations
 import re
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from sqlalchemy.orm import Session
@@ -63,6 +64,9 @@ from studio.recovery import recover
 from studio.scripts import ScriptEdit, ScriptInfo, ScriptStore
 from studio.specs import RenderPlan
 from studio.timelines import TimelineStore
+
+if TYPE_CHECKING:
+    from studio.export_post import ExportExtras
 
 __all__ = [
     "UNCHANGED",
@@ -414,13 +418,21 @@ class Project:
         progress: ProgressFn | None = None,
         cancel: CancelFn | None = None,
         run_jobs: bool = True,
+        extras: ExportExtras | None = None,
     ) -> Path:
         """Render what is missing, concatenate the segment renders, mux the audio (AAC) and
         write an MP4 atomically (default: exports/<timeline name>.mp4). Stream copy when
         size/fps/crf match the renders, else re-encode. Missing segments are queued as
         jobs: rendered here with this project's engine host (`run_jobs`), or, with
-        run_jobs=False, by whichever runner takes them (the app's worker)."""
+        run_jobs=False, by whichever runner takes them (the app's worker). `extras`:
+        caption sidecar, burned captions, framing (studio.export_post)."""
         from studio.export import export_timeline
 
+        if extras is not None:
+            from studio.export_post import export_with_extras
+
+            return export_with_extras(self, timeline_id, out_path, extras, size=size,
+                                      fps=fps, crf=crf, progress=progress, cancel=cancel,
+                                      run_jobs=run_jobs)
         return export_timeline(self, timeline_id, out_path, size=size, fps=fps, crf=crf,
                                progress=progress, cancel=cancel, run_jobs=run_jobs)
