@@ -1,4 +1,4 @@
-"""`bench [warp|studio|diffusion|quality|ui|all]`: the project's own benchmarks.
+"""`bench [warp|studio|diffusion|quality|ui|script|all]`: the project's own benchmarks.
 
     python main.py bench quality [--only NAME] [--sheets DIR] [--quick] [--json]
 
@@ -20,6 +20,7 @@ SUITES = {
     "diffusion": "studio.bench.diffusion",
     "quality": "studio.bench.quality",
     "ui": "studio.bench.ui_bench",  # runs ui/bench.py in a child process: no Qt here
+    "script": "studio.bench.script_bench",
 }
 
 
