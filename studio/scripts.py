@@ -290,6 +290,10 @@ class ScriptStore:
             select(Timeline).where(Timeline.audio_id == row.id)).scalars().all())
         # everything that reads media (features of the new track) happens before the write
         before = {t.id: self.col.timeline_store.segments(t.id) for t in tls}
+        planner = self.col.planner
+        # the motion the kept renders show (base plan of the old track), to carry over
+        old_motion = {t.id: planner.motion(self.col.timeline_store.get(t.id), None)
+                      for t in tls if any(x.state == "rendered" for x in before[t.id])}
         wave = _wave_of(self.col.path / "media" / f"{sha}{TRACK_EXT}")
         feats = {}
         for t in tls:
@@ -299,6 +303,7 @@ class ScriptStore:
         region = _edit_region(olds, news, float(row.duration), duration)
         stale: dict[int, list[int]] = {}
         kept: dict[int, list[int]] = {}
+        carried: dict[int, tuple[int, int, int] | None] = {}
 
         def do(s: Session) -> None:
             r = s.get(AudioTrack, row.id)
@@ -306,8 +311,8 @@ class ScriptStore:
             r.transcript, r.script_json, r.analysis_json = transcript, json.dumps(new), None
             s.flush()
             for t in tls:
-                k, st = _relayout(s, t, before[t.id], feats[t.id], region)
-                kept[t.id], stale[t.id] = k, st
+                kept[t.id], stale[t.id], carried[t.id] = _relayout(
+                    s, t, before[t.id], feats[t.id], region)
 
         try:
             self.col.db.run_write(do)
@@ -317,11 +322,69 @@ class ScriptStore:
         for t in tls:  # the analysis is the one the timeline will ask for: keep it
             key = key_of("features", sha=sha, fps=float(t.fps), transcript=transcript)
             self.col.cache.put(key, feats[t.id])
+        for t in tls:
+            if carried.get(t.id) is None or t.id not in old_motion:
+                continue
+            info = self.col.timeline_store.get(t.id)
+            new_m = planner.motion(info, None)
+            self.col.cache.put(planner.motion_key(info, None),
+                               stitch_motion(old_motion[t.id], new_m, *carried[t.id],
+                                             rig=self.col.assets.portrait_rig(t.portrait_id)))
         shift = region[3] - region[1]
         return ScriptEdit(assets.audio(row.id), changed, shift, stale, kept)
 
 
 # ---------------------------------------------------------------- helpers
+STITCH_FRAMES = 12
+"""Frames over which the re-planned motion of an edit blends from/into the kept motion."""
+
+
+def stitch_motion(old, new, lo: int, hi: int, shift: int, rig=None,
+                  fade: int = STITCH_FRAMES):
+    """The base motion of an edited track: the OLD plan where renders were kept (frames
+    [0, lo) as they were, [hi, n) = old frames shifted by `shift`), the new plan over the
+    edit, blended from the old motion over `fade` frames after `lo` and back into it over
+    the `fade` frames before `hi`. Mouth channels always follow the new audio; landmarks
+    are re-synthesised from the stitched channels (with `rig`).
+
+    Why: the planner's head, gaze and blink channels are drawn over the whole track, so a
+    fresh plan of the edited track differs everywhere (measured: head pose up to 2 degrees
+    before the edit, 10 after). The kept renders show the old plan; re-rendered segments
+    planned from this stitched track meet them without a jump, and later edits of the
+    track start from it (it is the cached base plan of the new audio)."""
+    from dataclasses import fields, replace
+
+    n = int(new.n_frames)
+    k = np.arange(n)
+    w_in = np.clip((k - lo + 1) / (fade + 1), 0, 1) if lo > 0 else np.ones(n)
+    w_out = np.clip((hi - k) / (fade + 1), 0, 1) if hi < n else np.ones(n)
+    w = np.minimum(w_in, w_out)  # 1 = new plan, 0 = old plan
+    w = w * w * (3 - 2 * w)
+    src = np.where(k < (lo + hi) / 2, k, k - shift)  # the old frame each new frame continues
+    src = np.clip(src, 0, int(old.n_frames) - 1)
+    kw = {}
+    for f in fields(new):
+        a, b = getattr(old, f.name), getattr(new, f.name)
+        if (f.name in _AUDIO_CHANNELS or not isinstance(b, np.ndarray)
+                or not isinstance(a, np.ndarray) or len(b) != n):
+            continue
+        o = a[src]
+        ww = w.reshape((n,) + (1,) * (b.ndim - 1))
+        kw[f.name] = (o + ww * (b - o)).astype(b.dtype)
+    out = replace(new, **kw)
+    if rig is not None:
+        from core.motion.landmarks import geometry, synthesize
+
+        ch = {f.name: np.asarray(getattr(out, f.name), np.float64) for f in fields(out)
+              if isinstance(getattr(out, f.name), np.ndarray) and f.name != "landmarks"}
+        out = replace(out, landmarks=synthesize(geometry(rig.landmarks), ch).astype(
+            new.landmarks.dtype))
+    return out
+
+
+_AUDIO_CHANNELS = frozenset(["mouth_open", "mouth_width", "jaw"])
+
+
 def _placeholder(sr: int, voice: str, rate: float):
     from core.tts import SentenceAudio
 
@@ -370,10 +433,13 @@ def _edit_region(old: list[tuple[str, float, float]], new: list[tuple[str, float
     return a, old[i][1] - back, a, new[j][1] - back
 
 
-def _relayout(s: Session, tl: Timeline, before, feats, region) -> tuple[list[int], list[int]]:
+def _relayout(s: Session, tl: Timeline, before, feats, region
+              ) -> tuple[list[int], list[int], tuple[int, int, int] | None]:
     """Move, keep or replace the segments of `tl` for an edit of its audio; returns (ids
     that kept their render, ids to render). Renders of kept and shifted segments are
-    recorded again under their new spec hashes (same file: same audio, same frames)."""
+    recorded again under their new spec hashes (same file: same audio, same frames).
+    The third value: (lo, hi, shift) frames - new frames [0, lo) are old frames [0, lo),
+    new frames [hi, n) are old frames [hi - shift, n - shift) (None: nothing kept)."""
     from studio import timelines as tlmod
 
     fps = float(tl.fps)
@@ -441,4 +507,4 @@ def _relayout(s: Session, tl: Timeline, before, feats, region) -> tuple[list[int
         kept_ids.append(x.id)
     s.flush()
     stale = [r.id for r in rows if r.id not in set(kept_ids)]
-    return kept_ids, stale
+    return kept_ids, stale, ((lo, hi, shift) if kept_ids else None)

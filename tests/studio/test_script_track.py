@@ -4,12 +4,15 @@ warp renders at 256 px)."""
 
 from __future__ import annotations
 
+import shutil
+
 import numpy as np
 import pytest
 import soundfile as sf
 
 from core.errors import InputError
 from studio import runner
+from studio.engines import EngineHost
 from studio.project import Project
 
 TAIL = ("Water them every morning. Pick the fruit when it is red. Keep the seeds for next "
@@ -27,16 +30,32 @@ def _tts_or_skip():
         pytest.skip("no speech synthesiser (piper-tts or espeak-ng) installed")
 
 
-@pytest.fixture
-def scripted(project_dir):
+@pytest.fixture(scope="module")
+def rendered_template(template_project, tmp_path_factory):
+    """A project with the script track, a 256 px warp timeline, fully rendered (built
+    once for this module; each test works on a copy)."""
     _tts_or_skip()
-    p = Project.open(project_dir)
-    try:
+    folder = tmp_path_factory.mktemp("script") / "proj"
+    shutil.copytree(template_project, folder)
+    with Project.open(folder) as p:
         audio = p.add_script(SCRIPT)
         tl = p.new_timeline(p.portraits()[0].id, audio.id, size=256)
         p.enqueue(tl.id)
         runner.run_jobs(p, p.engine_host)
-        yield p, audio, tl
+        p.base_motion(tl.id)
+        p.checkpoint()
+    return folder, audio.id, tl.id
+
+
+@pytest.fixture
+def scripted(rendered_template, tmp_path, counting_factory):
+    folder, audio_id, tl_id = rendered_template
+    dest = tmp_path / "scripted"
+    shutil.copytree(folder, dest)
+    p = Project.open(dest)
+    p.use_engine_host(EngineHost(factory=counting_factory))
+    try:
+        yield p, p.audio(audio_id), p.timeline(tl_id)
     finally:
         p.close()
 
@@ -62,7 +81,7 @@ def test_script_track_is_stored_with_its_sentences(scripted):
     assert abs(p.audio(audio.id).duration - info.sentences[-1].end) < 0.01
 
 
-def test_edit_one_sentence_rerenders_only_what_it_touches(scripted):
+def test_edit_one_sentence_rerenders_only_what_it_touches(scripted, counting_factory):
     p, audio, tl = scripted
     old_audio, sr = _pcm(p.audio(audio.id).path)
     old_info = p.script(audio.id)
@@ -99,13 +118,33 @@ def test_edit_one_sentence_rerenders_only_what_it_touches(scripted):
     assert {s.id for s in touched} <= {s.id for s in stale}
     assert len(stale) <= max(1.3 * len(touched), len(touched) + 1)
     # rendering the stale ones calls the engine only for them
-    from tests.studio.conftest import CountingEngine
-
-    counting = CountingEngine(p.engine_host.get("warp"))
-    p.engine_host._engines = {k: counting for k in getattr(p.engine_host, "_engines", {})}
     p.enqueue(tl.id)
     runner.run_jobs(p, p.engine_host)
+    calls = [c for e in counting_factory.engines for c in e.calls]
+    assert sorted(calls) == sorted((s.start, s.end) for s in stale)
     assert all(s.state == "rendered" for s in p.segments(tl.id))
+
+
+def test_motion_of_kept_segments_is_carried_and_the_seams_meet(scripted):
+    p, audio, tl = scripted
+    old = p.base_motion(tl.id)
+    edit = p.edit_script(audio.id, EDITED)
+    new = p.base_motion(tl.id)
+    shift = int(round(edit.shift_s * tl.fps))
+    segs = p.segments(tl.id)
+    stale = [s for s in segs if s.state != "rendered"]
+    lo, hi = min(s.start for s in stale), max(s.end for s in stale)
+    # frames of kept renders: the very motion they were rendered with
+    assert np.array_equal(new.head_pose[:lo], old.head_pose[:lo])
+    assert np.array_equal(new.blink[:lo], old.blink[:lo])
+    assert np.array_equal(new.head_pose[hi:], old.head_pose[hi - shift:])
+    assert np.array_equal(new.gaze[hi:], old.gaze[hi - shift:])
+    # across each seam the head moves no more than it does between ordinary frames
+    step = np.abs(np.diff(new.head_pose, axis=0)).max(axis=1)
+    typical = np.percentile(step, 99)
+    for seam in (lo, hi):
+        if 0 < seam < new.n_frames:
+            assert step[seam - 1] <= typical + 1e-6
 
 
 def test_undo_restores_script_audio_and_renders(scripted):
