@@ -179,10 +179,13 @@ class ScriptStore:
                              "script")
         try:
             d = json.loads(row.script_json)
-            if not isinstance(d, dict) or d.get("v") != SCRIPT_VERSION:
-                raise ValueError("unknown script version")
-            d["sentences"] = list(d["sentences"])
-        except (ValueError, KeyError, TypeError) as exc:
+            _check_script(d)
+            for h in d.get("history", []):
+                _check_script(h["script"])
+                if safepaths.media_problem(h["sha"], h["ext"]):
+                    raise ValueError("bad audio file name in the undo history")
+                float(h["duration"])
+        except (ValueError, KeyError, TypeError, IndexError) as exc:
             raise InputError(None, f"audio track {row.id}: its stored script is damaged "
                              f"({exc})") from None
         return d
@@ -335,6 +338,28 @@ class ScriptStore:
 
 
 # ---------------------------------------------------------------- helpers
+def _check_script(d) -> None:
+    """ValueError unless `d` is script data as written here (a project file is hostile:
+    every field read later is checked once, here)."""
+    if not isinstance(d, dict) or d.get("v") != SCRIPT_VERSION:
+        raise ValueError("unknown script version")
+    if not isinstance(d["text"], str) or not isinstance(d["voice"], str):
+        raise ValueError("text and voice must be strings")
+    if not 0.5 <= float(d["rate"]) <= 2.0 or not 1000 <= int(d["sample_rate"]) <= 192000:
+        raise ValueError("rate or sample rate out of range")
+    if not isinstance(d["sentences"], list) or not d["sentences"]:
+        raise ValueError("no sentences")
+    for x in d["sentences"]:
+        if not isinstance(x["text"], str) or safepaths.media_problem(x["sha"], SENTENCE_EXT):
+            raise ValueError("bad sentence entry")
+        if not (math.isfinite(float(x["start"])) and math.isfinite(float(x["end"]))):
+            raise ValueError("bad sentence span")
+        for w in x["words"]:
+            if len(w) != 3 or not isinstance(w[0], str) or not all(
+                    math.isfinite(float(v)) for v in w[1:]):
+                raise ValueError("bad word timing")
+
+
 STITCH_FRAMES = 12
 """Frames over which the re-planned motion of an edit blends from/into the kept motion."""
 
