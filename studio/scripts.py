@@ -52,6 +52,9 @@ SCRIPT_VERSION = 1
 QUANTUM_S = 0.2
 """Sentence starts lie on this grid: 5 frames at 25 fps, 6 at 30 (whole-frame shifts)."""
 MAX_UNDO = 20
+MARGIN_S = 0.1
+"""Silence kept with the edit on each side of changed speech (mouth anticipation and
+release around the sound)."""
 SENTENCE_EXT = ".f32"
 TRACK_EXT = ".wav"
 
@@ -441,20 +444,24 @@ def _common(old: list[str], new: list[str]) -> tuple[int, int]:
 def _edit_region(old: list[tuple[str, float, float]], new: list[tuple[str, float, float]],
                  old_dur: float, new_dur: float) -> tuple[float, float, float, float]:
     """(a, b_old, a', b_new) seconds: the audio before `a` is identical in both tracks, the
-    audio from b_old (old) equals the audio from b_new (new). Cut points lie in the
-    middle of the pauses around the changed sentences, so the segment boundaries that
-    split at those pauses stay outside the edit."""
+    audio from b_old (old) equals the audio from b_new (new). The cuts lie in the pauses
+    around the changed sentences, MARGIN_S from the changed speech (lips move a little
+    before and after the sound), so segment boundaries placed in those pauses stay
+    outside the edit."""
     p, q = _common([o[0] for o in old], [n[0] for n in new])
     a = 0.0
     if p > 0:
         gaps = [x[p][1] - x[p - 1][2] for x in (old, new) if p < len(x)]
-        a = old[p - 1][2] + min(gaps, default=0.3) / 2
+        gap = min(gaps, default=2 * MARGIN_S)
+        start = old[p - 1][2] + gap  # the first changed sentence (or the old/new end)
+        a = start - min(MARGIN_S, gap / 2)
     if q == 0:
         return a, old_dur, a, new_dur
     i, j = len(old) - q, len(new) - q
     gap_o = old[i][1] - (old[i - 1][2] if i > 0 else 0.0)
     gap_n = new[j][1] - (new[j - 1][2] if j > 0 else 0.0)
-    back = min(gap_o, gap_n) / 2  # silence in both versions
+    gap = min(gap_o, gap_n)  # silence before the shared sentence in both versions
+    back = gap - min(MARGIN_S, gap / 2)
     return a, old[i][1] - back, a, new[j][1] - back
 
 

@@ -93,6 +93,7 @@ def run(quick: bool = False) -> dict:
             segs = p.segments(tl.id)
             e0, e1 = new.sentences[at].start * tl.fps, new.sentences[at].end * tl.fps
             touched = [s for s in segs if s.start < e1 and s.end > e0]
+            stale = [(s.start, s.end) for s in segs if s.state != "rendered"]
             p.enqueue(tl.id)
             t0 = time.perf_counter()
             runner.run_jobs(p, p.engine_host)
@@ -109,6 +110,8 @@ def run(quick: bool = False) -> dict:
                 "engine_calls_after_edit": len(calls),
                 "ratio_calls_to_touched": round(len(calls) / max(1, len(touched)), 2),
                 "sentences_resynthesised": len(edit.changed),
+                "edited_sentence_frames": f"{e0:.0f}-{e1:.0f}",
+                "stale_segments": " ".join(f"{a}-{b}" for a, b in stale),
                 "shift_s": round(edit.shift_s, 3),
                 "audio_before_edit_identical": bool(np.array_equal(old_pcm[:a], new_pcm[:a])),
                 "audio_after_edit_shifted": bool(np.array_equal(old_pcm[b_old:],
