@@ -141,7 +141,8 @@ def _list(args) -> int:
             lm = " user-landmarks" if p.has_landmarks else ""
             print(f"portrait {p.id:4d}  {p.name:30s} {p.width}x{p.height}{lm}")
         for a in aus:
-            tr = " transcript" if a.transcript else ""
+            tr = " script" if project.has_script(a.id) else (
+                " transcript" if a.transcript else "")
             print(f"audio    {a.id:4d}  {a.name:30s} {a.duration:7.2f}s{tr}")
         if not ps and not aus:
             print("no assets; import some with 'asset add FILE'")
