@@ -40,18 +40,25 @@ class Planner:
             return Expression()
         return render_expression(self.col.preset_store.get(tl.preset_id))
 
-    def motion(self, tl: TimelineInfo, plan: RenderPlan | None) -> MotionTrack:
-        """The whole-track motion plan of `tl` with `plan`'s segment overrides (None: the
-        base plan, kept on disk; override plans are cheap and many: memory only)."""
+    def motion_key(self, tl: TimelineInfo, plan: RenderPlan | None) -> str:
+        """The cache key of `motion(tl, plan)` (studio.scripts stores the base plan of an
+        edited script track under it: old motion kept around the edit, see there)."""
         assets = self.col.assets
         base_expr = plan.base_expression if plan else self.base_expression(tl)
         p = assets.portrait(tl.portrait_id)
         a = assets.audio(tl.audio_id)
         lm = assets.portrait_landmarks_json(tl.portrait_id)
+        return key_of("motion", v=SPEC_VERSION, portrait=p.sha256, landmarks=lm,
+                      audio=a.sha256, transcript=a.transcript, fps=tl.fps, seed=tl.seed,
+                      **motion_key_parts(plan, base_expr))
+
+    def motion(self, tl: TimelineInfo, plan: RenderPlan | None) -> MotionTrack:
+        """The whole-track motion plan of `tl` with `plan`'s segment overrides (None: the
+        base plan, kept on disk; override plans are cheap and many: memory only)."""
+        assets = self.col.assets
+        base_expr = plan.base_expression if plan else self.base_expression(tl)
         controls = plan.controls if plan else ()
-        key = key_of("motion", v=SPEC_VERSION, portrait=p.sha256, landmarks=lm,
-                     audio=a.sha256, transcript=a.transcript, fps=tl.fps, seed=tl.seed,
-                     **motion_key_parts(plan, base_expr))
+        key = self.motion_key(tl, plan)
 
         def compute() -> MotionTrack:
             rig = assets.portrait_rig(tl.portrait_id)

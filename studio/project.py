@@ -28,6 +28,7 @@ from __future__ import annotations
 import re
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from sqlalchemy.orm import Session
@@ -60,8 +61,12 @@ from studio.records import (
     TimelineInfo,
 )
 from studio.recovery import recover
+from studio.scripts import ScriptEdit, ScriptInfo, ScriptStore
 from studio.specs import RenderPlan
 from studio.timelines import TimelineStore
+
+if TYPE_CHECKING:
+    from studio.export_post import ExportExtras
 
 __all__ = [
     "UNCHANGED",
@@ -100,6 +105,7 @@ class Project:
         self.timeline_store = TimelineStore(self)
         self.job_store = JobStore(self)
         self.planner = Planner(self)
+        self.scripts = ScriptStore(self)
         self.engine_host = EngineHost()
         self._closed = False
 
@@ -217,6 +223,27 @@ class Project:
     def add_audio(self, path: str | Path, name: str | None = None,
                   transcript: str | None = None) -> AudioInfo:
         return self.assets.add_audio(path, name, transcript)
+
+    def add_script(self, text: str, voice: str | None = None, rate: float = 1.0,
+                   name: str | None = None) -> AudioInfo:
+        """A new audio track synthesised from `text` (studio.scripts)."""
+        return self.scripts.add(text, voice=voice, rate=rate, name=name)
+
+    def script(self, audio_id: int) -> ScriptInfo:
+        """The script of a track made by add_script (InputError for other tracks)."""
+        return self.scripts.script(audio_id)
+
+    def has_script(self, audio_id: int) -> bool:
+        return self.scripts.has_script(audio_id)
+
+    def edit_script(self, audio_id: int, text: str) -> ScriptEdit:
+        """Re-synthesise the changed sentences, splice, update the timelines using the
+        track (only segments over the edit become stale); undoable with undo_script."""
+        return self.scripts.edit(audio_id, text)
+
+    def undo_script(self, audio_id: int) -> ScriptEdit:
+        """Restore the track's previous script and audio."""
+        return self.scripts.undo(audio_id)
 
     def portraits(self) -> list[PortraitInfo]:
         return self.assets.portraits()
@@ -391,13 +418,21 @@ class Project:
         progress: ProgressFn | None = None,
         cancel: CancelFn | None = None,
         run_jobs: bool = True,
+        extras: ExportExtras | None = None,
     ) -> Path:
         """Render what is missing, concatenate the segment renders, mux the audio (AAC) and
         write an MP4 atomically (default: exports/<timeline name>.mp4). Stream copy when
         size/fps/crf match the renders, else re-encode. Missing segments are queued as
         jobs: rendered here with this project's engine host (`run_jobs`), or, with
-        run_jobs=False, by whichever runner takes them (the app's worker)."""
+        run_jobs=False, by whichever runner takes them (the app's worker). `extras`:
+        caption sidecar, burned captions, framing (studio.export_post)."""
         from studio.export import export_timeline
 
+        if extras is not None:
+            from studio.export_post import export_with_extras
+
+            return export_with_extras(self, timeline_id, out_path, extras, size=size,
+                                      fps=fps, crf=crf, progress=progress, cancel=cancel,
+                                      run_jobs=run_jobs)
         return export_timeline(self, timeline_id, out_path, size=size, fps=fps, crf=crf,
                                progress=progress, cancel=cancel, run_jobs=run_jobs)

@@ -69,6 +69,9 @@ class AudioTrack(Base):
     # cached analysis summary (speech regions...) as JSON; features live in cache/
     analysis_json: Mapped[str | None] = mapped_column(Text, nullable=True)
     created: Mapped[float] = mapped_column(Float, default=0.0)
+    # a track made from a script (studio.scripts): the sentences, each one's audio span and
+    # sentence-audio file, voice, rate, and the previous versions for undo, as JSON
+    script_json: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
 class EditPreset(Base):

@@ -1,4 +1,4 @@
-"""`bench [warp|studio|diffusion|quality|ui|cluster|all]`: the project's own benchmarks.
+"""`bench [warp|studio|diffusion|quality|ui|cluster|script|all]`: the project's own benchmarks.
 
     python main.py bench quality [--only NAME] [--sheets DIR] [--quick] [--json]
 
@@ -21,6 +21,7 @@ SUITES = {
     "quality": "studio.bench.quality",
     "ui": "studio.bench.ui_bench",  # runs ui/bench.py in a child process: no Qt here
     "cluster": "studio.bench.cluster_bench",  # a local Ray cluster vs the local queue
+    "script": "studio.bench.script_bench",  # edit one sentence of a script: what re-renders
 }
 
 

@@ -38,6 +38,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     tx = one.add_mutually_exclusive_group()
     tx.add_argument("--transcript", help="the words spoken (improves lip sync)")
     tx.add_argument("--transcript-file", type=Path, help="a text file with the words spoken")
+    sc = one.add_mutually_exclusive_group()
+    sc.add_argument("--script", default=None,
+                    help="words to speak with a neural voice (instead of --audio)")
+    sc.add_argument("--script-file", type=Path, default=None,
+                    help="a text file of words to speak (instead of --audio)")
+    one.add_argument("--voice", default=None, help="with --script: the voice (default: the "
+                     "bundled neural voice)")
+    one.add_argument("--rate", type=float, default=None,
+                     help="with --script: speaking rate 0.5..2 (default 1)")
     one.add_argument("--out", type=Path, help="output MP4 (default: out/<portrait>_<audio>.mp4)")
     one.add_argument("--size", type=int, default=None, help=f"output size in pixels, even, {SIZE_RANGE.min:g}-{SIZE_RANGE.max:g} (default {SIZE_RANGE.default:g}; the warp engine renders 256-1024)")
     one.add_argument("--fps", type=float, default=None, help=f"frames per second, {FPS_RANGE.min:g}-{FPS_RANGE.max:g} (default {FPS_RANGE.default:g})")
@@ -111,7 +120,27 @@ def _expression(args: argparse.Namespace) -> Expression:
     return apply_prompt(ex.clamped(), args.prompt or "")
 
 
+def _script_text(args: argparse.Namespace) -> str | None:
+    """The --script/--script-file words (None when neither is given)."""
+    if args.script_file is not None:
+        from core.tts import MAX_TEXT_CHARS
+        from studio.cli.commands.speak import _read_text
+
+        return _read_text(args.script_file, MAX_TEXT_CHARS)
+    if args.script is None and (args.voice is not None or args.rate is not None):
+        raise InputError(None, "--voice and --rate are for --script")
+    return args.script
+
+
 def run(args: argparse.Namespace) -> int:
+    script = _script_text(args)
+    if script is not None:
+        if args.audio is not None or args.transcript or args.transcript_file:
+            raise InputError(None, "--script makes the audio: leave out --audio and "
+                             "--transcript")
+        if args.portrait is None:
+            raise InputError(None, "--script makes a one-shot render: give --portrait too")
+        return _run_script(args, script)
     if args.portrait is None and args.audio is None:
         from studio.cli.project_render import render_timeline
 
@@ -155,3 +184,27 @@ def run(args: argparse.Namespace) -> int:
         print(f"warning: {warning}")
     print(result.out)
     return 0
+
+
+def _run_script(args: argparse.Namespace, script: str) -> int:
+    """Synthesise the script (core.tts), then the usual one-shot render with the script as
+    the transcript; the speech WAV lives in a temp folder removed afterwards."""
+    import tempfile
+
+    import soundfile as sf
+
+    from core.tts import synthesize
+
+    speech = synthesize(script, voice=args.voice, rate=1.0 if args.rate is None else args.rate)
+    for w in speech.warnings:
+        print(f"warning: {w}")
+    if args.out is None:
+        args.out = Path("out") / f"{args.portrait.stem}_script.mp4"
+        args.out.parent.mkdir(exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="avatar-script-") as tmp:
+        wav = Path(tmp) / "speech.wav"
+        sf.write(wav, speech.samples, speech.sample_rate, subtype="PCM_16")
+        args.audio = wav
+        args.transcript = " ".join(s.text for s in speech.sentences)
+        args.script = args.script_file = None
+        return run(args)
