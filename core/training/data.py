@@ -223,9 +223,10 @@ def _save_png(path: Path, rgb: np.ndarray) -> None:
 def prepare_clip(video: Path, folder: Path, opts: PrepareOptions) -> dict:
     """Build the clip folder `folder` (must not exist) from `video`; returns its metadata.
     Raises Unusable (reported, skipped) or InputError (unreadable file: also skipped)."""
+    from safetensors.numpy import save_file
+
     import core.audio as ca
     from core.diffusion.conditioning import draw_guide
-    from safetensors.numpy import save_file
 
     frames, fps = _read_video(video, opts.max_frames)
     if len(frames) < opts.min_frames:
