@@ -64,7 +64,7 @@ def _pool(mask: np.ndarray, side: int) -> np.ndarray:
 class TrainData:
     """The clips of a dataset folder, validated once, with the samplers of both stages."""
 
-    def __init__(self, folder: str | Path):
+    def __init__(self, folder: str | Path, only: list[str] | None = None):
         from safetensors.numpy import load_file
 
         self.folder = Path(folder)
@@ -80,6 +80,8 @@ class TrainData:
         self.clips: list[Clip] = []
         for meta in manifest.get("clips", []):
             cid = str(meta.get("id", ""))
+            if only and cid not in only:
+                continue
             folder = self.folder / "clips" / cid
             if not cid or "/" in cid or cid.startswith(".") or not folder.is_dir():
                 raise InputError(path, f"names a clip that is missing: {cid!r}")
@@ -94,7 +96,8 @@ class TrainData:
             self.clips.append(Clip(cid, folder, n, float(meta["fps"]), int(meta["size"]),
                                    tensors, masks["face"], masks["lip"], prompts.get(cid)))
         if not self.clips:
-            raise InputError(self.folder, "the dataset has no usable clips")
+            which = f" among {', '.join(only)}" if only else ""
+            raise InputError(self.folder, f"the dataset has no usable clips{which}")
         self.size = self.clips[0].size
 
     def _captions(self) -> dict[str, str]:

@@ -64,6 +64,7 @@ class TrainConfig:
     max_grad_norm: float = 1.0
     val_frames: int = 4
     val_steps: int = 4
+    clips: list[str] = field(default_factory=list)  # train on these clip ids only
 
 
 @dataclass
@@ -113,19 +114,26 @@ def train(cfg: TrainConfig, resume: bool = False,
     if resume:
         cfg = _resumed_config(run, cfg)
     _check(cfg)
-    data = TrainData(cfg.data)
+    data = TrainData(cfg.data, cfg.clips or None)
     acc = _accelerator(cfg)
     device = acc.device
     pipe = M.load_init(cfg.init, seed=cfg.seed)
     pipe.to(device)
+    latent = data.size // pipe.vae_scale_factor
+    frames = min(cfg.frames, min(c.frames for c in data.clips))
+    deepest = latent >> (len(pipe.animate_net.config.block_out_channels) - 1)
+    if deepest <= 1 and cfg.batch * (frames if cfg.stage == 2 else 1) < 2:
+        raise InputError(cfg.data, f"{data.size} px crops leave a 1x1 bottleneck, which "
+                                   "needs at least 2 samples per micro-batch: use --batch 2 "
+                                   "or prepare the data at a larger --size")
     text = cfg.stage == 1 and data.has_captions and pipe.text_adapter is not None
     groups = M.trainable_parameters(pipe, cfg.stage, text)
     named = {f"{c}.{n}": p for c, ps in groups.items() for n, p in ps}
     if not named:
         raise InputError(None, f"stage {cfg.stage} has nothing to train in these weights")
     for module in pipe.components.values():
-        # eval mode throughout: the models have no dropout or batch norm, so the maths is
-        # the same, and train-mode GroupNorm refuses the 1×1 bottleneck of small sizes
+        # eval mode throughout: the models have no dropout or batch norm, so training
+        # computes exactly what inference computes (and what the engine will run)
         if isinstance(module, torch.nn.Module):
             module.eval()
     params = list(named.values())
@@ -144,10 +152,9 @@ def train(cfg: TrainConfig, resume: bool = False,
             raise InputError(run, "already holds a run: pass --resume to continue it, "
                                   "or choose a new --out folder")
         _atomic_json(run / "config.json", asdict(cfg))
+        (run / "loss.csv").unlink(missing_ok=True)  # a run that never saved starts afresh
     _write_curve(run, losses)
 
-    latent = data.size // pipe.vae_scale_factor
-    frames = min(cfg.frames, min(c.frames for c in data.clips))
     audio_cache: dict[int, np.ndarray] = {}
 
     def audio_states(ci: int) -> np.ndarray:
@@ -358,3 +365,29 @@ def validate(pipe, data, out: Path, cfg: TrainConfig) -> Path:
     with atomic_path(out, suffix=".png") as tmp:
         contact_sheet([truth, frames]).save(tmp)
     return out
+
+
+def fixed_loss(pipe, data, cfg: TrainConfig, batches: int = 8, device="cpu") -> float:
+    """The mean loss over `batches` fixed batches (own seeds, no condition dropout, no
+    gradient): a noise-free measure of what a run learned, unlike the per-step loss whose
+    timesteps and noise change every step."""
+    import torch
+
+    from core.training import model as M
+
+    latent = data.size // pipe.vae_scale_factor
+    frames = min(cfg.frames, min(c.frames for c in data.clips))
+    text = cfg.stage == 1 and data.has_captions and pipe.text_adapter is not None
+    total = 0.0
+    with torch.no_grad():
+        for i in range(batches):
+            if cfg.stage == 1:
+                batch = data.pairs(cfg.batch, 777_000 + cfg.seed, i, 0, latent)
+            else:
+                batch = data.clips_of(cfg.batch, frames, 777_000 + cfg.seed, i, 0, latent,
+                                      lambda ci: M.audio_states_for(pipe, data.clips[ci]))
+            gen = torch.Generator().manual_seed(4242 + i)
+            total += float(M.diffusion_loss(pipe, batch, cfg.stage, gen, device, text,
+                                            cfg.face_weight if cfg.stage == 2 else 0.0,
+                                            cfg.lip_weight if cfg.stage == 2 else 0.0, 0.0))
+    return total / batches
