@@ -1,4 +1,4 @@
-"""`bench [warp|studio|diffusion|quality|ui|all]`: the project's own benchmarks.
+"""`bench [warp|studio|diffusion|quality|ui|train|all]`: the project's own benchmarks.
 
 Every speed or quality number in the README comes from here.
 """
@@ -14,7 +14,8 @@ SUITES = {
     "studio": "studio.bench.studio_bench",
     "diffusion": "studio.bench.diffusion",
     "quality": "studio.bench.quality",
-    "ui": "studio.bench.ui_bench",  # runs ui/bench.py in a child process: no Qt here
+    "ui": "studio.bench.ui_bench",
+    "train": "studio.bench.train_bench",  # diffusion training: speed, memory, learning  # runs ui/bench.py in a child process: no Qt here
 }
 
 
