@@ -275,16 +275,31 @@ def prepare_clip(video: Path, folder: Path, opts: PrepareOptions) -> dict:
         tensors["wav2vec"] = wav2vec_states(opts.wav2vec, wave, feats.n_frames)[:n]
     if opts.vae is not None:
         tensors["latents"] = encode_latents(opts.vae, crops)
-    save_file(tensors, str(folder / "features.safetensors"))
+    # safetensors.numpy writes the raw buffer: a non-C-contiguous array would come back
+    # scrambled (np.concatenate keeps its inputs' strides), so every array is made C-ordered
+    save_file({k: np.ascontiguousarray(v) for k, v in tensors.items()},
+              str(folder / "features.safetensors"))
     meta = {
         "id": folder.name.removeprefix(".partial-"), "source": video.name,
         "source_key": _source_key(video), "frames": n, "fps": fps, "size": size,
         "crop": [crop.x0, crop.y0, crop.side], "embedding_source": emb_source,
-        "latents": opts.vae is not None, "wav2vec": opts.wav2vec is not None,
+        "latents": None if opts.vae is None else vae_fingerprint(opts.vae), "wav2vec": opts.wav2vec is not None,
         "duration": n / fps,
     }
     (folder / "clip.json").write_text(json.dumps(meta, indent=1))  # last: marks complete
     return meta
+
+
+def vae_fingerprint(vae) -> str:
+    """Which VAE made stored latents: a hash of its config and of its encoder's first
+    weights. Training uses stored latents only when its own VAE has the same fingerprint."""
+    import torch
+
+    conf = json.dumps({k: v for k, v in dict(vae.config).items() if not k.startswith("_")},
+                      sort_keys=True, default=str)
+    with torch.no_grad():
+        w = next(vae.parameters()).detach().float().cpu().numpy().tobytes()
+    return hashlib.blake2b(conf.encode() + w, digest_size=8).hexdigest()
 
 
 def encode_latents(vae, images: list[np.ndarray], batch: int = 8) -> np.ndarray:
@@ -299,7 +314,7 @@ def encode_latents(vae, images: list[np.ndarray], batch: int = 8) -> np.ndarray:
             x = x.permute(0, 3, 1, 2) / 127.5 - 1.0
             z = vae.encode(x).latent_dist.mean * vae.config.scaling_factor
             out.append(z.float().cpu().numpy())
-    return np.concatenate(out)
+    return np.ascontiguousarray(np.concatenate(out))
 
 
 def clip_complete(folder: Path, video: Path, size: int) -> dict | None:

@@ -31,6 +31,7 @@ class Clip:
     face: np.ndarray  # [F, S, S] uint8
     lip: np.ndarray
     prompt: str | None = None
+    latents_vae: str | None = None  # fingerprint of the VAE that made tensors["latents"]
 
     def image(self, i: int) -> np.ndarray:
         return _read_rgb(self.folder / "frames" / f"{i:06d}.png")
@@ -94,7 +95,8 @@ class TrainData:
             if tensors["landmarks"].shape[0] != n or masks["face"].shape[0] != n:
                 raise InputError(folder, "clip data does not match its clip.json frame count")
             self.clips.append(Clip(cid, folder, n, float(meta["fps"]), int(meta["size"]),
-                                   tensors, masks["face"], masks["lip"], prompts.get(cid)))
+                                   tensors, masks["face"], masks["lip"], prompts.get(cid),
+                                   meta.get("latents") or None))
         if not self.clips:
             which = f" among {', '.join(only)}" if only else ""
             raise InputError(self.folder, f"the dataset has no usable clips{which}")
@@ -115,11 +117,22 @@ class TrainData:
         return any(c.prompt for c in self.clips)
 
     # -------------------------------------------------------------- samplers
+    def use_latents(self, fingerprint: str) -> None:
+        """Serve stored latents (instead of frames to encode) from clips whose latents the
+        VAE with this fingerprint made."""
+        self._latents_of = fingerprint
+
+    def _lat(self, clip: Clip, index) -> np.ndarray | None:
+        if getattr(self, "_latents_of", None) is None or clip.latents_vae != self._latents_of:
+            return None
+        return clip.tensors["latents"][index]
+
     def pairs(self, batch: int, seed: int, step: int, micro: int, latent: int) -> dict:
         """Stage 1: `batch` (reference frame, target frame) pairs of random clips."""
         rng = np.random.default_rng([seed, step, micro, 1])
         out: dict[str, list] = {k: [] for k in ("ref", "target", "guide", "face", "lip",
-                                                "embedding", "prompt", "clip", "index")}
+                                                "embedding", "prompt", "clip", "index",
+                                                "ref_lat", "target_lat")}
         for _ in range(batch):
             ci = int(rng.integers(len(self.clips)))
             clip = self.clips[ci]
@@ -127,6 +140,8 @@ class TrainData:
             out["ref"].append(clip.image(r))
             out["target"].append(clip.image(t))
             out["guide"].append(clip.guide(t)[None])
+            out["ref_lat"].append(self._lat(clip, r))
+            out["target_lat"].append(self._lat(clip, [t]))
             out["face"].append(_pool(clip.face[t : t + 1], latent))
             out["lip"].append(_pool(clip.lip[t : t + 1], latent))
             out["embedding"].append(clip.tensors["embedding"])
@@ -142,7 +157,7 @@ class TrainData:
         rng = np.random.default_rng([seed, step, micro, 2])
         out: dict[str, list] = {k: [] for k in ("ref", "target", "guide", "face", "lip",
                                                 "embedding", "audio", "prompt", "clip",
-                                                "index")}
+                                                "index", "ref_lat", "target_lat")}
         for _ in range(batch):
             ci = int(rng.integers(len(self.clips)))
             clip = self.clips[ci]
@@ -153,6 +168,8 @@ class TrainData:
             out["ref"].append(clip.image(r))
             out["target"].append(np.stack([clip.image(i) for i in idx]))
             out["guide"].append(np.stack([clip.guide(i) for i in idx]))
+            out["ref_lat"].append(self._lat(clip, r))
+            out["target_lat"].append(self._lat(clip, idx))
             out["face"].append(_pool(clip.face[s : s + f], latent))
             out["lip"].append(_pool(clip.lip[s : s + f], latent))
             out["embedding"].append(clip.tensors["embedding"])
@@ -166,5 +183,12 @@ class TrainData:
 
 
 def _stack(out: dict[str, list]) -> dict:
+    """Arrays stacked over the batch; stored latents only when every sample has them."""
     keep = {"prompt", "clip", "index"}
-    return {k: (v if k in keep else np.stack(v)) for k, v in out.items()}
+    res = {}
+    for k, v in out.items():
+        if k in ("ref_lat", "target_lat"):
+            res[k] = None if any(x is None for x in v) else np.stack(v)
+        else:
+            res[k] = v if k in keep else np.stack(v)
+    return res

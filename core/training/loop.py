@@ -119,6 +119,10 @@ def train(cfg: TrainConfig, resume: bool = False,
     device = acc.device
     pipe = M.load_init(cfg.init, seed=cfg.seed)
     pipe.to(device)
+    if any(c.latents_vae for c in data.clips):
+        from core.training.data import vae_fingerprint
+
+        data.use_latents(vae_fingerprint(pipe.vae))
     latent = data.size // pipe.vae_scale_factor
     frames = min(cfg.frames, min(c.frames for c in data.clips))
     deepest = latent >> (len(pipe.animate_net.config.block_out_channels) - 1)
@@ -378,6 +382,10 @@ def fixed_loss(pipe, data, cfg: TrainConfig, batches: int = 8, device="cpu") -> 
     latent = data.size // pipe.vae_scale_factor
     frames = min(cfg.frames, min(c.frames for c in data.clips))
     text = cfg.stage == 1 and data.has_captions and pipe.text_adapter is not None
+    if any(c.latents_vae for c in data.clips):
+        from core.training.data import vae_fingerprint
+
+        data.use_latents(vae_fingerprint(pipe.vae))
     total = 0.0
     with torch.no_grad():
         for i in range(batches):

@@ -252,10 +252,14 @@ def diffusion_loss(pipe, batch: dict, stage: int, generator, device, text: bool,
     tgt = batch["target"]
     video = tgt.ndim == 5
     f = tgt.shape[1] if video else 1
-    flat = tgt.reshape(-1, *tgt.shape[-3:])
-    x0 = encode(pipe, flat, device)  # [B*F, 4, h, w]
+    if batch.get("target_lat") is not None and batch.get("ref_lat") is not None:
+        x0 = torch.from_numpy(batch["target_lat"]).to(device).float()  # [B, F, 4, h, w]
+        x0 = x0.reshape(b * f, *x0.shape[-3:])
+        ref_lat = torch.from_numpy(batch["ref_lat"]).to(device).float()
+    else:  # encode the frames with the (frozen) VAE
+        x0 = encode(pipe, tgt.reshape(-1, *tgt.shape[-3:]), device)  # [B*F, 4, h, w]
+        ref_lat = encode(pipe, batch["ref"], device)
     x0 = x0.reshape(b, f, *x0.shape[1:]).permute(0, 2, 1, 3, 4)  # [B, 4, F, h, w]
-    ref_lat = encode(pipe, batch["ref"], device)
 
     noise = torch.randn(x0.shape, generator=generator).to(device)
     t = torch.randint(0, sched.config.num_train_timesteps, (b,), generator=generator)

@@ -228,3 +228,69 @@ def test_a_short_run_halves_the_loss_on_one_clip(dataset, tmp_path, stage, lr, b
     result = train(cfg)
     after = fixed_loss(MagicTalkPipeline.from_pretrained(result.weights), data, cfg)
     assert after < 0.5 * before, (before, after)
+
+
+def test_stored_vae_latents_are_used_only_for_the_same_vae(dataset, tmp_path):
+    """Latents stored by `data prepare --vae` replace encoding the frames every step, and
+    give the same loss; with another VAE they are ignored."""
+    from safetensors.numpy import load_file, save_file
+
+    from core.training import model as M
+    from core.training.data import encode_latents, vae_fingerprint
+    from core.training.dataset import TrainData
+
+    ds = tmp_path / "ds"
+    shutil.copytree(dataset, ds)
+    pipe = M.load_init([], seed=3)
+    manifest = json.loads((ds / "manifest.json").read_text())
+    for clip in manifest["clips"]:
+        folder = ds / "clips" / clip["id"]
+        data = TrainData(ds, [clip["id"]])
+        frames = [data.clips[0].image(i) for i in range(clip["frames"])]
+        feats = load_file(str(folder / "features.safetensors"))
+        feats["latents"] = encode_latents(pipe.vae, frames, batch=1)
+        save_file(feats, str(folder / "features.safetensors"))
+        clip["latents"] = vae_fingerprint(pipe.vae)
+        (folder / "clip.json").write_text(json.dumps(clip))
+    (ds / "manifest.json").write_text(json.dumps(manifest))
+    cfg = _cfg(ds, tmp_path / "r")
+    plain = fixed_loss(pipe, TrainData(dataset), cfg, batches=2)
+    stored = TrainData(ds)
+    assert fixed_loss(pipe, stored, cfg, batches=2) == pytest.approx(plain, rel=1e-5)
+    batch = stored.pairs(2, 0, 0, 0, 8)
+    assert batch["target_lat"] is not None and batch["target_lat"].shape == (2, 1, 4, 8, 8)
+    stored.use_latents("another-vae")
+    assert stored.pairs(2, 0, 0, 0, 8)["target_lat"] is None
+
+
+def test_init_from_sd15_folder_and_motion_module_file(tmp_path):
+    """An SD1.5-layout folder (diffusers UNet + VAE) seeds ReferenceNet and the denoiser's
+    spatial layers; an AnimateDiff-style motion-module file fills the motion modules."""
+    import torch
+    from diffusers import AutoencoderKL, UNet2DConditionModel
+    from safetensors.torch import save_file
+
+    from core.diffusion.tiny import TINY_UNET, tiny_pipeline
+    from core.training.model import load_init
+
+    torch.manual_seed(0)
+    unet = UNet2DConditionModel(**TINY_UNET)
+    sd = tmp_path / "sd15"
+    unet.save_pretrained(sd / "unet")
+    AutoencoderKL(block_out_channels=(8, 8, 16, 16), norm_num_groups=8, layers_per_block=1,
+                  down_block_types=("DownEncoderBlock2D",) * 4,
+                  up_block_types=("UpDecoderBlock2D",) * 4).save_pretrained(sd / "vae")
+    source = tiny_pipeline(seed=5).animate_net.state_dict()
+    mm = {f"denoising_unet.{k}": v for k, v in source.items() if "motion_modules" in k}
+    save_file(mm, str(tmp_path / "mm.safetensors"))
+    pipe = load_init([sd, tmp_path / "mm.safetensors"])
+    u = unet.state_dict()
+    ref = pipe.reference_net.state_dict()
+    net = pipe.animate_net.state_dict()
+    key = "down_blocks.0.attentions.0.transformer_blocks.0.attn1.to_q.weight"
+    assert torch.equal(ref[key], u[key]) and torch.equal(net[key], u[key])
+    assert torch.equal(net["conv_out.weight"], u["conv_out.weight"])
+    mkey = next(k for k in net if "motion_modules" in k and k.endswith("weight"))
+    assert torch.equal(net[mkey], source[mkey])
+    with pytest.raises(InputError, match="not a MagicTalk weights folder"):
+        load_init([tmp_path])
