@@ -20,9 +20,6 @@ from core.training.loop import TrainConfig, fixed_loss, train
 from tests.diffusion._tiny import one_thread
 
 ROOT = Path(__file__).resolve().parents[2]
-SAMPLES = ROOT.parent / "shared" / "samples"
-if not SAMPLES.is_dir():
-    SAMPLES = Path("/work/shared/samples")
 CLIPS = {"talk_a.mp4": ("hallo_1.jpg", "asterisk_hello-world.wav"),
          "talk_b.mp4": ("hallo_2.jpg", "asterisk_all-circuits-busy-now.wav")}
 
@@ -39,7 +36,7 @@ def _cli(*args: str) -> subprocess.CompletedProcess:
 
 
 @pytest.fixture(scope="module")
-def videos(tmp_path_factory) -> Path:
+def videos(tmp_path_factory, samples) -> Path:
     """Two talking clips rendered by the CPU engine, one without a face, one without audio,
     one with a scene cut (two clips back to back)."""
     from core.audio import load
@@ -47,8 +44,8 @@ def videos(tmp_path_factory) -> Path:
 
     folder = tmp_path_factory.mktemp("videos")
     for name, (portrait, audio) in CLIPS.items():
-        r = _cli("render", "--portrait", str(SAMPLES / "portraits" / portrait),
-                 "--audio", str(SAMPLES / "audio" / audio), "--size", "256",
+        r = _cli("render", "--portrait", str(samples / "portraits" / portrait),
+                 "--audio", str(samples / "audio" / audio), "--size", "256",
                  "--out", str(folder / name), "--quiet")
         assert r.returncode == 0, r.stderr
     a = list(read_frames(folder / "talk_a.mp4"))
