@@ -157,7 +157,8 @@ def train(cfg: TrainConfig, resume: bool = False,
                                   "or choose a new --out folder")
         _atomic_json(run / "config.json", asdict(cfg))
         (run / "loss.csv").unlink(missing_ok=True)  # a run that never saved starts afresh
-    _write_curve(run, losses)
+    if acc.is_main_process:
+        _write_curve(run, losses)
 
     audio_cache: dict[int, np.ndarray] = {}
 
