@@ -80,6 +80,8 @@ class TrainData:
         prompts = self._captions()
         self.clips: list[Clip] = []
         for meta in manifest.get("clips", []):
+            if not isinstance(meta, dict):
+                raise InputError(path, "lists a clip that is not an object")
             cid = str(meta.get("id", ""))
             if only and cid not in only:
                 continue
@@ -91,12 +93,22 @@ class TrainData:
                 masks = load_file(str(folder / "masks.safetensors"))
             except Exception as exc:  # noqa: BLE001 - any unreadable file is one message
                 raise InputError(folder, f"clip data is unreadable ({exc})") from None
-            n = int(meta["frames"])
-            if tensors["landmarks"].shape[0] != n or masks["face"].shape[0] != n:
-                raise InputError(folder, "clip data does not match its clip.json frame count")
-            self.clips.append(Clip(cid, folder, n, float(meta["fps"]), int(meta["size"]),
-                                   tensors, masks["face"], masks["lip"], prompts.get(cid),
-                                   meta.get("latents") or None))
+            try:
+                n, fps, size = int(meta["frames"]), float(meta["fps"]), int(meta["size"])
+                ok = tensors["landmarks"].shape[0] == n and masks["face"].shape[0] == n
+                ok = ok and masks["lip"].shape == masks["face"].shape and n > 0 and fps > 0
+                ok = ok and all(k in tensors for k in ("mel", "rms", "vad", "visemes",
+                                                       "viseme_weights", "embedding"))
+            except (KeyError, TypeError, ValueError):
+                ok = False
+            if not ok:
+                raise InputError(folder, "clip data does not match its metadata (re-run "
+                                         "`data prepare`)")
+            latents = meta.get("latents") or None
+            if latents and tensors.get("latents", np.zeros(0)).shape[:1] != (n,):
+                latents = None
+            self.clips.append(Clip(cid, folder, n, fps, size, tensors, masks["face"],
+                                   masks["lip"], prompts.get(cid), latents))
         if not self.clips:
             which = f" among {', '.join(only)}" if only else ""
             raise InputError(self.folder, f"the dataset has no usable clips{which}")

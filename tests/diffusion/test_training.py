@@ -202,6 +202,16 @@ def test_bad_settings_are_one_clear_line(dataset, tmp_path):
     with pytest.raises(InputError, match="1x1 bottleneck"):
         train(_cfg(dataset, tmp_path / "y", batch=1))
     assert not (tmp_path / "y" / "config.json").exists()  # refused before touching --out
+    broken = tmp_path / "broken"
+    shutil.copytree(dataset, broken)
+    manifest = json.loads((broken / "manifest.json").read_text())
+    manifest["clips"][0]["frames"] = "many"
+    (broken / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(InputError, match="does not match its metadata"):
+        train(_cfg(broken, tmp_path / "w"))
+    (broken / "manifest.json").write_text("{not json")
+    with pytest.raises(InputError, match="manifest.json: is not a dataset manifest"):
+        train(_cfg(broken, tmp_path / "w"))
     bad = tmp_path / "mm.safetensors"
     bad.write_bytes(b"not a safetensors file")
     with pytest.raises(InputError, match="mm.safetensors.*not a readable safetensors"):
