@@ -96,7 +96,13 @@ def _accelerator(cfg: TrainConfig):
     if cfg.mixed_precision == "fp16" and not cuda:
         raise InputError(None, "--mixed-precision fp16 needs a CUDA GPU; use bf16 or no on a CPU")
     from accelerate import Accelerator
+    from accelerate.state import AcceleratorState
 
+    # accelerate keeps one process-wide state and refuses another mixed-precision setting
+    # in the same process (a second run from Python, the tests): start each run afresh
+    reset = getattr(AcceleratorState, "_reset_state", None)
+    if reset is not None:
+        reset()
     return Accelerator(mixed_precision=cfg.mixed_precision, cpu=not cuda)
 
 

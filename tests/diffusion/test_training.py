@@ -167,7 +167,9 @@ def test_stage1_trains_text_adapter_and_stage2_only_temporal_and_audio(dataset, 
     train(_cfg(dataset, s1, steps=2, lr=1e-3, val_every=2, ema=0.9))
     assert (s1 / "val" / "step-0000002.png").is_file() and (s1 / "weights-ema").is_dir()
     s2 = tmp_path / "s2"
-    train(_cfg(dataset, s2, stage=2, steps=2, lr=1e-3, batch=1, init=[str(s1)]))
+    # stage 2 also runs the CPU mixed-precision path (bf16 autocast) with accumulation
+    train(_cfg(dataset, s2, stage=2, steps=2, lr=1e-3, batch=1, init=[str(s1)],
+               mixed_precision="bf16", grad_accum=2))
     tiny = tiny_pipeline(seed=3)  # what load_init builds for seed 3
     p1 = MagicTalkPipeline.from_pretrained(s1 / "weights")
     p2 = MagicTalkPipeline.from_pretrained(s2 / "weights")
