@@ -72,13 +72,11 @@ def _dataset(folder: Path) -> Path:
 def _sd15_gpu(quick: bool) -> dict:
     """A few stage-1 and stage-2 steps of the SD1.5-size modules (random weights) at 512 px
     in bf16 autocast on the GPU: steps/s and peak allocated memory."""
-    import torch
     from diffusers import AutoencoderKL
 
     from core.diffusion.models import AnimateNet, AudioProj, FaceLocator, ImageProj, ReferenceNet
     from core.diffusion.pipeline import MagicTalkPipeline
     from core.diffusion.scheduler import make_scheduler
-    from core.training import model as M
 
     pipe = MagicTalkPipeline(
         vae=AutoencoderKL(down_block_types=("DownEncoderBlock2D",) * 4,
@@ -87,40 +85,60 @@ def _sd15_gpu(quick: bool) -> dict:
                           latent_channels=4),
         reference_net=ReferenceNet(), animate_net=AnimateNet(), face_locator=FaceLocator(),
         image_proj=ImageProj(), audio_proj=AudioProj(), scheduler=make_scheduler())
-    pipe.to("cuda")
+    return step_rows(pipe, "cuda", 512, 8 if quick else 16, 3 if quick else 6)
+
+
+def step_rows(pipe, device: str, size: int, frames: int, steps: int) -> dict:
+    """Steps/s and peak memory of both stages for `pipe` on `device` with random inputs
+    (bf16 autocast; on CUDA the peak is torch's allocator peak, on a CPU the process RSS).
+    The GPU row of the bench; the tests run it with the tiny model on the CPU."""
+    import numpy as np
+    import torch
+
+    from core.training import model as M
+    from studio.bench.common import self_peak_rss_mb
+
+    cuda = device.startswith("cuda")
+    pipe.to(device)
     out: dict = {}
-    rng = __import__("numpy").random.default_rng(0)
-    for stage, frames in ((1, 1), (2, 8 if quick else 16)):
+    rng = np.random.default_rng(0)
+    lat = size // pipe.vae_scale_factor
+    cfg = pipe.audio_proj.config
+    for stage, f in ((1, 1), (2, frames)):
         params = [p for _, ps in M.trainable_parameters(pipe, stage, False).items()
                   for _, p in ps]
         opt = torch.optim.AdamW(params, lr=1e-5)
-        s, lat = 512, 64
+        b = 2 if stage == 1 else 1
         batch = {
-            "ref": rng.integers(0, 255, (1, s, s, 3), dtype="uint8"),
-            "target": rng.integers(0, 255, (1, frames, s, s, 3), dtype="uint8"),
-            "guide": rng.integers(0, 255, (1, frames, s, s, 3), dtype="uint8"),
-            "face": rng.random((1, frames, lat, lat), dtype="float32"),
-            "lip": rng.random((1, frames, lat, lat), dtype="float32"),
-            "embedding": rng.standard_normal((1, 512), dtype="float32"),
-            "audio": rng.standard_normal((1, frames, 5, 12, 768), dtype="float32"),
-            "prompt": [""], "clip": [0],
+            "ref": rng.integers(0, 255, (b, size, size, 3), dtype=np.uint8),
+            "target": rng.integers(0, 255, (b, f, size, size, 3), dtype=np.uint8),
+            "guide": rng.integers(0, 255, (b, f, size, size, 3), dtype=np.uint8),
+            "face": rng.random((b, f, lat, lat), dtype=np.float32),
+            "lip": rng.random((b, f, lat, lat), dtype=np.float32),
+            "embedding": rng.standard_normal((b, 512), dtype=np.float32),
+            "audio": rng.standard_normal((b, f, cfg.seq_len, cfg.blocks, cfg.channels),
+                                         dtype=np.float32),
+            "prompt": [""] * b, "clip": [0] * b,
         }
-        torch.cuda.reset_peak_memory_stats()
-        n = 3 if quick else 6
-        t0 = None
-        for i in range(n + 1):
+        if cuda:
+            torch.cuda.reset_peak_memory_stats()
+        t0 = 0.0
+        for i in range(steps + 1):  # the first step warms up (allocations, kernels)
             if i == 1:
-                torch.cuda.synchronize()
+                if cuda:
+                    torch.cuda.synchronize()
                 t0 = time.perf_counter()
-            with torch.autocast("cuda", dtype=torch.bfloat16):
+            with torch.autocast("cuda" if cuda else "cpu", dtype=torch.bfloat16):
                 loss = M.diffusion_loss(pipe, batch, stage, torch.Generator().manual_seed(i),
-                                        "cuda", False, 1.0, 2.0)
+                                        device, False, 1.0, 2.0)
             loss.backward()
             opt.step()
             opt.zero_grad(set_to_none=True)
-        torch.cuda.synchronize()
-        out[f"stage{stage}_steps_per_s"] = round(n / (time.perf_counter() - t0), 3)
-        out[f"stage{stage}_peak_gb"] = round(torch.cuda.max_memory_allocated() / 2**30, 2)
+        if cuda:
+            torch.cuda.synchronize()
+        out[f"stage{stage}_steps_per_s"] = round(steps / (time.perf_counter() - t0), 3)
+        out[f"stage{stage}_peak_mb"] = round(
+            torch.cuda.max_memory_allocated() / 2**20 if cuda else self_peak_rss_mb(), 1)
         del opt
     return out
 

@@ -303,3 +303,14 @@ def test_init_from_sd15_folder_and_motion_module_file(tmp_path):
     assert torch.equal(net[mkey], source[mkey])
     with pytest.raises(InputError, match="not a MagicTalk weights folder"):
         load_init([tmp_path])
+
+
+def test_bench_step_rows_run_the_gpu_code_path_on_the_cpu():
+    """The SD1.5-size GPU row of `bench train` (bf16 autocast, both stages) runs the same
+    function; here with the tiny model on the CPU."""
+    from core.diffusion.tiny import tiny_pipeline
+    from studio.bench.train_bench import step_rows
+
+    rows = step_rows(tiny_pipeline(), "cpu", 64, 2, 1)
+    assert rows["stage1_steps_per_s"] > 0 and rows["stage2_steps_per_s"] > 0
+    assert rows["stage1_peak_mb"] > 0
