@@ -1,4 +1,5 @@
-"""`bench [warp|studio|diffusion|quality|ui|cluster|script|all]`: the project's own benchmarks.
+"""`bench [warp|studio|diffusion|quality|ui|cluster|script|train|learn|all]`: the project's
+own benchmarks.
 
     python main.py bench quality [--only NAME] [--sheets DIR] [--quick] [--json]
 
@@ -22,6 +23,8 @@ SUITES = {
     "ui": "studio.bench.ui_bench",  # runs ui/bench.py in a child process: no Qt here
     "cluster": "studio.bench.cluster_bench",  # a local Ray cluster vs the local queue
     "script": "studio.bench.script_bench",  # edit one sentence of a script: what re-renders
+    "train": "studio.bench.train_bench",  # diffusion training: speed, memory, learning
+    "learn": "studio.bench.train_proof",  # ~15 min: train on the astronaut, evaluate
 }
 
 
@@ -50,7 +53,8 @@ def _print(result: dict, indent: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    names = list(SUITES) if args.suite == "all" else [args.suite]
+    # "all" leaves out the long training proof (run `bench learn` on its own)
+    names = [n for n in SUITES if n != "learn"] if args.suite == "all" else [args.suite]
     extra = {k: v for k, v in (("only", args.only), ("sheets", args.sheets)) if v is not None}
     if extra and names != ["quality"]:
         raise InputError(None, "--only and --sheets apply to `bench quality` only")
