@@ -27,7 +27,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from core.face.detect import _as_rgb8, detect_faces, models_dir  # noqa: E402
+from core.face.detect import detect_faces, models_dir  # noqa: E402
+from core.face.facemesh import as_rgb8  # noqa: E402
 from core.face.facemesh import IBUG68_FROM_MESH, mesh_from_box, points68_from_mesh  # noqa: E402
 from core.face.keypoints import MIRROR  # noqa: E402
 from core.image import load_image  # noqa: E402
@@ -64,7 +65,7 @@ def collect():
             im = np.ascontiguousarray(img[:, ::-1]) if flip else img
             det = detect_faces(im)[0]
             x0, y0, x1, y1 = (round(v) for v in det.box)
-            shape = predictor(_as_rgb8(im), dlib.rectangle(x0, y0, x1 - 1, y1 - 1))
+            shape = predictor(as_rgb8(im), dlib.rectangle(x0, y0, x1 - 1, y1 - 1))
             names.append(f"{path.parent.name}/{path.name}" + (" (mirror)" if flip else ""))
             widths.append(im.shape[1])
             meshes.append(mesh_from_box(im, det.box).points)

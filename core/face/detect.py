@@ -96,17 +96,6 @@ class Detection:
         return max(0.0, x1 - x0) * max(0.0, y1 - y0)
 
 
-def _as_rgb8(image: np.ndarray) -> np.ndarray:
-    a = np.asarray(image)
-    if a.dtype != np.uint8:
-        a = np.clip(a, 0, 255).astype(np.uint8)
-    if a.ndim == 2:
-        a = np.repeat(a[:, :, None], 3, axis=2)
-    elif a.shape[2] == 4:
-        a = a[:, :, :3]
-    return np.ascontiguousarray(a)
-
-
 PASSES: tuple[tuple[int, int], ...] = ((0, 0), (1, 0), (2, 0), (0, 25))
 """(upsampling count, padding %) of each detection pass, cheapest first."""
 
@@ -126,7 +115,7 @@ def detect_faces(
     BlazeFace short-range then full-range models are asked (core.face.blazeface).
     """
     det = _model("detector")
-    img = _as_rgb8(image)
+    img = facemesh.as_rgb8(image)
     h, w = img.shape[:2]
     s = min(1.0, max_side / max(h, w))
     small = img if s == 1.0 else cv2.resize(img, (round(w * s), round(h * s)), cv2.INTER_AREA)
@@ -189,7 +178,7 @@ def predict_mesh(
 ) -> FaceMesh | None:
     """The Face Mesh of the face in a detector `box` (image pixels), or None when the mesh
     model's face-presence score is below `min_score`."""
-    return facemesh.mesh_from_box(_as_rgb8(image), box, angle=roll or 0.0, min_score=min_score)
+    return facemesh.mesh_from_box(facemesh.as_rgb8(image), box, angle=roll or 0.0, min_score=min_score)
 
 
 def find_face(image: np.ndarray) -> tuple[Detection, FaceMesh, list[str]] | None:
@@ -251,7 +240,7 @@ def face_descriptor(image: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
     """
     import dlib
 
-    img = _as_rgb8(image)
+    img = facemesh.as_rgb8(image)
     pts = np.asarray(landmarks, dtype=np.float64)
     if pts.shape != (68, 2):
         raise ValueError(f"face_descriptor needs [68, 2] landmarks, got {pts.shape}")

@@ -218,7 +218,8 @@ def roi_from_points(
 
 
 # ---------------------------------------------------------------- models
-def _as_rgb8(image: np.ndarray) -> np.ndarray:
+def as_rgb8(image: np.ndarray) -> np.ndarray:
+    """Any grey, RGB or RGBA array as contiguous uint8 RGB (what the detectors take)."""
     a = np.asarray(image)
     if a.dtype != np.uint8:
         a = np.clip(a, 0, 255).astype(np.uint8)
@@ -301,7 +302,7 @@ def mesh_from_roi(
     model saw. A level face converges after one re-run; a face rolled by 45° from a detector
     box without roll (HOG) needs two or three. 0 for a ROI from the previous video frame.
     """
-    img = _as_rgb8(image_rgb)
+    img = as_rgb8(image_rgb)
     pts, score = run_landmarks(img, roi)
     for _ in range(refine):
         if score < max(min_score, 0.05):
