@@ -28,8 +28,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from core.face.detect import detect_faces, models_dir  # noqa: E402
-from core.face.facemesh import as_rgb8  # noqa: E402
-from core.face.facemesh import IBUG68_FROM_MESH, mesh_from_box, points68_from_mesh  # noqa: E402
+from core.face.facemesh import (  # noqa: E402
+    IBUG68_FROM_MESH,
+    as_rgb8,  # noqa: E402
+    mesh_from_box,
+    points68_from_mesh,
+)
 from core.face.keypoints import MIRROR  # noqa: E402
 from core.image import load_image  # noqa: E402
 
