@@ -3,7 +3,9 @@
 Both run as ordinary `Worker`s (ui/tasks.py), each on its own `Lane`, because each keeps
 state that belongs to one thread:
 - the render lane keeps a `studio.queue.JobRunner` (its own Project instance) and runs
-  queued jobs one at a time;
+  queued jobs one at a time; with Settings ▸ Render on set to a cluster it keeps a
+  `studio.cluster.ClusterRunner` instead (same `run_all`/`close`), started at the first
+  render (Ray is imported only then);
 - the preview lane keeps a Project instance and a frame cache, so scrubbing and playing stay
   responsive while a long render occupies the render lane. Requests are coalesced: only the
   newest wanted frame is computed.
