@@ -50,7 +50,9 @@ class NewScriptDialog(QDialog):
         for vid, label in (voices if voices is not None else voice_choices()):
             self.voice_combo.addItem(label, vid)
         self.rate_spin = QDoubleSpinBox()
-        self.rate_spin.setRange(0.5, 2.0)
+        from core.tts.synth import RATE_RANGE
+
+        self.rate_spin.setRange(*RATE_RANGE)  # what the synthesiser accepts
         self.rate_spin.setSingleStep(0.05)
         self.rate_spin.setValue(1.0)
         self.rate_spin.setSuffix("×")
