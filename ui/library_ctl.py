@@ -300,7 +300,7 @@ class LibraryController(QObject):
                 s.status("The script is unchanged")
                 return
             undo.push_applied(s.undo_stack, undo.ScriptEditCmd(
-                s.project, audio_id, text, s.notify, info.name))
+                s.project, audio_id, text, s.notify, info.name, s.show_error))
             s.notify(undo.SCRIPT_CHANGES.but(audio_id=audio_id))
             stale = sum(len(v) for v in edit.stale.values())
             s.status(f"Script applied: {stale} segment(s) to re-render")

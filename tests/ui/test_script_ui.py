@@ -118,3 +118,28 @@ def test_unchanged_script_pushes_no_undo_step(make_window, qtbot, project_copy):
     wait_for(qtbot, lambda: not win.busy, what="edit finished")
     assert s.undo_stack.count() == depth
     assert not s.errors
+
+
+def test_failed_redo_of_a_script_edit_is_shown_not_swallowed(qtbot):
+    """Qt drops exceptions raised in redo(); the command reports them instead."""
+    from PySide6.QtGui import QUndoStack
+
+    from core.errors import InputError
+    from ui import undo
+
+    class Broken:
+        def edit_script(self, audio_id, text):
+            raise InputError(None, "voice 'x' is not installed")
+
+        def undo_script(self, audio_id):
+            return None
+
+    shown, changed = [], []
+    stack = QUndoStack()
+    undo.push_applied(stack, undo.ScriptEditCmd(Broken(), 3, "Hi.", changed.append, "greeting",
+                                                shown.append))
+    assert stack.count() == 1 and not changed  # pushing does not re-run the edit
+    stack.undo()
+    assert len(changed) == 1 and changed[0].audio_id == 3 and changed[0].segments
+    stack.redo()
+    assert shown == ["Edit script of 'greeting': voice 'x' is not installed"]
