@@ -70,6 +70,7 @@ def build_actions(w) -> dict[str, QAction]:
     for key, text, slot in (("new_timeline", "New timeline…", lambda: tc.new_timeline_dialog(w)),
                             ("settings", "Settings…", w.settings_dialog),
                             ("record", "Record audio…", lc.record_dialog),
+                            ("new_script", "New audio from script…", lc.new_script_dialog),
                             ("shortcuts", "Keyboard shortcuts", w.show_shortcuts),
                             ("about", "About Avatar Studio", w.show_about),
                             ("readme", "Open the README", w.open_readme)):
@@ -93,7 +94,7 @@ def build_menus(w, acts: dict[str, QAction]) -> None:
     w.recent_menu.aboutToShow.connect(w.fill_recent)
     menu.addAction(acts["save_project"])
     menu.addSeparator()
-    for key in ("import", "record", "export"):
+    for key in ("import", "record", "new_script", "export"):
         menu.addAction(acts[key])
     menu.addSeparator()
     menu.addAction(acts["settings"])

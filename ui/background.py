@@ -3,7 +3,9 @@
 Both run as ordinary `Worker`s (ui/tasks.py), each on its own `Lane`, because each keeps
 state that belongs to one thread:
 - the render lane keeps a `studio.queue.JobRunner` (its own Project instance) and runs
-  queued jobs one at a time;
+  queued jobs one at a time; with Settings ▸ Render on set to a cluster it keeps a
+  `studio.cluster.ClusterRunner` instead (same `run_all`/`close`), started at the first
+  render (Ray is imported only then);
 - the preview lane keeps a Project instance and a frame cache, so scrubbing and playing stay
   responsive while a long render occupies the render lane. Requests are coalesced: only the
   newest wanted frame is computed.
@@ -66,21 +68,33 @@ class RenderHost:
     """Render-lane state: the job runner, whose engines come from the app's one
     `EngineHost` (shared with the preview lane, the expression preview and export)."""
 
-    def __init__(self, project_path: Path, host: EngineHost):
+    def __init__(self, project_path: Path, host: EngineHost, render_on: str = ""):
         self.project_path = project_path
         self.host = host
+        self.render_on = render_on  # "" = this computer, else a studio.cluster address
         self.runner = None
 
     def _runner(self):
         if self.runner is None:
-            from studio.queue import JobRunner
+            if self.render_on:
+                # same run_all/close as JobRunner; Ray is imported (and a local cluster
+                # started) only here, at the first render, never at project open
+                from studio.cluster import ClusterRunner
 
-            self.runner = JobRunner(self.project_path, host=self.host)
+                self.runner = ClusterRunner(self.project_path, self.render_on,
+                                            engine_options=self.host.app_options)
+            else:
+                from studio.queue import JobRunner
+
+                self.runner = JobRunner(self.project_path, host=self.host)
         return self.runner
 
     def warm_up(self) -> None:
         """Open the runner and build the default engine at project open, so imports and
-        model set-up (long stretches that hold the GIL) never meet the first render."""
+        model set-up (long stretches that hold the GIL) never meet the first render.
+        A cluster is not started here: the first render starts (or reaches) it."""
+        if self.render_on:
+            return
         try:
             self._runner().engine("warp")
             import core.video  # noqa: F401  (PyAV + encoder set-up)
@@ -229,7 +243,7 @@ class Background(QObject):
     previewFailed = Signal(str)
 
     def __init__(self, project_path: str | Path, engine_options: dict | None = None,
-                 parent: QObject | None = None):
+                 parent: QObject | None = None, render_on: str = ""):
         super().__init__(parent)
         self.project_path = Path(project_path)
         self.render_lane = Lane("render", RENDER_NICE)
@@ -238,7 +252,7 @@ class Background(QObject):
         # expression preview and export all get their engines here (one model load), built
         # with the app's engine settings under each timeline's own
         self.engine_host = EngineHost(engine_options or {})
-        self.render_host = RenderHost(self.project_path, self.engine_host)
+        self.render_host = RenderHost(self.project_path, self.engine_host, render_on)
         self.preview_host = PreviewHost(self.project_path, self.engine_host)
         self.ready = False
         self._renders: set[Worker] = set()

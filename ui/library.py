@@ -85,6 +85,7 @@ class LibraryPanel(QWidget):
     presetSelected = Signal(int)
     landmarksRequested = Signal(int)  # portrait id
     transcriptRequested = Signal(int)  # audio id
+    newScriptRequested = Signal()
     removeRequested = Signal(str, int)  # kind, id
 
     def __init__(self, parent: QWidget | None = None):
@@ -104,6 +105,7 @@ class LibraryPanel(QWidget):
         self.tabs.addTab(self._with_buttons(self.audio_list, [
             ("Import…", self.importRequested.emit),
             ("Record…", self.recordRequested.emit),
+            ("From script…", self.newScriptRequested.emit),
             ("Transcript…", self._request_transcript),
         ]), "Audio")
         self.tabs.addTab(self._with_buttons(self.preset_list, [

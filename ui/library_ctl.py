@@ -41,6 +41,8 @@ class LibraryController(QObject):
         library.landmarksRequested.connect(self.place_landmarks)
         library.transcriptRequested.connect(self.edit_transcript_dialog)
         library.removeRequested.connect(self.remove_asset)
+        library.newScriptRequested.connect(self.new_script_dialog)
+        self.script_editor = None
         pp = inspector.preset_page
         pp.presetEdited.connect(self.edit_preset)
         pp.previewRequested.connect(self.request_expression_preview)
@@ -51,7 +53,10 @@ class LibraryController(QObject):
         if self.s.project is None:
             return
         if c.assets:
+            if c.audio_id is not None:  # its sound may have changed: redraw its waveform
+                self.library.waves.pop(c.audio_id, None)
             self.refresh_assets()
+            self._refresh_script_editor(c)
         if c.presets:
             self.refresh_presets()
 
@@ -219,14 +224,104 @@ class LibraryController(QObject):
                          status="Saving recording…")
 
     def edit_transcript_dialog(self, audio_id: int) -> None:
+        """The transcript of a recorded track; the script editor for a script track
+        (its transcript *is* the script, edited by re-synthesising)."""
         from ui.dialogs import TranscriptDialog
 
         info = self.s.guard(self.s.project.audio, audio_id)
         if info is None:
             return
+        if self.s.guard(self.s.project.has_script, audio_id):
+            self.open_script_editor(audio_id)
+            return
         dlg = TranscriptDialog(info.name, info.transcript, self.window)
         if dlg.exec() == QDialog.Accepted:
             self.set_transcript(audio_id, dlg.text())
+
+    # ------------------------------------------------------------ script tracks
+    def new_script_dialog(self) -> None:
+        if self.s.project is None:
+            self.s.show_error("Create or open a project first (File ▸ New project).")
+            return
+        from ui.script_ui import NewScriptDialog
+
+        try:
+            dlg = NewScriptDialog(self.window)
+        except Exception as exc:  # no voice at all: say so, keep going
+            from ui.tasks import user_message
+
+            self.s.show_error(f"cannot list the voices: {user_message(exc)}")
+            return
+        if dlg.exec() == QDialog.Accepted:
+            self.add_script(**dlg.values())
+
+    def add_script(self, text: str, voice: str | None = None, rate: float = 1.0,
+                   name: str | None = None):
+        """Synthesise a new track in a Worker (seconds); the audio list shows it after."""
+        return self.s.start(
+            lambda p, _pr, _c: p.add_script(text, voice=voice, rate=rate, name=name),
+            self._on_script_added, name="script", status="Synthesising speech…")
+
+    def _on_script_added(self, info) -> None:
+        self.s.notify(ASSETS.but(audio_id=info.id))
+        self._on_audio_imported(info)
+
+    def open_script_editor(self, audio_id: int):
+        from ui.script_ui import ScriptEditor
+
+        s = self.s
+        info = s.guard(s.project.audio, audio_id)
+        script = s.guard(s.project.script, audio_id) if info is not None else None
+        if script is None:
+            return None
+        if self.script_editor is not None:
+            self.script_editor.close()
+        ed = ScriptEditor(audio_id, info.name, script, self.window)
+        ed.applyRequested.connect(self.apply_script)
+        self.script_editor = ed
+        ed.show()
+        return ed
+
+    def apply_script(self, audio_id: int, text: str):
+        """Re-synthesise the changed sentences in a Worker, then push an undo step (the
+        edit is done: undo calls undo_script) and broadcast, so the timeline shows the
+        segments that became stale."""
+        s = self.s
+        info = s.guard(s.project.audio, audio_id)
+        if info is None:
+            return None
+        ed = self.script_editor if (self.script_editor is not None
+                                    and self.script_editor.audio_id == audio_id) else None
+
+        def done(edit) -> None:
+            if ed is not None:
+                ed.set_busy(False)
+            if not edit.changed:
+                s.status("The script is unchanged")
+                return
+            undo.push_applied(s.undo_stack, undo.ScriptEditCmd(
+                s.project, audio_id, text, s.notify, info.name, s.show_error))
+            s.notify(undo.SCRIPT_CHANGES.but(audio_id=audio_id))
+            stale = sum(len(v) for v in edit.stale.values())
+            s.status(f"Script applied: {stale} segment(s) to re-render")
+
+        def failed(message: str) -> None:
+            if ed is not None:
+                ed.set_busy(False)
+            s.show_error(message)
+
+        if ed is not None:
+            ed.set_busy(True)
+        return s.start(lambda p, _pr, _c: p.edit_script(audio_id, text), done, failed,
+                       name="script", status="Synthesising the changed sentences…")
+
+    def _refresh_script_editor(self, c: Changes) -> None:
+        ed = self.script_editor
+        if ed is None or not ed.isVisible() or c.audio_id not in (None, ed.audio_id):
+            return
+        script = self.s.guard(self.s.project.script, ed.audio_id)
+        if script is not None and script.text != ed.text():
+            ed.set_script(script)
 
     def set_transcript(self, audio_id: int, text: str | None) -> None:
         s = self.s

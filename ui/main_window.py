@@ -181,7 +181,7 @@ class MainWindow(QMainWindow):
         has_project = s.project is not None
         has_tl = s.timeline_id is not None
         ids = self.actions_by_id
-        for key in ("save_project", "import", "new_timeline", "record"):
+        for key in ("save_project", "import", "new_timeline", "record", "new_script"):
             ids[key].setEnabled(has_project)
         for key in ("render_all", "rerender", "split", "merge", "export", "play",
                     "step_back", "step_fwd", "deselect"):

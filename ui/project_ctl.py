@@ -106,7 +106,8 @@ class ProjectController(QObject):
         s.undo_stack.clear()
         s.settings.add_recent(project.path)
         s.settings.last_project = str(project.path)
-        s.background = Background(project.path, engine_options=s.settings.engine_settings())
+        s.background = Background(project.path, engine_options=s.settings.engine_settings(),
+                                  render_on=s.settings.render_on)
         w.queue_ctl.attach(s.background)
         w.preview_ctl.attach(s.background)
         s.background.expressionReady.connect(w.library_ctl.on_expression_ready)

@@ -8,6 +8,7 @@ GUI thread because building the diffusion engine may import torch.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QSettings, Qt
@@ -22,7 +23,9 @@ from PySide6.QtWidgets import (
     QKeySequenceEdit,
     QLabel,
     QLineEdit,
+    QListWidget,
     QPushButton,
+    QSpinBox,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
@@ -52,6 +55,7 @@ DEFAULT_SHORTCUTS: dict[str, tuple[str, str]] = {
 ENGINES = ("warp", "diffusion")
 DEVICES = ("auto", "cpu", "cuda")
 RECENT_MAX = 8
+RENDER_PLACES = ("this computer", "local cluster", "Ray cluster")
 
 
 class AppSettings:
@@ -98,6 +102,18 @@ class AppSettings:
     @device.setter
     def device(self, value: str) -> None:
         self.q.setValue("render/device", value)
+
+    @property
+    def render_on(self) -> str:
+        """Where the render queue runs: "" (this computer), "local:N" (a Ray cluster of N
+        workers started on this machine) or "ray://HOST:PORT". A stored value that no
+        longer parses (an edited settings file) means this computer."""
+        v = str(self._get("render/cluster", "")).strip()
+        return v if v and render_on_error(v) is None else ""
+
+    @render_on.setter
+    def render_on(self, value: str) -> None:
+        self.q.setValue("render/cluster", str(value or "").strip())
 
     def engine_settings(self) -> dict:
         """Options handed to new timelines / engines (only the ones that are set)."""
@@ -166,6 +182,31 @@ class AppSettings:
         self.q.sync()
 
 
+def render_on_error(text: str) -> str | None:
+    """None when `text` is a cluster address studio.cluster accepts, else its one-line
+    complaint (without the CLI's "--cluster" wording)."""
+    from core.errors import InputError
+    from studio.cluster import parse_address
+
+    try:
+        parse_address(text)
+    except InputError as exc:
+        return friendly(str(exc).replace("--cluster ", "", 1))
+    return None
+
+
+def voice_lines() -> list[str]:
+    """One line per installed voice and where it comes from (for the settings dialog)."""
+    from core.tts import list_voices
+
+    lines = []
+    for v in list_voices():
+        where = {"bundled": "bundled with the studio", "user": "your voices folder",
+                 "system": "installed on this computer"}.get(v.origin, v.origin)
+        lines.append(f"{v.label} — {where}" + (f" ({v.model})" if v.model else ""))
+    return lines
+
+
 def _key(folder: str | Path) -> str:
     return str(Path(folder)).strip("/").replace("/", "|").replace("\\", "|")
 
@@ -210,7 +251,8 @@ def start_engine_checks(options: dict, on_result) -> list:
 
 # ---------------------------------------------------------------- dialog
 class SettingsDialog(QDialog):
-    """Projects folder, default engine, device, model folder, keyboard shortcuts."""
+    """Projects folder, default engine, device, model folder, where to render, the
+    installed voices, keyboard shortcuts."""
 
     def __init__(self, settings: AppSettings, parent: QWidget | None = None):
         super().__init__(parent)
@@ -245,6 +287,16 @@ class SettingsDialog(QDialog):
         self.availability.setObjectName("EngineAvailability")
         form.addRow("Engines", self.availability)
         self._avail: dict[str, tuple[bool, str]] = {}
+        form.addRow("Render on", self._render_on_row(settings.render_on))
+        self.voices = QListWidget()
+        self.voices.setObjectName("VoiceList")
+        self.voices.setSelectionMode(QListWidget.NoSelection)
+        self.voices.setMaximumHeight(80)
+        try:
+            self.voices.addItems(voice_lines() or ["no voice installed"])
+        except Exception as exc:  # noqa: BLE001 - a broken voice folder must not stop Settings
+            self.voices.addItem(friendly(f"cannot list the voices: {exc}"))
+        form.addRow("Voices", self.voices)
 
         self.shortcuts = QTableWidget(len(DEFAULT_SHORTCUTS), 2)
         self.shortcuts.setHorizontalHeaderLabels(["Action", "Shortcut"])
@@ -273,6 +325,58 @@ class SettingsDialog(QDialog):
         layout.addWidget(self.shortcuts, 1)
         layout.addWidget(buttons)
         self.check_engines()
+
+    def _render_on_row(self, current: str) -> QWidget:
+        box = QWidget()
+        v = QVBoxLayout(box)
+        v.setContentsMargins(0, 0, 0, 0)
+        row = QHBoxLayout()
+        self.render_combo = QComboBox()
+        self.render_combo.setObjectName("RenderOn")
+        self.render_combo.addItems(list(RENDER_PLACES))
+        self.workers_spin = QSpinBox()
+        self.workers_spin.setRange(1, 1024)
+        self.workers_spin.setSuffix(" workers")
+        self.workers_spin.setValue(max(1, (os.cpu_count() or 2) - 1))
+        self.address_edit = QLineEdit()
+        self.address_edit.setPlaceholderText("ray://HOST:PORT (e.g. ray://10.0.0.5:10001)")
+        row.addWidget(self.render_combo)
+        row.addWidget(self.workers_spin)
+        row.addWidget(self.address_edit, 1)
+        v.addLayout(row)
+        self.render_error = QLabel()
+        self.render_error.setObjectName("RenderOnError")
+        self.render_error.setWordWrap(True)
+        self.render_error.setStyleSheet("color: #e06c75;")
+        self.render_error.setVisible(False)
+        v.addWidget(self.render_error)
+        if current.startswith("local"):
+            self.render_combo.setCurrentIndex(1)
+            n = current.partition(":")[2]
+            if n.isdigit():
+                self.workers_spin.setValue(int(n))
+        elif current:
+            self.render_combo.setCurrentIndex(2)
+            self.address_edit.setText(current)
+        self.render_combo.currentIndexChanged.connect(self._on_render_place)
+        self.address_edit.textChanged.connect(lambda _t: self.render_error.setVisible(False))
+        self._on_render_place()
+        return box
+
+    def _on_render_place(self) -> None:
+        i = self.render_combo.currentIndex()
+        self.workers_spin.setVisible(i == 1)
+        self.address_edit.setVisible(i == 2)
+        self.render_error.setVisible(False)
+
+    def render_on_value(self) -> str:
+        """The "Render on" choice as a cluster address ("" for this computer)."""
+        i = self.render_combo.currentIndex()
+        if i == 1:
+            return f"local:{self.workers_spin.value()}"
+        if i == 2:
+            return self.address_edit.text().strip()
+        return ""
 
     def _with_browse(self, edit: QLineEdit) -> QWidget:
         box = QWidget()
@@ -316,7 +420,16 @@ class SettingsDialog(QDialog):
         return self._avail.get(name)
 
     def accept(self) -> None:
+        render_on = self.render_on_value()
+        ray = self.render_combo.currentIndex() == 2  # an empty address is an error there
+        error = render_on_error(render_on) if (render_on or ray) else None
+        if error is not None:  # say why in the dialog and keep it open
+            self.render_error.setText(error)
+            self.render_error.setVisible(True)
+            self.address_edit.setFocus()
+            return
         s = self.settings
+        s.render_on = render_on
         s.default_engine = self.engine_combo.currentText()
         s.device = self.device_combo.currentText()
         s.model_folder = self.models_edit.text().strip()

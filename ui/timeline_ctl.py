@@ -56,6 +56,10 @@ class TimelineController(QObject):
             self.refresh_timelines()
             if s.timeline_id is not None:
                 s.timeline_info = s.guard(s.project.timeline, s.timeline_id)
+                info = s.timeline_info
+                if info is not None and info.n_frames != self.timeline.n_frames:
+                    # its audio changed length (a script edit): rescale the timeline
+                    self.timeline.set_timeline(info.fps, info.n_frames)
         if c.presets:
             presets = s.guard(s.project.presets) or []
             self.timeline.preset_names = {p.id: p.name for p in presets}

@@ -228,6 +228,59 @@ class TranscriptEdit(Command):
         self.changed(Changes(assets=True, segments=True, audio_id=self.audio_id))
 
 
+SCRIPT_CHANGES = Changes(assets=True, timeline=True, segments=True)
+
+
+class ScriptEditCmd(Command):
+    """An edit of a script track's text. The first apply ran in a Worker (synthesis takes
+    seconds), so the command is pushed already applied (`push_applied`); undo restores the
+    previous script and audio (`undo_script`), redo re-synthesises the edited text."""
+
+    def __init__(self, project, audio_id: int, text: str, changed: ChangedFn, name: str = "",
+                 failed: Callable[[str], None] | None = None):
+        super().__init__(f"Edit script of '{name}'" if name else "Edit script")
+        self.project = project
+        self.audio_id = audio_id
+        self.new_text = text
+        self.changed = changed
+        self.failed = failed  # Qt swallows exceptions in undo()/redo(): say them instead
+
+    def _safely(self, fn: Callable[[], None]) -> None:
+        try:
+            fn()
+        except Exception as exc:  # noqa: BLE001 - synthesis can fail (a voice removed)
+            if self.failed is None:
+                raise
+            from ui.tasks import user_message
+
+            self.failed(f"{self.text()}: {user_message(exc)}")
+
+    def redo(self) -> None:
+        if self._skip_redo:
+            self._skip_redo = False
+            return
+        self._safely(self.apply)
+
+    def undo(self) -> None:
+        self._safely(self.revert)
+
+    def apply(self) -> None:
+        self.project.edit_script(self.audio_id, self.new_text)
+        self.changed(SCRIPT_CHANGES.but(audio_id=self.audio_id))
+
+    def revert(self) -> None:
+        self.project.undo_script(self.audio_id)
+        self.changed(SCRIPT_CHANGES.but(audio_id=self.audio_id))
+
+
+def push_applied(stack, cmd: Command):
+    """Put a command whose edit already happened (in a worker) on `stack` without
+    running it again."""
+    cmd._skip_redo = True
+    stack.push(cmd)
+    return cmd
+
+
 def describe(info) -> dict:
     """A plain dict of a dataclass (for logs and tests)."""
     return asdict(info)
