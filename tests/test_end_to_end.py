@@ -12,8 +12,11 @@ from core.evaluate import evaluate
 from studio.cli import main as cli
 
 CASES = [
-    # portrait, audio, use the transcript
-    ("hallo_5.jpg", "asterisk_tt-weasels.wav", True),
+    # portrait, audio, use the transcript. Colour portraits: the evaluator reads the mouth
+    # opening from the lip colour in the image (core.evaluate.lipgap); on grey ones (hallo_3,
+    # the hallo_5 statue) it falls back to the Face Mesh's inner lips, which cannot see sync
+    # reliably yet, so grading lip-sync there would grade the evaluator, not the render.
+    ("hallo_2.jpg", "asterisk_tt-weasels.wav", True),
     ("echomimic_a.png", "asterisk_conf-onlyperson.wav", True),
     ("hallo_1.jpg", "echomimic_en.wav", False),
 ]
@@ -33,13 +36,15 @@ def test_render_meets_targets(tmp_path, samples, portrait, audio, use_transcript
     m = evaluate(out, samples / "portraits" / portrait, transcript=transcript)["metrics"]
     value = {k: v["value"] for k, v in m.items()}
     assert value["face_found"] >= 0.95
-    # r is graded loosely and z (sync above chance) strictly, as core.evaluate does (its
-    # TARGETS: r "higher is better", z >= 3). 0.35: below every VASA-1 video's own r by the
-    # same measure (vasa-1_10: 0.36), above chance on these clips (null mean ~0.2). The old 0.4
-    # was set on the Face Mesh's inner lips; the image-read opening (core.evaluate.lipgap)
-    # reads what is visible, and the warp render shows no opening under ~0.04 IOD (drawn
-    # gap vs pixels of hallo_1 + echomimic_en at 384 px: drawn r 0.50, visible 0.40).
-    assert value["lip_sync_r"] >= 0.35
+    # Sync is graded by z (above chance against shifted audio) and by the band-passed r
+    # reaching real speakers' range (core.evaluate.evaluator.LIPSYNC_BP_RANGE): the mouth
+    # opens by phoneme and loudness only modulates it, so a high raw r (mouth slaved to
+    # loudness) is no longer the aim; VASA-1's own videos read r 0.31-0.51.
+    from core.evaluate.evaluator import LIPSYNC_BP_RANGE
+
+    print({k: value.get(k) for k in ("lip_sync_r", "lip_sync_z", "lipsync_r_bp",
+                                     "mouth_rest_ratio", "bilabial_closure")})
+    assert value["lipsync_r_bp"] >= LIPSYNC_BP_RANGE[0]
     assert abs(value["lip_sync_lag_frames"]) <= 2
     assert value["lip_sync_z"] >= 3
     assert value["identity_distance"] <= 0.35
