@@ -221,16 +221,18 @@ def test_bad_settings_are_one_clear_line(dataset, tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("stage,lr,batch", [(1, 1e-3, 2), (2, 3e-3, 1)])
-def test_a_short_run_halves_the_loss_on_one_clip(dataset, tmp_path, stage, lr, batch):
-    """40 steps on one clip halve the loss on fixed batches (the bench runs 200 steps)."""
+@pytest.mark.parametrize("stage,lr,batch,steps", [(1, 1e-3, 2, 40), (2, 3e-3, 1, 80)])
+def test_a_short_run_halves_the_loss_on_one_clip(dataset, tmp_path, stage, lr, batch, steps):
+    """A short run on one clip halves the loss on fixed batches (the bench runs 200 steps;
+    stage 2 trains only the motion and audio modules and gets 80 steps: at 40 it sat at
+    ~0.5x, on the edge of the bound, depending on the rendered clip)."""
     from core.diffusion.pipeline import MagicTalkPipeline
     from core.training import model as M
     from core.training.dataset import TrainData
 
     manifest = json.loads((dataset / "manifest.json").read_text())
     one = [manifest["clips"][0]["id"]]
-    cfg = _cfg(dataset, tmp_path / "run", stage=stage, steps=40, lr=lr, batch=batch,
+    cfg = _cfg(dataset, tmp_path / "run", stage=stage, steps=steps, lr=lr, batch=batch,
                save_every=0, drop=0.0, clips=one)
     data = TrainData(dataset, one)
     before = fixed_loss(M.load_init([], seed=cfg.seed), data, cfg)
