@@ -37,6 +37,13 @@ WORK_SIZE = 1024
 FACE_FRACTION = 0.42
 SMALL_FACE_IOD = 40.0
 """Eyes closer than this (original pixels) → a warning: the video will look soft."""
+NARROW_EYES = 0.065
+"""Mean lid gap (upper lid points 37/38, 43/44 to the lower ones, in eye-distance units)
+below which the portrait's eyes count as nearly closed → a warning. A warp renderer keeps
+the portrait's eyes as they are (it can move lids, not draw an iris that the photo hides),
+so a portrait caught mid-blink or looking down gives a squinting video all through.
+Measured: open eyes 0.086-0.167 on the 13 sample and peer portraits, vasa-1_12 (eyes
+almost shut) 0.051, a full blink ~0.02."""
 
 NO_FACE_HELP = (
     "no face found in the image (neither dlib's frontal detector nor MediaPipe's BlazeFace "
@@ -45,6 +52,17 @@ NO_FACE_HELP = (
     "tip, left mouth corner, right mouth corner] (left = image-left, original image pixels) "
     "or 68 iBUG points"
 )
+
+
+def eye_opening(landmarks: np.ndarray) -> float:
+    """Mean gap between the upper and lower lid points of both eyes (iBUG 37-41, 38-40,
+    43-47, 44-46) in units of the distance between the eye centres (scale-free, so the
+    same number on the original image, the rig and every planned frame)."""
+    p = np.asarray(landmarks, np.float64)
+    iod = float(np.linalg.norm(p[36:42].mean(0) - p[42:48].mean(0)))
+    pairs = ((37, 41), (38, 40), (43, 47), (44, 46))
+    gaps = [np.linalg.norm(p[a] - p[b]) for a, b in pairs]
+    return float(np.mean(gaps) / max(iod, 1e-6))
 
 
 def crop_square(
@@ -101,6 +119,13 @@ def analyze(
         warnings.append(
             f"the face is small (eyes {iod:.0f} px apart); the video will look soft — "
             "use a larger or closer portrait"
+        )
+
+    gap = eye_opening(pts)
+    if gap < NARROW_EYES:
+        warnings.append(
+            f"the eyes are nearly closed in the portrait (lid gap {gap:.2f} of the eye "
+            "distance); the video keeps them so — use a portrait with open eyes"
         )
 
     x0, y0, side = crop_square(pts, (w, h), face_fraction)

@@ -135,6 +135,26 @@ def test_energy_drives_opening(rig, speech):
     assert plan(rig, loud).mouth_open[20:80].mean() > 1.3 * plan(rig, soft).mouth_open[20:80].mean()
 
 
+def test_lids_at_rest_are_the_portraits(rig, speech):
+    """Open eyes stay as open as in the photo: with no blink, no emotion and no head motion
+    the planned brow and lid points are the rig's exactly; with natural motion (brow raises
+    on emphasis, head turns) the lid gap of every unblinking frame stays within 10 % of the
+    rig's. (A squinting render of vasa-1_12 was its portrait's own half-shut eyes.)"""
+    from core.face.rig import eye_opening
+
+    lm = np.asarray(rig.landmarks, np.float64)
+    rest = plan(rig, speech, Expression(head_motion=0, blink_rate=0, gaze=0, expressiveness=0))
+    assert not np.any(rest.blink) and not np.any(rest.lids)
+    assert np.abs(np.asarray(rest.landmarks)[:, 17:48] - lm[None, 17:48]).max() < 1e-3
+    m = plan(rig, speech)
+    assert not np.any(m.lids)  # neutral emotion: no lid offset
+    still = np.flatnonzero(m.blink == 0)
+    assert len(still) > 0.5 * len(m.blink)
+    ref = eye_opening(lm)
+    gaps = np.array([eye_opening(m.landmarks[i]) for i in still])
+    assert np.all(np.abs(gaps / ref - 1) < 0.1), (gaps.min() / ref, gaps.max() / ref)
+
+
 def test_open_mouth_portrait_rests_closed(samples):
     rig = rig_of("hallo_3.jpg")  # a portrait with parted lips
     geo = geometry(rig.landmarks)
