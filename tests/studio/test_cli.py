@@ -9,29 +9,9 @@ from pathlib import Path
 import pytest
 
 from studio.cli import main
+from tests.cli_helpers import bad, ok
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def run(capsys, *argv) -> tuple[int, str, str]:
-    code = main(list(map(str, argv)))
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def ok(capsys, *argv) -> str:
-    code, out, err = run(capsys, *argv)
-    assert code == 0, err
-    return out
-
-
-def bad(capsys, *argv, match: str = "") -> str:
-    code, out, err = run(capsys, *argv)
-    assert code == 2, (out, err)
-    lines = err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), err
-    assert match in lines[0], lines[0]
-    return lines[0]
 
 
 def test_full_cli_flow(capsys, samples, tmp_path, monkeypatch):

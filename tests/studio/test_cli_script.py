@@ -9,25 +9,10 @@ import pytest
 import soundfile as sf
 
 from core.tts import voices
-from studio.cli import main
+from tests.cli_helpers import bad, run
 from tests.core.test_visemes_export import check_rhubarb_tsv
 
 TEXT = "The project team met on Monday morning to review the budget for next year."
-
-
-def run(capsys, *argv) -> tuple[int, str, str]:
-    code = main(list(map(str, argv)))
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def bad(capsys, *argv, match: str = "") -> str:
-    code, out, err = run(capsys, *argv)
-    assert code == 2, (out, err)
-    lines = err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), err
-    assert match in lines[0], lines[0]
-    return lines[0]
 
 
 def _needs_piper():

@@ -8,28 +8,7 @@ import sqlite3
 import pytest
 
 from core.video import probe
-from studio.cli import main
-
-
-def run(capsys, *argv) -> tuple[int, str, str]:
-    code = main(list(map(str, argv)))
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def ok(capsys, *argv) -> str:
-    code, out, err = run(capsys, *argv)
-    assert code == 0, err
-    return out
-
-
-def bad(capsys, *argv, match: str = "") -> str:
-    code, out, err = run(capsys, *argv)
-    assert code == 2, (out, err)
-    lines = err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), err
-    assert match in lines[0], lines[0]
-    return lines[0]
+from tests.cli_helpers import bad, ok
 
 
 @pytest.fixture
