@@ -27,6 +27,20 @@ from core.types import FaceRig
 
 SHIFT = 4
 TOOTH_DEPTH = 0.30  # face heights towards the camera: just behind the lips (0.34)
+TONGUE_RISE = 1.0
+TONGUE_MAX = 0.8
+"""The tongue's back reaches TONGUE_RISE x its viseme height (tongue.TONGUE) of the opening
+above the lower lip, at most TONGUE_MAX. Why not higher: a real open mouth (vasa-1_10, its
+widest frames) shows, top to bottom, upper teeth, a dark cavity, the tongue's back in shadow
+(darker and greyer than the lips) and only then its lit front, behind a sliver of lower
+teeth; the lit front is as red as the lips (0.8-0.87 of their red-minus-green, 0.85-0.98 of
+their brightness). Raised 1.3x, the lit tongue filled most of a moderate opening right down
+to the lower lip, where nothing told it from the lip: to a viewer (and to the evaluator's
+lipgap, which reads the opening as non-lip pixels between lip pixels) the mouth looked
+about half as open as drawn, so its opening followed the planned one loosely."""
+TONGUE_LIT = 0.8
+"""The tongue's colour as a fraction of the lip's (then shaded by tongue_layer): 0.9 made
+its lit front as bright as the lips themselves; the peers' is 0.85-0.98 at its brightest."""
 
 
 def inner_outline(P: np.ndarray, per_segment: int = 6) -> np.ndarray:
@@ -121,7 +135,7 @@ class MouthInterior:
         cav = 0.6 * cav + 0.22 * lip
         self.cavity = cav
         self.rim = 0.5 * lip + 0.1 * cav
-        self.tongue_rgb = 0.9 * lip * np.array([1.0, 0.86, 0.88], np.float32)
+        self.tongue_rgb = TONGUE_LIT * lip * np.array([1.0, 0.86, 0.88], np.float32)
         if self.stats.grey:
             self.rim, self.tongue_rgb = pm.to_grey(self.rim), pm.to_grey(self.tongue_rgb)
             self.cavity = pm.to_grey(cav)
@@ -203,9 +217,9 @@ class MouthInterior:
         i = min(max(index, 0), len(self.t_height) - 1)
         th, tf = float(self.t_height[i]), float(self.t_forward[i])
         lo_mid = P[66]
-        # the peers' wide openings show the tongue filling the lower half or more of the
-        # opening, ~80 % of the mouth's width: a small dim tongue left a black hole
-        top_y = float(lo_mid[1] - min(1.3 * th, 0.8) * gap)
+        # the peers' wide openings show the tongue ~80 % of the mouth's width (a small dim
+        # tongue left a black hole), its back in shadow up to about half the opening
+        top_y = float(lo_mid[1] - min(TONGUE_RISE * th, TONGUE_MAX) * gap)
         t_col, t_a = tongue_layer(xx, yy, lo_mid, 0.42 * mouth_w, top_y, 0.3 * gap,
                                   self.tongue_rgb, self.cavity)
         t_a *= float(np.clip(gap / (3.0 * self.mm), 0, 1))  # a slit shows no tongue
