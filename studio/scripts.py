@@ -260,7 +260,14 @@ class ScriptStore:
         speech = _assemble(parts)
         new = self._script_data(speech, text, rate)
         history = list(d.get("history", []))
-        history.append(_version(row, d))
+        version = _version(row, d)
+        # the segment boundaries of every timeline on this track, so undo restores the
+        # exact layout (a re-split of the restored region at its pauses can differ)
+        version["layouts"] = {
+            str(t.id): [[x.start, x.end] for x in self.col.timeline_store.segments(t.id)]
+            for t in self.col.db.run_read(lambda q: q.execute(
+                select(Timeline).where(Timeline.audio_id == row.id)).scalars().all())}
+        history.append(version)
         new["history"] = history[-MAX_UNDO:]
         sha = self._put(_wav_bytes(speech.samples, speech.sample_rate), TRACK_EXT)
         return self._replace(row, d, new, sha, float(speech.duration),
@@ -286,10 +293,12 @@ class ScriptStore:
         news = [s["text"] for s in new["sentences"]]
         p, q = _common(olds, news)
         return self._replace(row, d, new, prev["sha"], float(prev["duration"]),
-                             prev["transcript"], tuple(range(p, len(news) - q)))
+                             prev["transcript"], tuple(range(p, len(news) - q)),
+                             layouts=prev.get("layouts"))
 
     def _replace(self, row: AudioTrack, old: dict, new: dict, sha: str, duration: float,
-                 transcript: str, changed: tuple[int, ...]) -> ScriptEdit:
+                 transcript: str, changed: tuple[int, ...],
+                 layouts: dict | None = None) -> ScriptEdit:
         """Point the track at the new audio and re-lay every timeline that uses it."""
         assets = self.col.assets
         tls = self.col.db.run_read(lambda s: s.execute(
@@ -317,8 +326,9 @@ class ScriptStore:
             r.transcript, r.script_json, r.analysis_json = transcript, json.dumps(new), None
             s.flush()
             for t in tls:
+                layout = layouts.get(str(t.id)) if isinstance(layouts, dict) else None
                 kept[t.id], stale[t.id], carried[t.id] = _relayout(
-                    s, t, before[t.id], feats[t.id], region)
+                    s, t, before[t.id], feats[t.id], region, layout)
 
         try:
             self.col.db.run_write(do)
@@ -465,7 +475,22 @@ def _edit_region(old: list[tuple[str, float, float]], new: list[tuple[str, float
     return a, old[i][1] - back, a, new[j][1] - back
 
 
-def _relayout(s: Session, tl: Timeline, before, feats, region
+def _restored_spans(layout, lo: int, hi: int) -> list[tuple[int, int]] | None:
+    """The spans of a recorded layout (from the project file: checked here) that tile
+    [lo, hi) exactly, relative to lo; None when it does not fit (then the region is split
+    at its pauses)."""
+    try:
+        spans = [(int(a), int(b)) for a, b in layout]
+    except (TypeError, ValueError):
+        return None
+    inside = [(a, b) for a, b in spans if lo <= a < b <= hi]
+    if not inside or inside[0][0] != lo or inside[-1][1] != hi or any(
+            x[1] != y[0] for x, y in zip(inside, inside[1:], strict=False)):
+        return None
+    return [(a - lo, b - lo) for a, b in inside]
+
+
+def _relayout(s: Session, tl: Timeline, before, feats, region, layout=None
               ) -> tuple[list[int], list[int], tuple[int, int, int] | None]:
     """Move, keep or replace the segments of `tl` for an edit of its audio; returns (ids
     that kept their render, ids to render). Renders of kept and shifted segments are
@@ -505,7 +530,8 @@ def _relayout(s: Session, tl: Timeline, before, feats, region
     fresh: list[Segment] = []
     if hi > lo:
         vad, rms = np.asarray(feats.vad)[lo:hi], np.asarray(feats.rms)[lo:hi]
-        for s0, e0 in split_at_pauses(vad, fps, rms) or [(0, hi - lo)]:
+        spans = _restored_spans(layout, lo, hi) if layout is not None else None
+        for s0, e0 in spans or split_at_pauses(vad, fps, rms) or [(0, hi - lo)]:
             seg = Segment(timeline_id=tl.id, start_frame=lo + s0, end_frame=lo + e0)
             if template is not None:
                 seg.preset_id, seg.seed = template.preset_id, template.seed
