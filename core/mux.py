@@ -16,6 +16,7 @@ import numpy as np
 from core.errors import Cancelled
 from core.fsutil import atomic_path
 from core.types import CancelFn, ProgressFn
+from core.video import encode_audio_until
 
 
 def same_h264_params(files: list[Path]) -> bool:
@@ -38,24 +39,6 @@ def same_h264_params(files: list[Path]) -> bool:
     except (av.FFmpegError, OSError, IndexError):
         return False
     return ref is not None and ref[0] == "h264"
-
-
-def _encode_audio(container, astream, pcm: np.ndarray, rate: int, sent: int, upto: int) -> int:
-    import av
-
-    if upto <= sent:
-        return sent
-    chunk = pcm[sent:upto]
-    if len(chunk) < upto - sent:
-        chunk = np.concatenate([chunk, np.zeros(upto - sent - len(chunk), np.float32)])
-    af = av.AudioFrame.from_ndarray(np.ascontiguousarray(chunk.reshape(1, -1)), format="fltp",
-                                    layout="mono")
-    af.sample_rate = rate
-    af.pts = sent
-    af.time_base = Fraction(1, rate)
-    for packet in astream.encode(af):
-        container.mux(packet)
-    return upto
 
 
 def concat_copy(files: list[Path], counts: list[int], fps: int, pcm: np.ndarray, rate: int,
@@ -94,8 +77,7 @@ def concat_copy(files: list[Path], counts: list[int], fps: int, pcm: np.ndarray,
                     p.stream = vout
                     dst.mux(p)
             frames_done += n
-            sent = _encode_audio(dst, astream, pcm, rate, sent,
-                                 int(round(Fraction(frames_done, fps) * rate)))
+            sent = encode_audio_until(dst, astream, pcm, rate, sent, Fraction(frames_done, fps))
             progress(frames_done / total * 0.99, f"joined segment {i + 1}/{len(files)}")
         if astream is not None:
             for packet in astream.encode(None):

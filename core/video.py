@@ -134,7 +134,7 @@ def write_mp4(
             for packet in vstream.encode(vf):
                 container.mux(packet)
             if astream is not None:
-                sent_audio = _encode_audio_until(
+                sent_audio = encode_audio_until(
                     container, astream, pcm, src_rate, sent_audio, (count + 1) / rate)
             if progress is not None and (count % 10 == 0):
                 frac = min(1.0, (count + 1) / n_frames) if n_frames else 0.0
@@ -145,7 +145,7 @@ def write_mp4(
             container.mux(packet)
         if astream is not None:
             total = count + 1
-            _encode_audio_until(container, astream, pcm, src_rate, sent_audio, total / rate)
+            encode_audio_until(container, astream, pcm, src_rate, sent_audio, total / rate)
             for packet in astream.encode(None):
                 container.mux(packet)
     if progress is not None:
@@ -171,7 +171,7 @@ def _rgb_to_yuv(vf):
     return yuv
 
 
-def _encode_audio_until(container, astream, pcm: np.ndarray, src_rate: int, sent: int,
+def encode_audio_until(container, astream, pcm: np.ndarray, src_rate: int, sent: int,
                         t_end: Fraction) -> int:
     """Encode source samples [sent, t_end * src_rate) (silence past the end of `pcm`).
 

@@ -39,6 +39,14 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         )
 
 
+@pytest.fixture(autouse=True)
+def _projects_env(tmp_path, monkeypatch):
+    """Every test gets its own projects folder: nothing is ever written into the checkout's
+    projects/, and no test sees a project another test (or the developer) left there."""
+    monkeypatch.setenv("AVATAR_STUDIO_PROJECTS", str(tmp_path / "projects"))
+    monkeypatch.delenv("AVATAR_STUDIO_PROJECT", raising=False)
+
+
 @pytest.fixture(scope="session")
 def samples() -> Path:
     if not SAMPLES.is_dir():

@@ -86,12 +86,6 @@ def _same(a, b, where: str = "value") -> None:
         assert a == b, f"{where}: {a!r} != {b!r}"
 
 
-@pytest.fixture(autouse=True)
-def _projects_env(tmp_path, monkeypatch):
-    monkeypatch.setenv("AVATAR_STUDIO_PROJECTS", str(tmp_path / "projects"))
-    monkeypatch.delenv("AVATAR_STUDIO_PROJECT", raising=False)
-
-
 @pytest.fixture(scope="module")
 def template(samples, tmp_path_factory) -> Path:
     """A project with hallo_1 (portrait + speech), one 256 px warp timeline, analysed."""

@@ -28,12 +28,6 @@ HEX = "ab" * 32
 HEX2 = "cd" * 32
 
 
-@pytest.fixture(autouse=True)
-def _projects_env(tmp_path, monkeypatch):
-    monkeypatch.setenv("AVATAR_STUDIO_PROJECTS", str(tmp_path / "projects"))
-    monkeypatch.delenv("AVATAR_STUDIO_PROJECT", raising=False)
-
-
 def run(capsys, *argv) -> tuple[int, str, str]:
     code = main([str(a) for a in argv])
     out, err = capsys.readouterr()

@@ -30,12 +30,6 @@ class CountingEngine:
         return self.inner.render(request, frames=frames, progress=progress, cancel=cancel)
 
 
-@pytest.fixture(autouse=True)
-def _projects_env(tmp_path, monkeypatch):
-    monkeypatch.setenv("AVATAR_STUDIO_PROJECTS", str(tmp_path / "projects"))
-    monkeypatch.delenv("AVATAR_STUDIO_PROJECT", raising=False)
-
-
 @pytest.fixture(scope="session")
 def template_project(samples, tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("template") / "proj"
