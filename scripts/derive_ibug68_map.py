@@ -1,10 +1,11 @@
 """Check (and re-derive) the Face Mesh → iBUG-68 map against dlib's 68-point predictor.
 
-    .venv/bin/python scripts/derive_ibug68_map.py [--derive] [--sheet /tmp/facemesh_sheet.png]
+    .venv/bin/python scripts/derive_ibug68_map.py --dlib68 PATH [--derive] [--sheet OUT.png]
 
 A DEVELOPER tool, never imported by the product: it loads dlib's
-`shape_predictor_68_face_landmarks.dat` (trained on iBUG 300-W, non-commercial licence)
-only to measure how close `core.face.facemesh.points68_from_mesh` lands to the points the
+`shape_predictor_68_face_landmarks.dat` (trained on iBUG 300-W, non-commercial licence;
+set-up deliberately does not install it, so PATH is a copy the developer obtained for
+this non-commercial research use, kept outside the checkout and the venv) only to measure how close `core.face.facemesh.points68_from_mesh` lands to the points the
 old pipeline used, on the sample portraits and peer reference frames (../shared) and
 their mirror images. It prints the mean distance in inter-ocular distances (IOD, between
 dlib's eye centres) per region and per image, and draws a contact sheet (dlib red, Face
@@ -27,7 +28,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from core.face.detect import detect_faces, models_dir  # noqa: E402
+from core.face.detect import detect_faces  # noqa: E402
 from core.face.facemesh import (  # noqa: E402
     IBUG68_FROM_MESH,
     as_rgb8,  # noqa: E402
@@ -57,11 +58,11 @@ def portraits() -> list[Path]:
         (SHARED / "peers").glob("*/ref.jpg"))
 
 
-def collect():
+def collect(dlib68: Path):
     """(names, widths, meshes [n, 468, 3], dlib68 [n, 68, 2]) for every image and mirror."""
     import dlib
 
-    predictor = dlib.shape_predictor(str(models_dir() / "shape_predictor_68_face_landmarks.dat"))
+    predictor = dlib.shape_predictor(str(dlib68))
     names, widths, meshes, dl = [], [], [], []
     for path in portraits():
         img = load_image(path)
@@ -173,8 +174,12 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--derive", action="store_true", help="re-run the search and print it")
     ap.add_argument("--sheet", type=Path, default=Path("/tmp/facemesh_sheet.png"))
+    ap.add_argument("--dlib68", type=Path, required=True,
+                    help="shape_predictor_68_face_landmarks.dat (not installed by set-up)")
     args = ap.parse_args()
-    names, widths, meshes, dl = collect()
+    if not args.dlib68.is_file():
+        ap.error(f"{args.dlib68}: no such file")
+    names, widths, meshes, dl = collect(args.dlib68)
     if args.derive:
         choice = derive(widths, meshes, dl)
         print("IBUG68_FROM_MESH =", [choice[i] for i in range(68)])

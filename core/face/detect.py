@@ -1,8 +1,10 @@
 """Face detection, 68-point landmarks (from MediaPipe's Face Mesh) and identity descriptors.
 
-Why this mix: dlib's HOG frontal detector runs in milliseconds on a CPU and ships in the
-`face_recognition_models` wheel (no download at run time), as do its 5-point shape model
-and ResNet identity descriptor, all under licences that allow commercial use. The 68
+Why this mix: dlib's HOG frontal detector runs in milliseconds on a CPU and is built into
+dlib; its 5-point shape model and ResNet identity descriptor are two model files that set-up
+puts in `<venv>/share/avatar-studio/models` (core.dlib_models: no download at run time, and
+not the `face_recognition_models` package, which also carries the 68-point file), all under
+terms that allow commercial use (public domain / CC0). The 68
 landmarks, whose dlib model was trained on the non-commercial iBUG 300-W set, come from
 MediaPipe's Face Mesh instead (core.face.facemesh, Apache-2.0): 468 points with depth,
 mapped onto the iBUG-68 layout the motion planner, warp engine and evaluator use. Where HOG
@@ -18,14 +20,13 @@ side is at most `DETECT_SIDE` px; the Face Mesh then runs on a crop of the FULL 
 
 from __future__ import annotations
 
-import importlib.util
 import threading
 from dataclasses import dataclass
-from pathlib import Path
 
 import cv2
 import numpy as np
 
+from core import dlib_models
 from core.face import facemesh
 from core.types import FaceMesh
 
@@ -42,18 +43,6 @@ _lock = threading.Lock()
 _models: dict[str, object] = {}
 
 
-def models_dir() -> Path:
-    """Folder of the dlib model files inside the face_recognition_models wheel.
-
-    Found without importing the package: its __init__ imports pkg_resources, which recent
-    setuptools no longer ships.
-    """
-    spec = importlib.util.find_spec("face_recognition_models")
-    if spec is None or not spec.submodule_search_locations:
-        raise RuntimeError("face_recognition_models is not installed (pip install it)")
-    return Path(next(iter(spec.submodule_search_locations))) / "models"
-
-
 def _model(name: str):
     """Load a dlib model once per process (thread-safe)."""
     m = _models.get(name)
@@ -68,10 +57,10 @@ def _model(name: str):
                 m = dlib.get_frontal_face_detector()
             elif name == "predictor5":
                 # eye corners + nose base: the alignment dlib's ResNet descriptor expects
-                m = dlib.shape_predictor(str(models_dir() / "shape_predictor_5_face_landmarks.dat"))
+                m = dlib.shape_predictor(str(dlib_models.model_path(dlib_models.SHAPE_5)))
             elif name == "recognizer":
                 m = dlib.face_recognition_model_v1(
-                    str(models_dir() / "dlib_face_recognition_resnet_model_v1.dat")
+                    str(dlib_models.model_path(dlib_models.RESNET))
                 )
             else:  # pragma: no cover - programming error
                 raise KeyError(name)
