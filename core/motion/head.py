@@ -234,12 +234,12 @@ class Emphasis:
     lids: np.ndarray
 
 
-BROW_ACCENT = (0.4, 0.9)
+BROW_ACCENT = (0.45, 1.0)
 """Brow raise on an accent, brows units (1 ~ 0.075 inter-ocular distances), from the
 weakest to the most prominent. Real speakers' brows move 0.01-0.04 IOD (std) over a clip
 (measured on VASA-1 and EMO footage); raises on ~1 accent a second of this size give
 ~0.02."""
-BROW_MINOR = 0.28
+BROW_MINOR = 0.3
 """Raise on a prominent syllable that is not an accent (keeps sparse-accent speech alive)."""
 BROW_PER_ST = 0.035
 """Brows follow the melody (Cave et al. 1996: brow raises go with f0 rises): per semitone
@@ -250,7 +250,7 @@ FROWN_ST = -1.0
 """An accent whose pitch is this many semitones under the speaker's median (a low, weighty
 accent) knits the brows instead of raising them."""
 FROWN_SHARE = 0.55  # knit depth relative to the raise the accent would have had
-LIDS_PER_BROW = 0.8  # the upper lids rise with raised brows (AU5 with AU1+2: eyes widen)
+LIDS_PER_BROW = 1.2  # the upper lids rise with raised brows (AU5 with AU1+2: eyes widen)
 LIDS_PER_FROWN = 0.2  # and tighten a little with a frown (AU7 with AU4)
 
 
@@ -316,12 +316,12 @@ def emphasis(features: AudioFeatures, st: Structure) -> Emphasis:
         gate = smooth((vad >= 0.5).astype(np.float64), 0.15 * fps)
         tune = np.clip(smooth(held, 0.2 * fps) * BROW_PER_ST, *BROW_MELODY) * gate
 
-    raised = np.clip(up + tune, 0.0, 1.0)  # a raise tops out at the brows' full lift
+    raised = np.clip(up + tune, 0.0, 1.1)  # a raise tops out near the brows' full lift
     brows = raised + np.minimum(up + tune, 0.0) + down
     return Emphasis(
         brows=brows,
         brow_inner=0.8 * down,
-        lids=LIDS_PER_BROW * raised + LIDS_PER_FROWN * down,
+        lids=np.minimum(LIDS_PER_BROW * raised, 1.0) + LIDS_PER_FROWN * down,
     )
 
 
