@@ -33,9 +33,11 @@ def test_cli_round_trip_and_validation(capsys, project_dir):
             p.update_preset(p.find_preset("glad").id, emotion="bored")
 
 
-def test_preset_emotion_changes_the_planned_face(project):
+def test_preset_emotion_changes_the_planned_face(project, tmp_path):
     tl = project.timeline()
     neutral = project.base_motion(tl.id)
+    frame = tl.n_frames // 2
+    still = project.preview_frame(tl.id, frame)
     p = project.add_preset("glad", prompt="a sad man",
                            expression=Expression(emotion="happy", intensity=1.0))
     project.update_timeline(tl.id, preset_id=p.id)
@@ -45,11 +47,21 @@ def test_preset_emotion_changes_the_planned_face(project):
     assert project.render_plan(seg.id).expression.emotion == "happy"
     assert happy.smile.mean() > neutral.smile.mean() + 0.5  # mouth corners up
     assert happy.brows.mean() > neutral.brows.mean() + 0.05
-    # the landmarks (what the renderer warps to) move: mouth corners rise
+    # the landmarks (what the renderer warps to) move: mouth corners rise, and the
+    # rendered frame changes
     assert np.abs(happy.landmarks - neutral.landmarks).max() > 1.0
+    smiling = project.preview_frame(tl.id, frame)
+    assert np.abs(smiling.astype(int) - still.astype(int)).mean() > 1.0
     project.update_preset(p.id, emotion="angry")
     angry = project.base_motion(tl.id)
     assert angry.brows.mean() < neutral.brows.mean() - 0.3
+    # a bundle carries the preset's emotion
+    from studio.bundle import export_bundle, import_bundle
+
+    copy = import_bundle(export_bundle(project, tmp_path / "b.zip"), tmp_path / "copy")
+    with Project.open(copy) as c:
+        e = c.find_preset("glad").expression
+        assert (e.emotion, e.intensity) == ("angry", 1.0)
     # a segment's own expression overrides the preset
     project.set_segment_overrides(seg.id, expression=Expression(emotion="surprised"))
     assert project.render_plan(seg.id).expression.emotion == "surprised"
