@@ -21,7 +21,9 @@ neighbours, so per-segment overrides (`SegmentControl`) obey two rules:
 
 What is global (audio-driven, the same whatever the segment's controls): the lips, the
 phrase structure and accents from prosody (core.audio.prosody via core.motion.head), and so
-the times of nods, turns, settling and emphasis; the controls only scale them.
+the times of nods, turns, settling and emphasis (brows, knit inner brows and widening
+lids: head.emphasis, scaled by expressiveness); the controls only scale them. The final
+head pose is eased into the renderer's range (head.soft_limit, elementwise per frame).
 
 Lip motion comes from the audio and is global: the same in every segment, whatever its
 controls. Everything after the per-frame channels (landmark synthesis) is elementwise per
