@@ -280,7 +280,7 @@ class Expression:
     smile:        -1 (frown) .. 0 (neutral) .. 1 (broad smile)
     brows:        -1 (lowered) .. 0 .. 1 (raised)
     head_motion:  0 (still) .. 1 (natural) .. 2 (animated)
-    blink_rate:   blinks per minute multiplier: 0 (never) .. 1 (natural, ~17/min) .. 3
+    blink_rate:   blinks per minute multiplier: 0 (never) .. 1 (natural, ~23/min) .. 3
     emotion:      one of EMOTIONS; sets brows, lids, mouth corners, head carriage and how
                   lively the motion is (core.motion.emotion), scaled by `intensity` 0..1.
     expressiveness: 0 .. 2, how much the face moves with the voice (brow raises on emphasis,

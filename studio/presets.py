@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from core.errors import InputError
-from core.types import EXPRESSION_RANGES, STRENGTH_RANGE, Expression
+from core.types import EMOTIONS, EXPRESSION_RANGES, STRENGTH_RANGE, Expression
 from studio.db.models import EditPreset
 from studio.records import PresetInfo
 from studio.rows import get_row
@@ -23,16 +23,26 @@ from studio.rows import get_row
 if TYPE_CHECKING:
     from studio.project import Project
 
-EXPRESSION_FIELDS = ("smile", "brows", "head_motion", "blink_rate")
-"""The expression controls a preset row stores (columns of EditPreset)."""
+NUMERIC_FIELDS = ("smile", "brows", "head_motion", "blink_rate", "intensity",
+                  "expressiveness", "gaze")
+EXPRESSION_FIELDS = NUMERIC_FIELDS + ("emotion",)
+"""The expression controls a preset row stores (columns of EditPreset; the last four since
+migration 0004).
+
+Precedence of what a segment renders with (studio.specs): a segment's own expression
+override > the preset's fields > the emotion words of the preset's prompt, which fill in
+only the controls the preset leaves at their defaults (core.motion.emotion_words.apply_prompt);
+so a preset whose emotion is "neutral" still takes "very sad" from its prompt, and a preset
+set to "happy" ignores a "sad" in its prompt."""
 
 
 def preset_info(r) -> PresetInfo:
+    emotion = r.emotion if getattr(r, "emotion", None) in EMOTIONS else "neutral"
     return PresetInfo(
         id=r.id, name=r.name, prompt=r.prompt, negative_prompt=r.negative_prompt,
         strength=float(r.strength),
-        expression=Expression(smile=r.smile, brows=r.brows, head_motion=r.head_motion,
-                              blink_rate=r.blink_rate),
+        expression=Expression(
+            **{k: float(getattr(r, k)) for k in NUMERIC_FIELDS}, emotion=emotion),
     )
 
 
@@ -43,11 +53,20 @@ def check_preset_fields(fields: dict) -> dict:
     if expr is not None:
         if not isinstance(expr, Expression):
             raise InputError(None, "expression must be an Expression")
-        for k in EXPRESSION_FIELDS:
+        for k in NUMERIC_FIELDS:
             out[k] = float(getattr(expr, k))
-    for k in EXPRESSION_FIELDS:
+        out["emotion"] = expr.emotion
+    for k in NUMERIC_FIELDS:
         if k in fields:
-            out[k] = float(fields.pop(k))
+            try:
+                out[k] = float(fields.pop(k))
+            except (TypeError, ValueError):
+                raise InputError(None, f"preset {k} must be a number") from None
+    if "emotion" in fields:
+        out["emotion"] = fields.pop("emotion")
+    if "emotion" in out and out["emotion"] not in EMOTIONS:
+        raise InputError(None, f"preset emotion must be one of {', '.join(EMOTIONS)}, "
+                         f"got '{out['emotion']}'")
     for k in ("prompt", "negative_prompt"):
         if k in fields:
             out[k] = str(fields.pop(k) or "")
@@ -60,7 +79,7 @@ def check_preset_fields(fields: dict) -> dict:
         out["name"] = name[:200]
     if fields:
         raise InputError(None, f"unknown preset field(s): {', '.join(sorted(fields))}")
-    lim = {k: EXPRESSION_RANGES[k] for k in EXPRESSION_FIELDS}
+    lim = {k: EXPRESSION_RANGES[k] for k in NUMERIC_FIELDS}
     lim["strength"] = STRENGTH_RANGE
     for k, r in lim.items():
         if k in out and not (r.min <= out[k] <= r.max and np.isfinite(out[k])):
@@ -103,7 +122,7 @@ class PresetStore:
 
     def update(self, preset_id: int, **fields) -> PresetInfo:
         """Change any of name, prompt, negative_prompt, strength, expression (an Expression)
-        or the expression fields smile/brows/head_motion/blink_rate directly."""
+        or any expression field (EXPRESSION_FIELDS: smile ... gaze, emotion) directly."""
         row = self._get(preset_id)
         values = check_preset_fields(dict(fields))
 

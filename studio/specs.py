@@ -31,10 +31,11 @@ from typing import NamedTuple
 from core.types import EXPRESSION_RANGES, Expression, TextEdit
 from studio.records import PresetInfo, SegmentInfo, SegmentOverrides, TimelineInfo
 
-SPEC_VERSION = 2
+SPEC_VERSION = 3
 """Bump when the meaning of a spec changes (e.g. the planner or renders change), so old
 renders become stale instead of being reused wrongly. 2: prosody-planned head, viseme-led
-mouth, emotions."""
+mouth, emotions. 3: brows/eyes on emphasis, livelier head within soft limits, blinks at
+~23/min with doubles."""
 
 _LEGACY_EXPRESSION = ("smile", "brows", "head_motion", "blink_rate")
 

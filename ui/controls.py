@@ -19,12 +19,15 @@ from core.motion.emotion_words import parse_prompt
 from core.types import EMOTIONS, EXPRESSION_RANGES, SIZE_RANGE, ControlRange, Expression
 from studio.presets import EXPRESSION_FIELDS as PRESET_STORED_FIELDS
 
-SEGMENT_EXPRESSION_FIELDS = tuple(EXPRESSION_RANGES) + ("emotion",)
-"""A segment's own expression stores every control (JSON in the segment row)."""
+SEGMENT_EXPRESSION_FIELDS = tuple(
+    f for k in EXPRESSION_RANGES for f in (("emotion", k) if k == "intensity" else (k,)))
+"""A segment's own expression stores every control (JSON in the segment row); the emotion
+list sits just above its intensity."""
 PRESET_EXPRESSION_FIELDS = tuple(f for f in SEGMENT_EXPRESSION_FIELDS
                                  if f in PRESET_STORED_FIELDS)
-"""The controls a preset row stores (studio.presets.EXPRESSION_FIELDS): a preset's emotion
-comes from its prompt's words (core.motion.emotion_words), so its editor shows only these."""
+"""The controls a preset row stores (studio.presets.EXPRESSION_FIELDS): since migration 0004
+every control, emotion and intensity included; the prompt's emotion words
+(core.motion.emotion_words) fill in only what the preset leaves at its defaults."""
 
 
 def short_label(label: str) -> str:

@@ -232,6 +232,7 @@ class LibraryPanel(QWidget):
             item = QListWidgetItem(
                 f"{p.name}\nsmile {e.smile:+.1f} · brows {e.brows:+.1f} · "
                 f"head {e.head_motion:.1f} · blink {e.blink_rate:.1f}"
+                + (f"\n{e.emotion} {e.intensity:.1f}" if e.emotion != "neutral" else "")
             )
             item.setData(Qt.UserRole, p.id)
             item.setToolTip(p.prompt or "(no prompt)")

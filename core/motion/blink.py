@@ -1,8 +1,11 @@
 """Blinks: seeded, natural intervals, drawn towards phrase boundaries and gaze shifts.
 
-Inter-blink intervals are gamma distributed (shape 3, mean 3.5 s / blink_rate -> ~17 blinks
-a minute at rate 1, the typical rate while talking). The hazard is raised where people
-actually blink: a blink that falls within 1 s of a *preferred* frame (just after a
+Inter-blink intervals are gamma distributed (shape 3, mean 3.1 s / blink_rate -> ~23 blinks
+a minute at rate 1 with the doubles: talking raises the resting rate of ~15/min to 20-30;
+VASA-1's and EMO's footage blinks 16-50 times a minute). Some blinks are doubles (a second
+closure 0.33-0.5 s after the first), a quarter of those at phrase boundaries, few
+mid-phrase. The hazard is raised where people
+actually blink: a blink that falls within 1.4 s of a *preferred* frame (just after a
 phrase ends, at a big gaze shift) moves there (85 %); otherwise one within 0.6 s of a pause
 moves into the pause (60 %). Moving events keeps the rate while shifting the timing. One blink closes
 in ~110 ms (ease-in), stays shut for a moment, and reopens more slowly (~190 ms).
@@ -15,11 +18,18 @@ from __future__ import annotations
 
 import numpy as np
 
-MEAN_INTERVAL_S = 3.5
+MEAN_INTERVAL_S = 3.1
 GAMMA_SHAPE = 3.0
 CLOSE_S, HOLD_S, OPEN_S = 0.11, 0.03, 0.19
 MIN_INTERVAL_S = 0.7
-"""No double blinks: two closures closer than this read as a flutter (and as one blink)."""
+"""Apart from deliberate doubles, two closures closer than this read as a flutter."""
+DOUBLE_P, DOUBLE_P_BOUNDARY = 0.08, 0.25
+"""Share of double blinks: more at a phrase boundary or gaze shift than mid-phrase."""
+PREFER_S = 1.4
+"""A blink drawn within this of a preferred frame (phrase end, gaze shift) moves there."""
+DOUBLE_GAP_S = (0.33, 0.5)
+"""A double blink's second peak follows the first by this much: the lid opens fully
+(CLOSE_S + HOLD_S + OPEN_S = 0.33 s) before it closes again."""
 
 
 def draw_events(
@@ -49,7 +59,7 @@ def draw_events(
         if pref.size:
             j = np.searchsorted(pref, f)
             cands = pref[max(0, j - 1) : j + 1]
-            near = cands[(np.abs(cands - f) <= 1.0 * fps) & (cands >= floor)]
+            near = cands[(np.abs(cands - f) <= PREFER_S * fps) & (cands >= floor)]
             if near.size and rng.uniform() < 0.85:
                 f = float(near[np.argmin(np.abs(near - f))])
                 moved = True
@@ -60,7 +70,11 @@ def draw_events(
             if near.size and rng.uniform() < 0.6:
                 f = float(near[np.argmin(np.abs(near - f))])
         out.append(f)
-        t = f / fps + max(MIN_INTERVAL_S, rng.gamma(GAMMA_SHAPE, scale))
+        draw = rng.uniform(size=2)  # always two draws, so the sequence stays seeded alike
+        if draw[0] < (DOUBLE_P_BOUNDARY if moved else DOUBLE_P):
+            out.append(f + (DOUBLE_GAP_S[0] + (DOUBLE_GAP_S[1] - DOUBLE_GAP_S[0]) * draw[1])
+                       * fps)
+        t = out[-1] / fps + max(MIN_INTERVAL_S, rng.gamma(GAMMA_SHAPE, scale))
     ev = np.asarray(out, dtype=np.float64)
     return ev[(ev >= start) & (ev < stop)]
 

@@ -9,8 +9,11 @@ Why this shape (what real talking heads do, and what a still head lacks):
 * Melody: the head rises a little with the voice's pitch (Yehia, Kuratate &
   Vatikiotis-Bateson 2002: f0 and head motion correlate).
 * Idle sway: slow smooth noise (a few tenths of a Hz) so the head is never frozen.
-Amplitudes are tuned so speech of 5 s or more gives yaw and pitch standard deviations of
-~3-6 degrees and roll ~1.5-3 at head_motion 1 (real footage: 1-9 degrees).
+Amplitudes: speech of 5 s or more gives yaw std ~4-6 degrees, pitch ~3-5 and roll ~1.5-3.5
+at head_motion 1, which the evaluator reads from our renders as 3-5 degrees of head motion:
+the middle of VASA-1's and EMO's own footage (1.3-5.7; yaw moves most). `soft_limit` eases
+the total pose into what the warp renderer draws without tearing (+-15 yaw, +-10 pitch,
++-8 roll), so head_motion 2 or an emotion's carriage never overshoots.
 
 Pitch is + when the face turns down (the nod direction), as in core.motion.landmarks.
 
@@ -29,9 +32,9 @@ from core.audio import prosody as prosodymod
 from core.motion.mouth import smooth
 from core.types import AudioFeatures
 
-AMPLITUDE = np.array([1.3, 1.5, 1.0])
+AMPLITUDE = np.array([1.6, 1.6, 1.0])
 """Idle sway, degrees of yaw, pitch, roll (std) at energy 1 and head_motion 1."""
-TURN_YAW = (2.5, 6.0)  # |yaw| of a phrase orientation, degrees
+TURN_YAW = (3.5, 7.5)  # |yaw| of a phrase orientation, degrees
 TURN_PITCH = (2.0, 5.5)  # |pitch| of a phrase orientation, degrees
 TURN_ROLL_SD = 1.8
 TURN_S, SETTLE_S = 0.75, 1.1  # duration of a re-orientation / of settling in a pause
@@ -143,6 +146,23 @@ def phrase_pose(rng: np.random.Generator, st: Structure, n: int, fps: float) -> 
     return out
 
 
+LIMITS = np.array([14.0, 9.5, 7.5])
+"""Largest yaw, pitch, roll (degrees) a plan asks for: inside the renderer's range."""
+KNEE = 0.7  # poses up to this share of the limit pass unchanged
+
+
+def soft_limit(pose: np.ndarray) -> np.ndarray:
+    """[n, 3] pose eased into +-LIMITS: unchanged up to KNEE * limit, then a tanh
+    shoulder (continuous slope, so a turn that runs into the limit slows instead of
+    stopping). Elementwise per frame (segment locality holds)."""
+    pose = np.asarray(pose, dtype=np.float64)
+    k = KNEE * LIMITS
+    room = LIMITS - k
+    a = np.abs(pose)
+    eased = k + room * np.tanh((a - k) / room)
+    return np.where(a <= k, pose, np.sign(pose) * eased)
+
+
 def unit_noise(rng: np.random.Generator, n: int, fps: float, channels: int) -> np.ndarray:
     """[n, channels] smooth noise with unit standard deviation (approx.), deterministic."""
     if n == 0:
@@ -203,22 +223,106 @@ def melody(features: AudioFeatures) -> np.ndarray:
     return -np.clip(MELODY_DEG_PER_ST * lift, -MELODY_MAX_DEG, MELODY_MAX_DEG)
 
 
-def emphasis(features: AudioFeatures, st: Structure) -> np.ndarray:
-    """[n] brow raise (brows units) on accents: rises ~100 ms before the vowel, 0.12-0.3 by
-    prominence; a small lift at phrase starts."""
+@dataclass(frozen=True)
+class Emphasis:
+    """Face channels driven by the voice's emphasis, at expressiveness 1 (the planner scales
+    them): brows [n] (raised + / knit -), brow_inner [n] (- = drawn together and down),
+    lids [n] (+ = upper lids up: eyes widen with raised brows; - = a frown's slight squint)."""
+
+    brows: np.ndarray
+    brow_inner: np.ndarray
+    lids: np.ndarray
+
+
+BROW_ACCENT = (0.45, 1.0)
+"""Brow raise on an accent, brows units (1 ~ 0.075 inter-ocular distances), from the
+weakest to the most prominent. Real speakers' brows move 0.01-0.04 IOD (std) over a clip
+(measured on VASA-1 and EMO footage); raises on ~1 accent a second of this size give
+~0.02."""
+BROW_MINOR = 0.3
+"""Raise on a prominent syllable that is not an accent (keeps sparse-accent speech alive)."""
+BROW_PER_ST = 0.035
+"""Brows follow the melody (Cave et al. 1996: brow raises go with f0 rises): per semitone
+above the speaker's median, clipped to BROW_MELODY; an absolute scale, so a lively voice
+moves the brows more than a flat one."""
+BROW_MELODY = (-0.15, 0.35)
+FROWN_ST = -1.0
+"""An accent whose pitch is this many semitones under the speaker's median (a low, weighty
+accent) knits the brows instead of raising them."""
+FROWN_SHARE = 0.55  # knit depth relative to the raise the accent would have had
+LIDS_PER_BROW = 1.2  # the upper lids rise with raised brows (AU5 with AU1+2: eyes widen)
+LIDS_PER_FROWN = 0.2  # and tighten a little with a frown (AU7 with AU4)
+
+
+def _pitch_at(features: AudioFeatures, f: int) -> float | None:
+    """Median semitones (around the speaker's median) of the voiced frames at f..f+3."""
+    p = features.prosody
+    if p is None or len(p.f0) != features.n_frames:
+        return None
+    sl = slice(max(0, f - 1), f + 4)
+    voiced = np.asarray(p.f0[sl]) > 0
+    return float(np.median(np.asarray(p.semitones[sl])[voiced])) if voiced.any() else None
+
+
+def emphasis(features: AudioFeatures, st: Structure) -> Emphasis:
+    """Brows, inner brows and lids on emphasis (global: from the audio only).
+
+    * On each accent the brows rise (~150 ms before the vowel, peak just after its onset,
+      back over ~0.5 s), by its prominence (BROW_ACCENT); a low-pitched accent knits them
+      instead (FROWN_ST), with the inner brows drawn down and the lids tightening.
+    * Other prominent syllables get a small raise, phrase starts a slight lift.
+    * A slow component follows the voice's pitch above the speaker's median.
+    * The upper lids rise with the raised brows (the eyes widen on emphasis).
+    """
     n, fps = features.n_frames, float(features.fps)
-    out = np.zeros(n)
+    up, down = np.zeros(n), np.zeros(n)
 
-    def bump(centre: float, amp: float, sd: float) -> None:
-        lo, hi = max(0, int((centre - 4 * sd) * fps)), min(n, int((centre + 4 * sd) * fps) + 1)
-        t = np.arange(lo, hi, dtype=np.float64) / fps
-        np.maximum(out[lo:hi], amp * np.exp(-0.5 * ((t - centre) / sd) ** 2), out=out[lo:hi])
+    def bump(out: np.ndarray, centre: float, amp: float, rise: float, fall: float) -> None:
+        lo = max(0, int((centre - 4 * rise) * fps))
+        hi = min(n, int((centre + 4 * fall) * fps) + 1)
+        if hi <= lo:
+            return
+        t = np.arange(lo, hi, dtype=np.float64) / fps - centre
+        v = amp * np.exp(-0.5 * (t / np.where(t < 0, rise, fall)) ** 2)
+        if amp >= 0:
+            np.maximum(out[lo:hi], v, out=out[lo:hi])
+        else:
+            np.minimum(out[lo:hi], v, out=out[lo:hi])
 
+    accents = set()
     for f, s in zip(st.stresses, st.strength, strict=True):
-        bump(f / fps - 0.02, 0.12 + 0.18 * float(np.clip((s - 0.5) / 0.45, 0, 1)), 0.14)
+        k = float(np.clip((s - 0.5) / 0.45, 0, 1))
+        amp = BROW_ACCENT[0] + (BROW_ACCENT[1] - BROW_ACCENT[0]) * k
+        pitch = _pitch_at(features, int(f))
+        if pitch is not None and pitch <= FROWN_ST:
+            bump(down, f / fps + 0.03, -FROWN_SHARE * amp, 0.15, 0.35)
+        else:
+            bump(up, f / fps + 0.03, amp, 0.12, 0.26)
+        accents.add(int(f))
+    p = features.prosody
+    if p is not None and len(p.f0) == n:
+        for f, prom in zip(p.nuclei, p.nucleus_prominence, strict=True):
+            if prom >= 0.5 and not any(abs(int(f) - a) <= 0.25 * fps for a in accents):
+                bump(up, f / fps + 0.03, BROW_MINOR * float(prom), 0.1, 0.2)
     for f in st.starts:
-        bump(f / fps + 0.1, 0.08, 0.2)
-    return out
+        bump(up, f / fps + 0.1, 0.12, 0.15, 0.25)
+
+    tune = np.zeros(n)
+    if p is not None and len(p.f0) == n and n and np.any(p.f0 > 0):
+        voiced = np.asarray(p.f0) > 0
+        idx = np.flatnonzero(voiced)
+        held = np.interp(np.arange(n), idx, np.asarray(p.semitones, np.float64)[idx])
+        vad = np.nan_to_num(np.asarray(features.vad, dtype=np.float64)[:n])
+        gate = smooth((vad >= 0.5).astype(np.float64), 0.15 * fps)
+        tune = np.clip(smooth(held, 0.2 * fps) * BROW_PER_ST, *BROW_MELODY) * gate
+
+    raised = np.clip(up + tune, 0.0, 1.1)  # a raise tops out near the brows' full lift
+    brows = raised + np.minimum(up + tune, 0.0) + down
+    return Emphasis(
+        brows=brows,
+        brow_inner=0.8 * down,
+        lids=np.minimum(LIDS_PER_BROW * raised, 1.0) + LIDS_PER_FROWN * down,
+    )
 
 
 # ------------------------------------------------------------------ gaze

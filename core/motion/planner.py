@@ -21,7 +21,9 @@ neighbours, so per-segment overrides (`SegmentControl`) obey two rules:
 
 What is global (audio-driven, the same whatever the segment's controls): the lips, the
 phrase structure and accents from prosody (core.audio.prosody via core.motion.head), and so
-the times of nods, turns, settling and emphasis; the controls only scale them.
+the times of nods, turns, settling and emphasis (brows, knit inner brows and widening
+lids: head.emphasis, scaled by expressiveness); the controls only scale them. The final
+head pose is eased into the renderer's range (head.soft_limit, elementwise per frame).
 
 Lip motion comes from the audio and is global: the same in every segment, whatever its
 controls. Everything after the per-frame channels (landmark synthesis) is elementwise per
@@ -189,17 +191,18 @@ def plan_geometry(
     moving = turns + sway
     moving[:, 1] += nod + tune
     carriage = ctl[:, [_C["yaw"], _C["pitch"], _C["roll"]]]
-    head_pose = moving * motion_c[:, None] + carriage
+    head_pose = head.soft_limit(moving * motion_c[:, None] + carriage)
     head_shift = np.stack([head_pose[:, 0] * 0.004, head_pose[:, 1] * 0.003], axis=1)
     gaze = (wander + head.gaze_follow(moving[:, :2])) * ctl[:, _C["gaze"], None]
     gaze += ctl[:, [_C["gaze_x"], _C["gaze_y"]]]
     ch["mouth_width"] = ch["mouth_width"] + ctl[:, _C["mouth_width"]]
+    face_k = np.minimum(face_c, 2.0)
     ch.update(
         blink=blink,
         smile=ctl[:, _C["smile"]],
-        brows=ctl[:, _C["brows"]] + emph * np.minimum(face_c, 2.0),
-        brow_inner=ctl[:, _C["brow_inner"]],
-        lids=ctl[:, _C["lids"]],
+        brows=ctl[:, _C["brows"]] + emph.brows * face_k,
+        brow_inner=ctl[:, _C["brow_inner"]] + emph.brow_inner * face_k,
+        lids=ctl[:, _C["lids"]] + emph.lids * face_k,
         sneer=ctl[:, _C["sneer"]],
         head_pose=head_pose,
         head_shift=head_shift,

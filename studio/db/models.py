@@ -85,6 +85,13 @@ class EditPreset(Base):
     brows: Mapped[float] = mapped_column(Float, default=0.0)
     head_motion: Mapped[float] = mapped_column(Float, default=1.0)
     blink_rate: Mapped[float] = mapped_column(Float, default=1.0)
+    # migration 0004: the rest of the expression (emotion words in the prompt still apply
+    # where these stay at their defaults)
+    emotion: Mapped[str] = mapped_column(String(32), default="neutral",
+                                         server_default="neutral")
+    intensity: Mapped[float] = mapped_column(Float, default=0.7, server_default="0.7")
+    expressiveness: Mapped[float] = mapped_column(Float, default=1.0, server_default="1.0")
+    gaze: Mapped[float] = mapped_column(Float, default=1.0, server_default="1.0")
     created: Mapped[float] = mapped_column(Float, default=0.0)
 
 

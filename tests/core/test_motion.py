@@ -138,8 +138,9 @@ def test_energy_drives_opening(rig, speech):
 def test_lids_at_rest_are_the_portraits(rig, speech):
     """Open eyes stay as open as in the photo: with no blink, no emotion and no head motion
     the planned brow and lid points are the rig's exactly; with natural motion (brow raises
-    on emphasis, head turns) the lid gap of every unblinking frame stays within 10 % of the
-    rig's. (A squinting render of vasa-1_12 was its portrait's own half-shut eyes.)"""
+    on emphasis widen the eyes, head turns) the lid gap of every unblinking frame is never
+    under 90 % of the rig's, and widens by at most a third. (A squinting render of vasa-1_12
+    was its portrait's own half-shut eyes.)"""
     from core.face.rig import eye_opening
 
     lm = np.asarray(rig.landmarks, np.float64)
@@ -147,12 +148,12 @@ def test_lids_at_rest_are_the_portraits(rig, speech):
     assert not np.any(rest.blink) and not np.any(rest.lids)
     assert np.abs(np.asarray(rest.landmarks)[:, 17:48] - lm[None, 17:48]).max() < 1e-3
     m = plan(rig, speech)
-    assert not np.any(m.lids)  # neutral emotion: no lid offset
+    assert m.lids.max() > 0.1  # the eyes widen with raised brows (neutral emotion)
     still = np.flatnonzero(m.blink == 0)
     assert len(still) > 0.5 * len(m.blink)
     ref = eye_opening(lm)
-    gaps = np.array([eye_opening(m.landmarks[i]) for i in still])
-    assert np.all(np.abs(gaps / ref - 1) < 0.1), (gaps.min() / ref, gaps.max() / ref)
+    gaps = np.array([eye_opening(m.landmarks[i]) for i in still]) / ref
+    assert gaps.min() > 0.9 and gaps.max() < 1.33, (gaps.min(), gaps.max())
 
 
 def test_open_mouth_portrait_rests_closed(samples):
@@ -201,7 +202,9 @@ def test_head_motion_follows_energy_and_control(rig):
     still = plan(rig, feats, expression=Expression(head_motion=0))
     assert np.all(still.head_pose == 0)
     big = plan(rig, feats, expression=Expression(head_motion=2))
-    assert np.abs(big.head_pose).mean() > 1.8 * np.abs(m.head_pose).mean()
+    assert np.abs(big.head_pose).mean() > 1.6 * np.abs(m.head_pose).mean()
+    # but never past what the renderer draws without tearing (+-15 yaw, +-10 pitch, +-8 roll)
+    assert np.all(np.abs(big.head_pose).max(0) < [15, 10, 8])
     assert speaking.any()
     assert np.abs(m.gaze).max() < 0.3
 
@@ -312,8 +315,13 @@ def test_head_motion_amplitude_like_real_talking_heads(rig, sample_speech):
         assert 1.0 <= mean[2] <= 4.0, (name, stds)
         assert np.all(stds[:, :2] > 1.2), (name, stds)
         calm = plan(rig, f, Expression(head_motion=0.5)).head_pose.std(0)
-        lively = plan(rig, f, Expression(head_motion=2)).head_pose.std(0)
-        assert np.allclose(lively, 4 * calm, rtol=1e-3)  # linear in the control
+        natural = plan(rig, f).head_pose.std(0)
+        lively = plan(rig, f, Expression(head_motion=2))
+        # linear in the control until the soft limit: calm is half of natural, lively more
+        # than natural but eased into the renderer's range
+        assert np.allclose(natural, 2 * calm, rtol=0.06), (natural, calm)
+        assert np.all(lively.head_pose.std(0) > 1.4 * natural)
+        assert np.all(np.abs(lively.head_pose).max(0) < [15, 10, 8])
         assert np.all(plan(rig, f, Expression(head_motion=0)).head_pose == 0)
 
 
@@ -472,7 +480,7 @@ def test_emotion_per_segment_fades_without_jumps(rig):
         full = plan(rig, feats, Expression(emotion=emo, intensity=1), seed=1)
         mid = (s + e) // 2
         assert m.brow_inner[mid] == pytest.approx(full.brow_inner[mid])
-        assert abs(m.lids[s] - base.lids[s]) <= 0.05 * abs(full.lids[mid]) + 1e-6
+        assert abs(m.lids[s] - base.lids[s]) <= 0.05 * np.abs(full.lids - base.lids).max() + 1e-6
 
 
 def test_energy_share_only_where_the_phones_miss_the_rhythm():

@@ -39,7 +39,9 @@ def test_every_control_takes_its_range_from_core(qtbot, tmp_path):
     pp.strength.set_value(1.7)
     assert pp.strength.value() == STRENGTH_RANGE.max
     # the preset editor shows exactly the controls a preset stores; the segment all of them
-    assert set(pp.expr.sliders) == set(EXPRESSION_FIELDS) and pp.expr.emotion is None
+    # (since migration 0004 a preset stores every control, its emotion included)
+    assert set(pp.expr.sliders) | {"emotion"} == set(EXPRESSION_FIELDS)
+    assert pp.expr.emotion is not None
     assert set(sp.expr.sliders) == set(EXPRESSION_RANGES)
     for editor in (pp.expr, sp.expr):
         for name, slider in editor.sliders.items():

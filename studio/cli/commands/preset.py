@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from core.types import Expression
+from core.errors import InputError
+from core.types import EMOTIONS, EXPRESSION_RANGES, Expression
 from studio.cli.common import add_project_arg, open_project
+from studio.presets import EXPRESSION_FIELDS
 
 
 def _fields(p) -> None:
@@ -16,6 +18,13 @@ def _fields(p) -> None:
     p.add_argument("--brows", type=float, default=None, help="-1..1")
     p.add_argument("--head-motion", type=float, default=None, help="0..2 (1 = natural)")
     p.add_argument("--blink-rate", type=float, default=None, help="0..3 (1 = natural)")
+    p.add_argument("--emotion", default=None,
+                   help="emotion: " + ", ".join(EMOTIONS) + " (default neutral: the "
+                   "prompt's emotion words decide)")
+    for name in ("intensity", "expressiveness", "gaze"):
+        r = EXPRESSION_RANGES[name]
+        p.add_argument(f"--{name}", type=float, default=None,
+                       help=f"{r.label}, {r.min:g}-{r.max:g} (default {r.default:g})")
 
 
 def register(sub) -> None:
@@ -52,12 +61,18 @@ def describe(p) -> str:
         text += f" negative='{p.negative_prompt}'"
     return (f"{p.id:4d}  {p.name:20s} smile={e.smile:+.2f} brows={e.brows:+.2f} "
             f"head_motion={e.head_motion:.2f} blink_rate={e.blink_rate:.2f} "
+            f"emotion={e.emotion} intensity={e.intensity:.2f} "
+            f"expressiveness={e.expressiveness:.2f} gaze={e.gaze:.2f} "
             f"strength={p.strength:.2f}{text}")
 
 
 def _expr(args, base: Expression) -> Expression:
-    changes = {k: getattr(args, k) for k in ("smile", "brows", "head_motion", "blink_rate")
-               if getattr(args, k) is not None}
+    changes = {k: getattr(args, k) for k in EXPRESSION_FIELDS if getattr(args, k) is not None}
+    if "emotion" in changes:
+        changes["emotion"] = str(changes["emotion"]).strip().lower()
+        if changes["emotion"] not in EMOTIONS:
+            raise InputError(None, f"--emotion must be one of {', '.join(EMOTIONS)}, got "
+                             f"'{args.emotion}'")
     return replace(base, **changes)
 
 
