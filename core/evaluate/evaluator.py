@@ -20,7 +20,7 @@ from core.errors import InputError
 from core.evaluate import eyes as E
 from core.evaluate import metrics as M
 from core.evaluate import pose as P
-from core.evaluate.lipgap import lip_gap, mouth_series
+from core.evaluate.lipgap import grey_gaps, grey_profile, lip_gap, mouth_series
 from core.evaluate.mouth_interior import WidestFrames, mouth_interior_texture
 from core.evaluate.sheet import contact_sheet, sample_indices, write_sheet
 from core.evaluate.tracking import FaceTracker, descriptor, detect
@@ -165,6 +165,7 @@ def evaluate(
     widest = WidestFrames()
     nan2 = np.full(2, np.nan)
     mouth = []
+    grey_rows: list[tuple | None] = []  # brightness profiles, for frames without lip colour
     for i, frame in enumerate(read_frames(video_path)):
         lm = tracker.update(frame)
         rows.append(nan68 if lm is None else lm)
@@ -175,6 +176,8 @@ def evaluate(
         # the mouth opening is read from the image between the tracked lips (lipgap: the
         # Face Mesh's own inner lips stay apart on closed lips and under-read wide ones)
         mouth.append(np.nan if lm is None else lip_gap(frame, lm))
+        grey_rows.append(grey_profile(frame, lm) if lm is not None and not np.isfinite(
+            mouth[-1]) else None)
         if lm is not None:
             widest.offer(i, frame, lm, mouth[-1] if np.isfinite(mouth[-1]) else float(
                 M.mouth_opening(lm[None].astype(np.float64))[0]))
@@ -190,7 +193,9 @@ def evaluate(
     mesh_mouth[found] = M.mouth_opening(lms[found])
     gaps = np.asarray(mouth, dtype=np.float64)
     gaps[~found] = np.nan
-    mouth, mouth_how = mouth_series(gaps, mesh_mouth)
+    grey = grey_gaps(grey_rows) if any(r is not None for r in grey_rows) else None
+    mouth, mouth_how = mouth_series(gaps, mesh_mouth, grey)
+    lips_unread = mouth_how.startswith("mesh")
     ear = np.full(n, np.nan)
     ear[found] = M.eye_aspect_ratio(lms[found])
 
@@ -226,9 +231,10 @@ def evaluate(
             if ls["z"] is not None else "clip too short for a null (needs > ~3 s)"))
         bp = M.lip_sync_bp(mouth, energy, fps)
         put("lipsync_r_bp", bp, faceless or "mouth vs audio RMS, both 1-8 Hz, best lag of +-2")
-        rest = M.mouth_rest_ratio(mouth, energy)
-        put("mouth_rest_ratio", rest, faceless or ("" if rest is not None
-                                                    else "too little silence or speech"))
+        rest = None if lips_unread else M.mouth_rest_ratio(mouth, energy)
+        put("mouth_rest_ratio", rest, faceless or (
+            "the lips cannot be read from this video's image (details.mouth_opening)"
+            if lips_unread else "" if rest is not None else "too little silence or speech"))
         if transcript:
             phones, why = _align(wave, fps, transcript)
             if phones is None:

@@ -79,30 +79,12 @@ def lip_gap(frame: np.ndarray, lm: np.ndarray) -> float:
     emo_talk_jocker's ref + aud at 512 px r 0.95. Openings under ~0.04 IOD that the
     renderer draws without a visible interior read 0, as they look.
     """
-    lm = np.asarray(lm, np.float64)
-    iod = float(np.linalg.norm(lm[42:48].mean(0) - lm[36:42].mean(0)))
-    axis = lm[54] - lm[48]
-    half = 0.5 * float(np.linalg.norm(axis))
-    axis = axis / max(2 * half, 1e-9)
-    down = np.array([-axis[1], axis[0]])
-    centre = 0.5 * (lm[48] + lm[54])
-    # profile extent: from above the outer upper lip to below the outer lower lip (skin
-    # at both ends); the interior must overlap the mesh's inner-lip line, widened by WINDOW
-    top = float(np.dot(lm[50:53].mean(0) - centre, down)) - MARGIN * iod
-    bot = float(np.dot(lm[56:59].mean(0) - centre, down)) + MARGIN * iod
-    lo_win = float(np.dot(lm[61:64].mean(0) - centre, down)) - WINDOW * iod
-    hi_win = float(np.dot(lm[65:68].mean(0) - centre, down)) + WINDOW * iod
-    if not (np.isfinite(iod) and iod >= 1.0 and np.isfinite([top, bot]).all()):
+    got = _profiles(frame, lm)
+    if got is None:
         return float("nan")  # degenerate landmarks
-    t = np.arange(top, bot, STEP * iod)
-    if len(t) < 8:
-        return float("nan")
-    base = centre[None] + np.outer(np.asarray(PROFILE_U) * half, axis)  # [k, 2]
-    pts = base[:, None, :] + t[None, :, None] * down[None, None, :]  # [k, m, 2]
-    rgb = _colour(frame, pts)
+    rgb, t, body, iod, (lo_win, hi_win) = got
     luma = rgb.mean(-1)
     chroma = rgb[..., 0] - rgb[..., 1]  # lips: red over green, more than skin or teeth
-    body = _colour(frame, lm[OUTER] + BODY * (lm[INNER] - lm[OUTER]))
     ref_c = float(np.median(body[:, 0] - body[:, 1]))
     ref_y = float(np.median(body.mean(-1)))
     if ref_c < MIN_CHROMA:  # no colour: lips, seam and grey teeth are not told apart
@@ -110,6 +92,90 @@ def lip_gap(frame: np.ndarray, lm: np.ndarray) -> float:
     interior = (chroma < LIP_FRAC * ref_c) | (luma < DARK_FRAC * ref_y)
     gaps = [_run_through(row, t, lo_win, hi_win) / iod for row in interior]
     return float(np.median(gaps))
+
+
+def _profiles(frame: np.ndarray, lm: np.ndarray) -> tuple | None:
+    """The PROFILE_U profiles across the mouth of one frame: (rgb [k, m, 3] along each,
+    offsets t [m] in pixels along `down`, the lip-body colours [6, 3], IOD in pixels, the
+    inner-lip window (lo, hi) in pixels) or None with degenerate landmarks. The profile runs
+    from above the outer upper lip to below the outer lower lip (skin at both ends); the
+    interior must overlap the mesh's inner-lip line, widened by WINDOW."""
+    lm = np.asarray(lm, np.float64)
+    iod = float(np.linalg.norm(lm[42:48].mean(0) - lm[36:42].mean(0)))
+    axis = lm[54] - lm[48]
+    half = 0.5 * float(np.linalg.norm(axis))
+    axis = axis / max(2 * half, 1e-9)
+    down = np.array([-axis[1], axis[0]])
+    centre = 0.5 * (lm[48] + lm[54])
+    top = float(np.dot(lm[50:53].mean(0) - centre, down)) - MARGIN * iod
+    bot = float(np.dot(lm[56:59].mean(0) - centre, down)) + MARGIN * iod
+    lo_win = float(np.dot(lm[61:64].mean(0) - centre, down)) - WINDOW * iod
+    hi_win = float(np.dot(lm[65:68].mean(0) - centre, down)) + WINDOW * iod
+    if not (np.isfinite(iod) and iod >= 1.0 and np.isfinite([top, bot]).all()):
+        return None
+    t = np.arange(top, bot, STEP * iod)
+    if len(t) < 8:
+        return None
+    base = centre[None] + np.outer(np.asarray(PROFILE_U) * half, axis)  # [k, 2]
+    pts = base[:, None, :] + t[None, :, None] * down[None, None, :]  # [k, m, 2]
+    body = _colour(frame, lm[OUTER] + BODY * (lm[INNER] - lm[OUTER]))
+    return _colour(frame, pts), t, body, iod, (lo_win, hi_win)
+
+
+GREY_DARK = 0.8
+GREY_BRIGHT = 0.1
+"""Grey interior thresholds against the CLIP's lip brightness (the median over its frames of
+the lip-body samples): darker than GREY_DARK of it (cavity, the shadow under the upper
+teeth) or brighter by GREY_BRIGHT of the way to white (teeth). A clip-wide reference, not
+each frame's: a frame's lip-body points fall into the seam's shadow when the lips press
+(the statue hallo_5: 68 on closed frames, 131 on open ones), and a per-frame reference then
+reads every lip pixel as teeth. Chosen on a 3x3 grid (0.6-0.8 x 0.1-0.3) against warp
+renders whose drawn gap is known (hallo_3 and hallo_1 at 384 px, frames made grey) and the
+colour reading of VASA-1's and EMO's videos made grey: 0.8/0.1 reads r 0.91 (hallo_3),
+0.98 (hallo_1), 0.98 (vasa-1_10), 0.94 (emo_talk_jocker) at slope ~1; the lower cuts miss
+the grey teeth of a smile (hallo_3 slope 0.3-0.7)."""
+GREY_SEAM_MAX = 0.06
+"""Largest closed floor taken off a grey clip (IOD): a pressed grey seam reads as a dark
+line a little wider than a red one (hallo_3's closed frames 0.01-0.03)."""
+GREY_MIN_AGREEMENT = 0.4
+"""Least correlation of the grey reading with the Face Mesh's own inner-lip gap over a clip
+for the grey reading to be used. The mesh is loose but never inverted (r 0.63-0.66 with the
+drawn gap on hallo_3 and hallo_5 renders); brightness is exact where lips, teeth and cavity
+differ in tone (grey-vs-mesh r 0.61 hallo_3, 0.88 hallo_1) and meaningless where they do
+not: the marble statue hallo_5 has a carved closed-lip groove as dark as its open mouth
+(grey vs drawn r -0.2, grey vs mesh -0.16)."""
+
+
+def grey_profile(frame: np.ndarray, lm: np.ndarray) -> tuple | None:
+    """One frame's brightness profiles for `grey_gaps`: (luma [k, m] float32, t [m], lo, hi,
+    lip-body brightness), lengths in IOD units; None with degenerate landmarks. Kept per
+    frame (a few hundred floats) because the threshold needs the whole clip's lip level."""
+    got = _profiles(frame, lm)
+    if got is None:
+        return None
+    rgb, t, body, iod, (lo, hi) = got
+    return (rgb.mean(-1).astype(np.float32), t / iod, lo / iod, hi / iod,
+            float(np.median(body.mean(-1))))
+
+
+def grey_gaps(profiles: list) -> np.ndarray:
+    """Per-frame inner-lip gap (IOD) of a clip without colour, from `grey_profile` rows (None
+    where no face): the span of interior samples (GREY_DARK / GREY_BRIGHT against the clip's
+    lip brightness) between the lips, median over the profiles, as `lip_gap` does in colour.
+    Checked on colour videos made grey against their colour reading: r 0.98 vasa-1_10, 0.94
+    emo_talk_jocker (see tests/core/test_lipgap.py)."""
+    refs = [p[4] for p in profiles if p is not None]
+    out = np.full(len(profiles), np.nan)
+    if not refs:
+        return out
+    ref = float(np.median(refs))
+    for i, p in enumerate(profiles):
+        if p is None:
+            continue
+        luma, t, lo, hi, _ = p
+        interior = (luma < GREY_DARK * ref) | (luma > ref + GREY_BRIGHT * (255.0 - ref))
+        out[i] = float(np.median([_run_through(row, t, lo, hi) for row in interior]))
+    return out
 
 
 def _run_through(interior: np.ndarray, t: np.ndarray, lo: float, hi: float) -> float:
@@ -134,11 +200,15 @@ def _run_through(interior: np.ndarray, t: np.ndarray, lo: float, hi: float) -> f
     return 0.0 if first is None else float(last - first + (t[1] - t[0]))
 
 
-def mouth_series(gaps: np.ndarray, mesh_opening: np.ndarray) -> tuple[np.ndarray, str]:
-    """Per-frame mouth opening of a clip and how it was read.
+def mouth_series(gaps: np.ndarray, mesh_opening: np.ndarray,
+                 grey: np.ndarray | None = None) -> tuple[np.ndarray, str]:
+    """Per-frame mouth opening of a clip and how it was read (the text starts with "image",
+    "grey image" or "mesh"; "mesh" means the lips could not be read from the image and the
+    opening is only loosely known: closed lips do not read closed).
 
     `gaps`: lip_gap per frame (NaN without a face or without colour); `mesh_opening`: the
-    landmarks' own inner-lip gap (metrics.mouth_opening; NaN without a face).
+    landmarks' own inner-lip gap (metrics.mouth_opening; NaN without a face); `grey`:
+    grey_gaps of the clip (brightness only), or None.
 
     Colour (most tracked frames had a lip_gap): the image reading minus the clip's closed
     floor, its 5th percentile capped at SEAM_MAX. Closed lips with a dark seam (the photo's
@@ -147,12 +217,11 @@ def mouth_series(gaps: np.ndarray, mesh_opening: np.ndarray) -> tuple[np.ndarray
     floor takes out a seam where a clip has one and nothing where it has none; a clip that
     never closes its lips loses at most SEAM_MAX.
 
-    Grey (no colour): the landmarks' gap minus the clip's floor (its 5th percentile): the
-    Face Mesh keeps closed lips ~0.015-0.06 IOD apart, so the raw gap never reads closed,
-    while the floor subtracted it does; the mesh under-reads openings (~0.3x on warp
-    renders) and follows them loosely (r 0.55-0.71 against the drawn gap), which the
-    ratio-based measures (rest ratio, bilabial closure, lip-sync r) do not see in scale
-    but do see in noise.
+    Grey (no colour): the brightness reading minus its floor (capped at GREY_SEAM_MAX) when
+    it agrees with the mesh (GREY_MIN_AGREEMENT); otherwise the landmarks' gap minus the
+    clip's floor (its 5th percentile): the Face Mesh keeps closed lips ~0.015-0.06 IOD
+    apart and under-reads openings (~0.3x on warp renders) and follows them loosely (r
+    0.55-0.71 against the drawn gap), so ratios built on it (rest ratio) are not trusted.
     """
     gaps = np.asarray(gaps, np.float64)
     mesh = np.asarray(mesh_opening, np.float64)
@@ -165,6 +234,23 @@ def mouth_series(gaps: np.ndarray, mesh_opening: np.ndarray) -> tuple[np.ndarray
         return np.clip(gaps - floor, 0, None), (
             f"image: interior between the lips (core.evaluate.lipgap), less the clip's "
             f"closed floor {floor:.3f} IOD")
+    agree = None
+    if grey is not None:
+        grey = np.asarray(grey, np.float64)
+        g_ok = np.isfinite(grey) & face
+        if g_ok.sum() >= 10 and grey[g_ok].std() > 1e-6 and mesh[g_ok].std() > 1e-6:
+            agree = float(np.corrcoef(grey[g_ok], mesh[g_ok])[0, 1])
+        if agree is not None and agree >= GREY_MIN_AGREEMENT:
+            floor = min(float(np.percentile(grey[g_ok], 5)), GREY_SEAM_MAX)
+            out = np.where(face, np.clip(grey - floor, 0, None), np.nan)
+            return out, (
+                f"grey image: interior between the lips by brightness (no colour; r "
+                f"{agree:.2f} with the mesh's lips), less the clip's closed floor "
+                f"{floor:.3f} IOD")
     floor = float(np.percentile(mesh[face], 5))
+    why = "no colour" + ("" if agree is None else
+                         f", and its brightness does not follow the lips (r {agree:.2f} "
+                         "with the mesh's)")
     return np.clip(mesh - floor, 0, None), (
-        f"grey video: Face Mesh inner lips minus the clip's closed floor ({floor:.3f} IOD)")
+        f"mesh: {why}: Face Mesh inner lips minus the clip's closed floor ({floor:.3f} "
+        "IOD); closed lips do not read closed")
