@@ -165,11 +165,14 @@ def evaluate(
     widest = WidestFrames()
     nan2 = np.full(2, np.nan)
     mouth = []
+    patches: list[np.ndarray] = []  # eye patches, for blinks the lids' landmarks miss
+    nan_patch = np.full((2, E.PATCH_V, E.PATCH_U), np.nan, np.float32)
     grey_rows: list[tuple | None] = []  # brightness profiles, for frames without lip colour
     for i, frame in enumerate(read_frames(video_path)):
         lm = tracker.update(frame)
         rows.append(nan68 if lm is None else lm)
         gaze_rows.append(nan2 if lm is None else E.gaze_68(frame, lm))
+        patches.append(nan_patch if lm is None else E.eye_patches(frame, lm))
         # a Face Mesh tracker keeps the frame's core.types.FaceMesh (3-D points, irises) as
         # `mesh`; a 68-point tracker has none
         meshes.append(getattr(tracker, "mesh", None) if lm is not None else None)
@@ -268,6 +271,13 @@ def evaluate(
 
     # -- eyes, stability, motion
     bl = M.blinks(ear, fps)
+    if bl["count"] is not None:
+        # the mesh's lids can stay open through a visible blink (painted or made-up eyes):
+        # spikes of the eye patches add the blinks the aspect ratio missed
+        spikes = E.patch_blinks(np.stack(patches), fps)
+        frames = E.merge_blinks(bl["frames"], spikes, fps)
+        bl.update(count=len(frames), per_minute=len(frames) / (n / fps / 60.0), frames=frames,
+                  from_lids=len(bl["frames"]), from_image=len(frames) - len(bl["frames"]))
     details["blinks"] = bl
     duration = n / fps
     put("blinks_per_minute", bl["per_minute"], f"{bl['count']} blinks in {duration:.1f} s"
