@@ -47,6 +47,9 @@ LIPSYNC_BP_RANGE = (0.15, 0.50)
 """Band-passed lip-sync r of real speakers (~0.15-0.45) and of the peers' videos (VASA-1
 0.34-0.43, EMO 0.13-0.28 here): below, the mouth does not follow the speech; above, it is
 slaved to loudness (see metrics.lip_sync_bp)."""
+REST_MIN_PAUSE_S = 0.3
+"""mouth_rest_ratio counts pauses at least this long (after the 3-frame margin each side,
+so a gap of ~0.55 s in the voice): shorter gaps between words need not close the lips."""
 
 # name: (comparison, threshold(s), human-readable target)
 TARGETS: dict[str, tuple[str, object, str]] = {
@@ -234,10 +237,14 @@ def evaluate(
             if ls["z"] is not None else "clip too short for a null (needs > ~3 s)"))
         bp = M.lip_sync_bp(mouth, energy, fps)
         put("lipsync_r_bp", bp, faceless or "mouth vs audio RMS, both 1-8 Hz, best lag of +-2")
-        rest = None if lips_unread else M.mouth_rest_ratio(mouth, energy)
+        vad = M.speech_frames(wave.samples, wave.sample_rate, fps, n)
+        rest = None if lips_unread else M.mouth_rest_ratio(
+            mouth, energy, speech=vad, min_pause=int(round(REST_MIN_PAUSE_S * fps)))
         put("mouth_rest_ratio", rest, faceless or (
             "the lips cannot be read from this video's image (details.mouth_opening)"
-            if lips_unread else "" if rest is not None else "too little silence or speech"))
+            if lips_unread else "too little silence or speech" if rest is None else
+            f"pauses of {REST_MIN_PAUSE_S:g} s or more, "
+            + ("silero VAD" if vad is not None else "energy (no VAD)")))
         if transcript:
             phones, why = _align(wave, fps, transcript)
             if phones is None:
