@@ -282,7 +282,7 @@ def evaluate(
         # the mesh's lids can stay open through a visible blink (painted or made-up eyes):
         # spikes of the eye patches add the blinks the aspect ratio missed
         spikes = E.patch_blinks(np.stack(patches), fps)
-        frames = E.merge_blinks(bl["frames"], spikes, fps)
+        frames = E.merge_blinks(bl["frames"], bl["ends"], spikes, fps)
         bl.update(count=len(frames), per_minute=len(frames) / (n / fps / 60.0), frames=frames,
                   from_lids=len(bl["frames"]), from_image=len(frames) - len(bl["frames"]))
     details["blinks"] = bl

@@ -215,12 +215,18 @@ def patch_blinks(patches: np.ndarray, fps: float) -> list[int]:
     return peaks
 
 
-def merge_blinks(ear_frames: list[int], patch_frames: list[int], fps: float) -> list[int]:
-    """Blink start frames from the lids' aspect ratio, plus the image spikes (patch_blinks)
-    that are not within 0.2 s of one of them (the same blink seen both ways)."""
+def merge_blinks(starts: list[int], ends: list[int], spikes: list[int], fps: float) -> list[int]:
+    """Blink frames from the lids' aspect ratio (dips from `starts` to `ends`, metrics.blinks)
+    plus the image spikes (patch_blinks) that fall in none of those dips widened by 0.2 s
+    (the same blink seen both ways: emo_talk_jocker's peer video shuts its eyes for 0.45 s
+    from frame 304, and its spike peaks at 311). Spikes closer than 0.4 s to one another are
+    one blink (a long closure can spike at both ends)."""
     near = max(2, int(round(0.2 * fps)))
-    out = list(ear_frames)
-    for f in patch_frames:
-        if all(abs(f - g) > near for g in out):
-            out.append(f)
+    out = list(starts)
+    spans = [(a - near, b + near) for a, b in zip(starts, ends, strict=True)]
+    for f in spikes:
+        if any(lo <= f <= hi for lo, hi in spans):
+            continue
+        out.append(f)
+        spans.append((f - 2 * near, f + 2 * near))
     return sorted(out)

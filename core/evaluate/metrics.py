@@ -301,11 +301,12 @@ def blinks(ear: np.ndarray, fps: float) -> dict:
     The threshold adapts to the face (EAR differs between people and styles): 75% of the
     clip's median EAR (eyes are open most of the time), and at least 4 robust sigmas (MAD)
     below it so landmark noise on open eyes never counts. Runs separated by a single frame
-    merge (one blink seen as two dips). Returns count, per_minute and the start frames.
+    merge (one blink seen as two dips). Returns count, per_minute, the start frames and the
+    last frame of each dip (ends).
     """
     e = fill_gaps(ear)
     n = len(e)
-    out = {"count": 0, "per_minute": 0.0, "frames": [], "threshold": None}
+    out = {"count": 0, "per_minute": 0.0, "frames": [], "ends": [], "threshold": None}
     if n == 0 or not np.isfinite(e).any():
         out.update(count=None, per_minute=None)  # no face: unknown, not "no blinks"
         return out
@@ -313,7 +314,7 @@ def blinks(ear: np.ndarray, fps: float) -> dict:
     sigma = 1.4826 * float(np.median(np.abs(e - base)))
     thr = min(0.75 * base, base - 4.0 * sigma)
     low = e < thr
-    starts = []
+    starts, ends = [], []
     i = 0
     while i < n:
         if low[i]:
@@ -321,11 +322,12 @@ def blinks(ear: np.ndarray, fps: float) -> dict:
             while j + 1 < n and (low[j + 1] or (j + 2 < n and low[j + 2])):
                 j += 1
             starts.append(i)
+            ends.append(j)
             i = j + 1
         else:
             i += 1
     minutes = n / fps / 60.0
-    out.update(count=len(starts), per_minute=len(starts) / minutes, frames=starts,
+    out.update(count=len(starts), per_minute=len(starts) / minutes, frames=starts, ends=ends,
                threshold=thr)
     return out
 
