@@ -122,58 +122,71 @@ def _profiles(frame: np.ndarray, lm: np.ndarray) -> tuple | None:
     return _colour(frame, pts), t, body, iod, (lo_win, hi_win)
 
 
-GREY_DARK = 0.8
+GREY_DARK = 0.7
 GREY_BRIGHT = 0.1
-"""Grey interior thresholds against the CLIP's lip brightness (the median over its frames of
-the lip-body samples): darker than GREY_DARK of it (cavity, the shadow under the upper
-teeth) or brighter by GREY_BRIGHT of the way to white (teeth). A clip-wide reference, not
-each frame's: a frame's lip-body points fall into the seam's shadow when the lips press
-(the statue hallo_5: 68 on closed frames, 131 on open ones), and a per-frame reference then
-reads every lip pixel as teeth. Chosen on a 3x3 grid (0.6-0.8 x 0.1-0.3) against warp
-renders whose drawn gap is known (hallo_3 and hallo_1 at 384 px, frames made grey) and the
-colour reading of VASA-1's and EMO's videos made grey: 0.8/0.1 reads r 0.91 (hallo_3),
-0.98 (hallo_1), 0.98 (vasa-1_10), 0.94 (emo_talk_jocker) at slope ~1; the lower cuts miss
-the grey teeth of a smile (hallo_3 slope 0.3-0.7)."""
+GREY_BODY = 0.5
+"""Grey interior thresholds against the CLIP's lip brightness: interior is darker than
+GREY_DARK of it (cavity, the shadow under the upper teeth) or brighter by GREY_BRIGHT of
+the way to white (teeth). The lip brightness is the median over the clip's frames of six
+samples half-way (GREY_BODY) from the outer lip contour to the inner one: a clip-wide
+level, not each frame's, because a frame's lip samples fall into the seam's shadow when
+the lips press (the statue hallo_5: 68 on closed frames, 131 on open ones), and a
+per-frame level then reads every lip pixel as teeth.
+
+Chosen on a grid (body 0.2/0.35/0.5; clip level from all frames or the most closed
+quarter; one level or one per lip; dark 0.7/0.8; bright 0.1/0.2), scored by r against
+the drawn gap of warp renders (hallo_3, hallo_1, 384 px) and against the colour reading
+of the peers' videos and two of our renders, every frame made grey. Chosen: r 0.87
+(hallo_3), 0.96 (hallo_1), VASA-1 0.86-0.99, EMO 0.41 (mola)-0.93, ours 0.88-0.97. One
+level per lip helps emo_talk_mola (pale lower lip, dark upper: 0.41 -> 0.6-0.84) and
+breaks hallo_3 (thin upper lip whose samples land on skin: 0.87 -> 0.6-0.7)."""
 GREY_SEAM_MAX = 0.06
 """Largest closed floor taken off a grey clip (IOD): a pressed grey seam reads as a dark
 line a little wider than a red one (hallo_3's closed frames 0.01-0.03)."""
+GREY_SHUT_PCT = 10.0
+"""The grey reading's closed floor is its median over the frames the mesh finds most closed
+(this percentile of the mesh's gap), not its own 5th percentile: a grey seam reads a
+little wider on some closed frames than on others (hallo_3's render 0.00-0.03), and the
+rest ratio, a mean over the pauses, counts that residue as opening (0.30 against a drawn
+0.002 with the 5th percentile; see tests)."""
 GREY_MIN_AGREEMENT = 0.4
 """Least correlation of the grey reading with the Face Mesh's own inner-lip gap over a clip
 for the grey reading to be used. The mesh is loose but never inverted (r 0.63-0.66 with the
 drawn gap on hallo_3 and hallo_5 renders); brightness is exact where lips, teeth and cavity
-differ in tone (grey-vs-mesh r 0.61 hallo_3, 0.88 hallo_1) and meaningless where they do
-not: the marble statue hallo_5 has a carved closed-lip groove as dark as its open mouth
-(grey vs drawn r -0.2, grey vs mesh -0.16)."""
+differ in tone and meaningless where they do not: the marble statue hallo_5 has a carved
+closed-lip groove as dark as its open mouth (grey vs drawn r -0.45, grey vs mesh -0.1)."""
 
 
 def grey_profile(frame: np.ndarray, lm: np.ndarray) -> tuple | None:
     """One frame's brightness profiles for `grey_gaps`: (luma [k, m] float32, t [m], lo, hi,
-    lip-body brightness), lengths in IOD units; None with degenerate landmarks. Kept per
-    frame (a few hundred floats) because the threshold needs the whole clip's lip level."""
+    lip brightness), lengths in IOD units; None with degenerate landmarks. Kept per frame
+    (a few hundred floats) because the threshold needs the whole clip's lip level."""
     got = _profiles(frame, lm)
     if got is None:
         return None
-    rgb, t, body, iod, (lo, hi) = got
+    rgb, t, _, iod, (lo, hi) = got
+    lm = np.asarray(lm, np.float64)
+    lips = _colour(frame, lm[OUTER] + GREY_BODY * (lm[INNER] - lm[OUTER])).mean(-1)
     return (rgb.mean(-1).astype(np.float32), t / iod, lo / iod, hi / iod,
-            float(np.median(body.mean(-1))))
+            float(np.median(lips)))
 
 
 def grey_gaps(profiles: list) -> np.ndarray:
     """Per-frame inner-lip gap (IOD) of a clip without colour, from `grey_profile` rows (None
     where no face): the span of interior samples (GREY_DARK / GREY_BRIGHT against the clip's
     lip brightness) between the lips, median over the profiles, as `lip_gap` does in colour.
-    Checked on colour videos made grey against their colour reading: r 0.98 vasa-1_10, 0.94
-    emo_talk_jocker (see tests/core/test_lipgap.py)."""
-    refs = [p[4] for p in profiles if p is not None]
+    On colour videos made grey it follows their colour reading (tests/core/test_lipgap.py)."""
+    refs = np.array([np.nan if p is None else p[4] for p in profiles])
     out = np.full(len(profiles), np.nan)
-    if not refs:
+    if not np.isfinite(refs).any():
         return out
-    ref = float(np.median(refs))
+    ref = float(np.nanmedian(refs))
+    dark, bright = GREY_DARK * ref, ref + GREY_BRIGHT * (255.0 - ref)
     for i, p in enumerate(profiles):
         if p is None:
             continue
-        luma, t, lo, hi, _ = p
-        interior = (luma < GREY_DARK * ref) | (luma > ref + GREY_BRIGHT * (255.0 - ref))
+        luma, t, lo, hi = p[:4]
+        interior = (luma < dark) | (luma > bright)
         out[i] = float(np.median([_run_through(row, t, lo, hi) for row in interior]))
     return out
 
@@ -241,7 +254,8 @@ def mouth_series(gaps: np.ndarray, mesh_opening: np.ndarray,
         if g_ok.sum() >= 10 and grey[g_ok].std() > 1e-6 and mesh[g_ok].std() > 1e-6:
             agree = float(np.corrcoef(grey[g_ok], mesh[g_ok])[0, 1])
         if agree is not None and agree >= GREY_MIN_AGREEMENT:
-            floor = min(float(np.percentile(grey[g_ok], 5)), GREY_SEAM_MAX)
+            shut = g_ok & (mesh <= np.percentile(mesh[g_ok], GREY_SHUT_PCT))
+            floor = min(float(np.median(grey[shut])), GREY_SEAM_MAX)
             out = np.where(face, np.clip(grey - floor, 0, None), np.nan)
             return out, (
                 f"grey image: interior between the lips by brightness (no colour; r "
