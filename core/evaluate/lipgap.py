@@ -140,15 +140,17 @@ of the peers' videos and two of our renders, every frame made grey. Chosen: r 0.
 (hallo_3), 0.96 (hallo_1), VASA-1 0.86-0.99, EMO 0.41 (mola)-0.93, ours 0.88-0.97. One
 level per lip helps emo_talk_mola (pale lower lip, dark upper: 0.41 -> 0.6-0.84) and
 breaks hallo_3 (thin upper lip whose samples land on skin: 0.87 -> 0.6-0.7)."""
-GREY_SEAM_MAX = 0.06
-"""Largest closed floor taken off a grey clip (IOD): a pressed grey seam reads as a dark
-line a little wider than a red one (hallo_3's closed frames 0.01-0.03)."""
 GREY_SHUT_PCT = 10.0
 """The grey reading's closed floor is its median over the frames the mesh finds most closed
 (this percentile of the mesh's gap), not its own 5th percentile: a grey seam reads a
 little wider on some closed frames than on others (hallo_3's render 0.00-0.03), and the
 rest ratio, a mean over the pauses, counts that residue as opening (0.30 against a drawn
-0.002 with the 5th percentile; see tests)."""
+0.002 with the 5th percentile; see tests). Not capped as the colour floor is (SEAM_MAX):
+a dark carved groove reads as wide as a small opening (the hallo_5 statue at 256 px with
+its mouth warped open and shut: 0.15 IOD on every shut frame, its mesh 0.002), and a
+floor capped below it left every pause "open" (rest 0.59 where the mouth was shut). A
+clip that never shuts its lips loses its smallest opening, so its openings read smaller,
+not larger."""
 GREY_MIN_AGREEMENT = 0.4
 """Least correlation of the grey reading with the Face Mesh's own inner-lip gap over a clip
 for the grey reading to be used. The mesh is loose but never inverted (r 0.63-0.66 with the
@@ -230,8 +232,8 @@ def mouth_series(gaps: np.ndarray, mesh_opening: np.ndarray,
     floor takes out a seam where a clip has one and nothing where it has none; a clip that
     never closes its lips loses at most SEAM_MAX.
 
-    Grey (no colour): the brightness reading minus its floor (capped at GREY_SEAM_MAX) when
-    it agrees with the mesh (GREY_MIN_AGREEMENT); otherwise the landmarks' gap minus the
+    Grey (no colour): the brightness reading minus its closed floor (GREY_SHUT_PCT) when it
+    agrees with the mesh (GREY_MIN_AGREEMENT); otherwise the landmarks' gap minus the
     clip's floor (its 5th percentile): the Face Mesh keeps closed lips ~0.015-0.06 IOD
     apart and under-reads openings (~0.3x on warp renders) and follows them loosely (r
     0.55-0.71 against the drawn gap), so ratios built on it (rest ratio) are not trusted.
@@ -255,7 +257,7 @@ def mouth_series(gaps: np.ndarray, mesh_opening: np.ndarray,
             agree = float(np.corrcoef(grey[g_ok], mesh[g_ok])[0, 1])
         if agree is not None and agree >= GREY_MIN_AGREEMENT:
             shut = g_ok & (mesh <= np.percentile(mesh[g_ok], GREY_SHUT_PCT))
-            floor = min(float(np.median(grey[shut])), GREY_SEAM_MAX)
+            floor = float(np.median(grey[shut]))
             out = np.where(face, np.clip(grey - floor, 0, None), np.nan)
             return out, (
                 f"grey image: interior between the lips by brightness (no colour; r "
