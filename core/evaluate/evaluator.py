@@ -4,9 +4,11 @@ One decoding pass tracks 68 landmarks on every frame (core.evaluate.tracking) an
 few frames needed for the identity check and the contact sheet, so memory is bounded and a
 10 s 512² clip takes a couple of seconds. The mouth opening is read per frame from the
 image between the tracked lips (core.evaluate.lipgap; the Face Mesh's own inner lips stay
-apart on closed lips), on grey videos from the landmarks less their closed floor. Every
-measure is defined and justified in core.evaluate.metrics; this module wires them up and
-attaches targets.
+apart on closed lips), on grey videos from its brightness (or, where brightness does not
+follow the lips, from the landmarks, and then no rest ratio is given). Blinks are the lids'
+aspect-ratio dips plus the eye-image spikes they miss (core.evaluate.eyes); pauses come
+from a voice-activity detector, not loudness. Every measure is defined and justified in
+core.evaluate.metrics; this module wires them up and attaches targets.
 """
 
 from __future__ import annotations

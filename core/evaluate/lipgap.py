@@ -11,6 +11,13 @@ around the mouth; the opening between them is darker (cavity, shadowed tongue) o
 colourless (teeth). The gap on a profile is the run of non-lip pixels around the mesh's
 inner-lip line, bounded by lip pixels above and below; closed lips show no run or only the
 thin dark seam between them, which mouth_series discounts per clip.
+
+Without colour (black-and-white photographs, statues) the same profiles are read by
+brightness alone (grey_profile, grey_gaps): interior is what is much darker (cavity) or
+brighter (teeth) than the clip's lip level, and the clip's closed floor is read on the
+frames the mesh finds most closed. It is used only where it follows the mesh's own lips
+(GREY_MIN_AGREEMENT); where it does not (a carved statue), mouth_series says the lips
+were not read ("mesh") and the evaluator reports no rest ratio rather than a wrong one.
 """
 
 from __future__ import annotations
@@ -47,12 +54,9 @@ SEAM_MAX = 0.04
 """Largest closed floor taken off a colour clip (IOD): a seam, not an opening."""
 MIN_CHROMA = 15.0
 """Below this red-minus-green (8-bit levels) on the lips the video has no colour to go by:
-lip_gap is NaN and the caller falls back to the mesh (see mouth_series). Lips measured on
-the colour sample portraits 70-115, the peers' videos 46-136; the sepia statue hallo_5.jpg 4.5 (6-8
-once encoded), the black-and-white hallo_3.jpg 0. By brightness alone (darker than the
-lips = cavity, brighter = teeth) grey renders read r 0.76 (hallo_3) and -0.6 (hallo_5:
-its closed-lip seam is a thick dark line, its teeth as grey as its lips) against the
-drawn gap; the mesh minus its floor reads 0.55 and 0.71."""
+lip_gap is NaN and the caller reads brightness instead (grey_gaps, mouth_series). Lips
+measured on the colour sample portraits 70-115, the peers' videos 46-136; the sepia statue
+hallo_5.jpg 4.5 (6-8 once encoded), the black-and-white hallo_3.jpg 0."""
 
 
 def _colour(frame: np.ndarray, pts: np.ndarray) -> np.ndarray:
