@@ -207,8 +207,10 @@ def mouth_rest_ratio(mouth: np.ndarray, energy: np.ndarray, margin: int = 3,
     most of them words over the music.
     Read with the image opening (core.evaluate.lipgap), renders that close in pauses score
     0.00-0.07 (hallo_1, echomimic_a); real speakers need not close: VASA-1's vasa-1_10
-    holds a smiling open mouth in its pauses (1.2, checked on the frames), so the target
-    is for our renders, and a peer above it is not a measuring error.
+    holds a smiling open mouth in its pauses (1.2 with the energy's pauses, 0.36 with the
+    VAD's, which keep only their middle), the peers read 0.0-1.05 (EMO's mola shuts in its
+    long pauses, 0.0; vasa-1_12 1.05), so the target is for our renders, and a peer above
+    it is not a measuring error.
     None when the clip has fewer than `min_frames` silent or speaking frames.
     """
     if speech is None:
