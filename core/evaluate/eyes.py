@@ -155,20 +155,24 @@ def eye_patches(frame: np.ndarray, lm: np.ndarray) -> np.ndarray:
     so a global brightness change is not a blink. NaN with degenerate corners."""
     import cv2
 
-    img = frame if frame.ndim == 2 else (frame.astype(np.float32) @ np.array(
-        [0.299, 0.587, 0.114], np.float32))
-    img = np.ascontiguousarray(img, np.float32)
     out = np.full((2, PATCH_V, PATCH_U), np.nan, np.float32)
     uu = np.linspace(-0.15, 1.15, PATCH_U)
     vv = np.linspace(-0.45, 0.45, PATCH_V)
+    h, w = frame.shape[:2]
     for k, (a, b) in enumerate(((36, 39), (42, 45))):
         pa, pb = np.asarray(lm[a], np.float64), np.asarray(lm[b], np.float64)
         v = pb - pa
         if not np.isfinite(v).all() or np.linalg.norm(v) < 3:
             continue
         n = np.array([-v[1], v[0]])
-        pts = pa[None, None] + uu[None, :, None] * v + vv[:, None, None] * n
-        p = pts.reshape(-1, 2).astype(np.float32)
+        pts = (pa[None, None] + uu[None, :, None] * v + vv[:, None, None] * n).reshape(-1, 2)
+        # grey only the eye's box, not the whole frame (a 1080p frame costs ~20 ms)
+        x0, y0 = np.clip(np.floor(pts.min(0)).astype(int) - 1, 0, [w - 1, h - 1])
+        x1, y1 = np.clip(np.ceil(pts.max(0)).astype(int) + 2, [x0 + 1, y0 + 1], [w, h])
+        crop = frame[y0:y1, x0:x1]
+        img = np.ascontiguousarray(crop if crop.ndim == 2 else crop.astype(np.float32) @ np.array(
+            [0.299, 0.587, 0.114], np.float32), np.float32)
+        p = (pts - [x0, y0]).astype(np.float32)
         s = cv2.remap(img, p[:, 0].reshape(-1, 1), p[:, 1].reshape(-1, 1), cv2.INTER_LINEAR,
                       borderMode=cv2.BORDER_REPLICATE).reshape(PATCH_V, PATCH_U)
         out[k] = s - s.mean()

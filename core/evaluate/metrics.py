@@ -244,7 +244,7 @@ def speech_frames(samples: np.ndarray, sample_rate: int, fps: float, n_frames: i
         return None
     try:
         probs = vad_probs(np.asarray(samples, np.float32).reshape(-1))
-    except RuntimeError:  # the model is not installed
+    except (ImportError, RuntimeError):  # the model or its runtime is not installed
         return None
     return frame_vad(probs, fps, n_frames) >= threshold
 
