@@ -4,9 +4,11 @@ One decoding pass tracks 68 landmarks on every frame (core.evaluate.tracking) an
 few frames needed for the identity check and the contact sheet, so memory is bounded and a
 10 s 512² clip takes a couple of seconds. The mouth opening is read per frame from the
 image between the tracked lips (core.evaluate.lipgap; the Face Mesh's own inner lips stay
-apart on closed lips), on grey videos from the landmarks less their closed floor. Every
-measure is defined and justified in core.evaluate.metrics; this module wires them up and
-attaches targets.
+apart on closed lips), on grey videos from its brightness (or, where brightness does not
+follow the lips, from the landmarks, and then no rest ratio is given). Blinks are the lids'
+aspect-ratio dips plus the eye-image spikes they miss (core.evaluate.eyes); pauses come
+from a voice-activity detector, not loudness. Every measure is defined and justified in
+core.evaluate.metrics; this module wires them up and attaches targets.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from core.errors import InputError
 from core.evaluate import eyes as E
 from core.evaluate import metrics as M
 from core.evaluate import pose as P
-from core.evaluate.lipgap import lip_gap, mouth_series
+from core.evaluate.lipgap import grey_gaps, grey_profile, lip_gap, mouth_series
 from core.evaluate.mouth_interior import WidestFrames, mouth_interior_texture
 from core.evaluate.sheet import contact_sheet, sample_indices, write_sheet
 from core.evaluate.tracking import FaceTracker, descriptor, detect
@@ -47,6 +49,16 @@ LIPSYNC_BP_RANGE = (0.15, 0.50)
 """Band-passed lip-sync r of real speakers (~0.15-0.45) and of the peers' videos (VASA-1
 0.34-0.43, EMO 0.13-0.28 here): below, the mouth does not follow the speech; above, it is
 slaved to loudness (see metrics.lip_sync_bp)."""
+REST_MIN_PAUSE_S = 0.25
+"""mouth_rest_ratio counts pauses at least this long once the margin is taken off each
+side: shorter gaps between words need not close the lips."""
+REST_VAD_MARGIN = 2
+"""Frames next to the VAD's speech left out of the pauses. Silero's speech probability
+stays up ~0.2 s after the voice stops (vasa-1_10: pauses of 13 and 16 frames by energy are
+7 and 12 by the VAD), which already covers the lips closing; the energy cut keeps 3.
+Measured (margin 1-3 x min pause 0.25/0.3 s) on the peers' videos: VASA-1 0.36-1.05
+(vasa-1_5: no VAD pause that long, None), EMO 0.0-0.58, our jocker 0.19-0.22, mola
+0.17-0.19; 2 and 0.25 s keep a pause in every clip but vasa-1_5."""
 
 # name: (comparison, threshold(s), human-readable target)
 TARGETS: dict[str, tuple[str, object, str]] = {
@@ -72,7 +84,8 @@ TARGETS: dict[str, tuple[str, object, str]] = {
     "gaze_std": ("info", None, "eye widths"),
     "lipsync_r_bp": ("range", LIPSYNC_BP_RANGE, "{:.2f}-{:.2f}".format(*LIPSYNC_BP_RANGE)),
     "av_duration_diff_ms": ("<=", None, "<= 1 frame"),
-    # peers' gt.mp4 0.095-0.17, the flat painted plate 0.015-0.07 (core.evaluate.mouth_interior)
+    # peers' gt.mp4 0.08-0.15, a flat painted plate 0.012-0.039 (clip medians of frames opened
+    # >= 0.08 IOD, core.evaluate.mouth_interior.MIN_OPENING)
     "mouth_interior_texture": (">=", 0.09, ">= 0.09"),
 }
 
@@ -165,16 +178,22 @@ def evaluate(
     widest = WidestFrames()
     nan2 = np.full(2, np.nan)
     mouth = []
+    patches: list[np.ndarray] = []  # eye patches, for blinks the lids' landmarks miss
+    nan_patch = np.full((2, E.PATCH_V, E.PATCH_U), np.nan, np.float32)
+    grey_rows: list[tuple | None] = []  # brightness profiles, for frames without lip colour
     for i, frame in enumerate(read_frames(video_path)):
         lm = tracker.update(frame)
         rows.append(nan68 if lm is None else lm)
         gaze_rows.append(nan2 if lm is None else E.gaze_68(frame, lm))
+        patches.append(nan_patch if lm is None else E.eye_patches(frame, lm))
         # a Face Mesh tracker keeps the frame's core.types.FaceMesh (3-D points, irises) as
         # `mesh`; a 68-point tracker has none
         meshes.append(getattr(tracker, "mesh", None) if lm is not None else None)
         # the mouth opening is read from the image between the tracked lips (lipgap: the
         # Face Mesh's own inner lips stay apart on closed lips and under-read wide ones)
         mouth.append(np.nan if lm is None else lip_gap(frame, lm))
+        grey_rows.append(grey_profile(frame, lm) if lm is not None and not np.isfinite(
+            mouth[-1]) else None)
         if lm is not None:
             widest.offer(i, frame, lm, mouth[-1] if np.isfinite(mouth[-1]) else float(
                 M.mouth_opening(lm[None].astype(np.float64))[0]))
@@ -190,7 +209,9 @@ def evaluate(
     mesh_mouth[found] = M.mouth_opening(lms[found])
     gaps = np.asarray(mouth, dtype=np.float64)
     gaps[~found] = np.nan
-    mouth, mouth_how = mouth_series(gaps, mesh_mouth)
+    grey = grey_gaps(grey_rows) if any(r is not None for r in grey_rows) else None
+    mouth, mouth_how = mouth_series(gaps, mesh_mouth, grey)
+    lips_unread = mouth_how.startswith("mesh")
     ear = np.full(n, np.nan)
     ear[found] = M.eye_aspect_ratio(lms[found])
 
@@ -226,9 +247,15 @@ def evaluate(
             if ls["z"] is not None else "clip too short for a null (needs > ~3 s)"))
         bp = M.lip_sync_bp(mouth, energy, fps)
         put("lipsync_r_bp", bp, faceless or "mouth vs audio RMS, both 1-8 Hz, best lag of +-2")
-        rest = M.mouth_rest_ratio(mouth, energy)
-        put("mouth_rest_ratio", rest, faceless or ("" if rest is not None
-                                                    else "too little silence or speech"))
+        vad = M.speech_frames(wave.samples, wave.sample_rate, fps, n)
+        rest = None if lips_unread else M.mouth_rest_ratio(
+            mouth, energy, margin=3 if vad is None else REST_VAD_MARGIN, speech=vad,
+            min_pause=int(round(REST_MIN_PAUSE_S * fps)))
+        put("mouth_rest_ratio", rest, faceless or (
+            "the lips cannot be read from this video's image (details.mouth_opening)"
+            if lips_unread else "too little silence or speech" if rest is None else
+            f"pauses of {REST_MIN_PAUSE_S:g} s or more, "
+            + ("silero VAD" if vad is not None else "energy (no VAD)")))
         if transcript:
             phones, why = _align(wave, fps, transcript)
             if phones is None:
@@ -262,6 +289,13 @@ def evaluate(
 
     # -- eyes, stability, motion
     bl = M.blinks(ear, fps)
+    if bl["count"] is not None:
+        # the mesh's lids can stay open through a visible blink (painted or made-up eyes):
+        # spikes of the eye patches add the blinks the aspect ratio missed
+        spikes = E.patch_blinks(np.stack(patches), fps)
+        frames = E.merge_blinks(bl["frames"], bl["ends"], spikes, fps)
+        bl.update(count=len(frames), per_minute=len(frames) / (n / fps / 60.0), frames=frames,
+                  from_lids=len(bl["frames"]), from_image=len(frames) - len(bl["frames"]))
     details["blinks"] = bl
     duration = n / fps
     put("blinks_per_minute", bl["per_minute"], f"{bl['count']} blinks in {duration:.1f} s"
@@ -274,7 +308,7 @@ def evaluate(
     put("head_roll_std_deg", hm["roll_std_deg"], faceless)
     upper = _upper_face(put, details, lms, meshes, gaze_rows, bl, fps, info, faceless)
 
-    tex, tex_details = mouth_interior_texture(widest)
+    tex, tex_details = mouth_interior_texture(widest, mouth)
     details["mouth_interior"] = tex_details
     put("mouth_interior_texture", tex, faceless or tex_details.get("note", "median of the "
         f"{len(tex_details.get('frames', {}))} widest-open frames"))

@@ -11,6 +11,13 @@ around the mouth; the opening between them is darker (cavity, shadowed tongue) o
 colourless (teeth). The gap on a profile is the run of non-lip pixels around the mesh's
 inner-lip line, bounded by lip pixels above and below; closed lips show no run or only the
 thin dark seam between them, which mouth_series discounts per clip.
+
+Without colour (black-and-white photographs, statues) the same profiles are read by
+brightness alone (grey_profile, grey_gaps): interior is what is much darker (cavity) or
+brighter (teeth) than the clip's lip level, and the clip's closed floor is read on the
+frames the mesh finds most closed. It is used only where it follows the mesh's own lips
+(GREY_MIN_AGREEMENT); where it does not (a carved statue), mouth_series says the lips
+were not read ("mesh") and the evaluator reports no rest ratio rather than a wrong one.
 """
 
 from __future__ import annotations
@@ -47,12 +54,9 @@ SEAM_MAX = 0.04
 """Largest closed floor taken off a colour clip (IOD): a seam, not an opening."""
 MIN_CHROMA = 15.0
 """Below this red-minus-green (8-bit levels) on the lips the video has no colour to go by:
-lip_gap is NaN and the caller falls back to the mesh (see mouth_series). Lips measured on
-the colour sample portraits 70-115, the peers' videos 46-136; the sepia statue hallo_5.jpg 4.5 (6-8
-once encoded), the black-and-white hallo_3.jpg 0. By brightness alone (darker than the
-lips = cavity, brighter = teeth) grey renders read r 0.76 (hallo_3) and -0.6 (hallo_5:
-its closed-lip seam is a thick dark line, its teeth as grey as its lips) against the
-drawn gap; the mesh minus its floor reads 0.55 and 0.71."""
+lip_gap is NaN and the caller reads brightness instead (grey_gaps, mouth_series). Lips
+measured on the colour sample portraits 70-115, the peers' videos 46-136; the sepia statue
+hallo_5.jpg 4.5 (6-8 once encoded), the black-and-white hallo_3.jpg 0."""
 
 
 def _colour(frame: np.ndarray, pts: np.ndarray) -> np.ndarray:
@@ -79,30 +83,12 @@ def lip_gap(frame: np.ndarray, lm: np.ndarray) -> float:
     emo_talk_jocker's ref + aud at 512 px r 0.95. Openings under ~0.04 IOD that the
     renderer draws without a visible interior read 0, as they look.
     """
-    lm = np.asarray(lm, np.float64)
-    iod = float(np.linalg.norm(lm[42:48].mean(0) - lm[36:42].mean(0)))
-    axis = lm[54] - lm[48]
-    half = 0.5 * float(np.linalg.norm(axis))
-    axis = axis / max(2 * half, 1e-9)
-    down = np.array([-axis[1], axis[0]])
-    centre = 0.5 * (lm[48] + lm[54])
-    # profile extent: from above the outer upper lip to below the outer lower lip (skin
-    # at both ends); the interior must overlap the mesh's inner-lip line, widened by WINDOW
-    top = float(np.dot(lm[50:53].mean(0) - centre, down)) - MARGIN * iod
-    bot = float(np.dot(lm[56:59].mean(0) - centre, down)) + MARGIN * iod
-    lo_win = float(np.dot(lm[61:64].mean(0) - centre, down)) - WINDOW * iod
-    hi_win = float(np.dot(lm[65:68].mean(0) - centre, down)) + WINDOW * iod
-    if not (np.isfinite(iod) and iod >= 1.0 and np.isfinite([top, bot]).all()):
+    got = _profiles(frame, lm)
+    if got is None:
         return float("nan")  # degenerate landmarks
-    t = np.arange(top, bot, STEP * iod)
-    if len(t) < 8:
-        return float("nan")
-    base = centre[None] + np.outer(np.asarray(PROFILE_U) * half, axis)  # [k, 2]
-    pts = base[:, None, :] + t[None, :, None] * down[None, None, :]  # [k, m, 2]
-    rgb = _colour(frame, pts)
+    rgb, t, body, iod, (lo_win, hi_win) = got
     luma = rgb.mean(-1)
     chroma = rgb[..., 0] - rgb[..., 1]  # lips: red over green, more than skin or teeth
-    body = _colour(frame, lm[OUTER] + BODY * (lm[INNER] - lm[OUTER]))
     ref_c = float(np.median(body[:, 0] - body[:, 1]))
     ref_y = float(np.median(body.mean(-1)))
     if ref_c < MIN_CHROMA:  # no colour: lips, seam and grey teeth are not told apart
@@ -110,6 +96,105 @@ def lip_gap(frame: np.ndarray, lm: np.ndarray) -> float:
     interior = (chroma < LIP_FRAC * ref_c) | (luma < DARK_FRAC * ref_y)
     gaps = [_run_through(row, t, lo_win, hi_win) / iod for row in interior]
     return float(np.median(gaps))
+
+
+def _profiles(frame: np.ndarray, lm: np.ndarray) -> tuple | None:
+    """The PROFILE_U profiles across the mouth of one frame: (rgb [k, m, 3] along each,
+    offsets t [m] in pixels along `down`, the lip-body colours [6, 3], IOD in pixels, the
+    inner-lip window (lo, hi) in pixels) or None with degenerate landmarks. The profile runs
+    from above the outer upper lip to below the outer lower lip (skin at both ends); the
+    interior must overlap the mesh's inner-lip line, widened by WINDOW."""
+    lm = np.asarray(lm, np.float64)
+    iod = float(np.linalg.norm(lm[42:48].mean(0) - lm[36:42].mean(0)))
+    axis = lm[54] - lm[48]
+    half = 0.5 * float(np.linalg.norm(axis))
+    axis = axis / max(2 * half, 1e-9)
+    down = np.array([-axis[1], axis[0]])
+    centre = 0.5 * (lm[48] + lm[54])
+    top = float(np.dot(lm[50:53].mean(0) - centre, down)) - MARGIN * iod
+    bot = float(np.dot(lm[56:59].mean(0) - centre, down)) + MARGIN * iod
+    lo_win = float(np.dot(lm[61:64].mean(0) - centre, down)) - WINDOW * iod
+    hi_win = float(np.dot(lm[65:68].mean(0) - centre, down)) + WINDOW * iod
+    if not (np.isfinite(iod) and iod >= 1.0 and np.isfinite([top, bot]).all()):
+        return None
+    t = np.arange(top, bot, STEP * iod)
+    if len(t) < 8:
+        return None
+    base = centre[None] + np.outer(np.asarray(PROFILE_U) * half, axis)  # [k, 2]
+    pts = base[:, None, :] + t[None, :, None] * down[None, None, :]  # [k, m, 2]
+    body = _colour(frame, lm[OUTER] + BODY * (lm[INNER] - lm[OUTER]))
+    return _colour(frame, pts), t, body, iod, (lo_win, hi_win)
+
+
+GREY_DARK = 0.7
+GREY_BRIGHT = 0.1
+GREY_BODY = 0.5
+"""Grey interior thresholds against the CLIP's lip brightness: interior is darker than
+GREY_DARK of it (cavity, the shadow under the upper teeth) or brighter by GREY_BRIGHT of
+the way to white (teeth). The lip brightness is the median over the clip's frames of six
+samples half-way (GREY_BODY) from the outer lip contour to the inner one: a clip-wide
+level, not each frame's, because a frame's lip samples fall into the seam's shadow when
+the lips press (the statue hallo_5: 68 on closed frames, 131 on open ones), and a
+per-frame level then reads every lip pixel as teeth.
+
+Chosen on a grid (body 0.2/0.35/0.5; clip level from all frames or the most closed
+quarter; one level or one per lip; dark 0.7/0.8; bright 0.1/0.2), scored by r against
+the drawn gap of warp renders (hallo_3, hallo_1, 384 px) and against the colour reading
+of the peers' videos and two of our renders, every frame made grey. Chosen: r 0.87
+(hallo_3), 0.96 (hallo_1), VASA-1 0.86-0.99, EMO 0.41 (mola)-0.93, ours 0.88-0.97. One
+level per lip helps emo_talk_mola (pale lower lip, dark upper: 0.41 -> 0.6-0.84) and
+breaks hallo_3 (thin upper lip whose samples land on skin: 0.87 -> 0.6-0.7)."""
+GREY_SHUT_PCT = 10.0
+"""The grey reading's closed floor is its median over the frames the mesh finds most closed
+(this percentile of the mesh's gap), not its own 5th percentile: a grey seam reads a
+little wider on some closed frames than on others (hallo_3's render 0.00-0.03), and the
+rest ratio, a mean over the pauses, counts that residue as opening (0.30 against a drawn
+0.002 with the 5th percentile; see tests). Not capped as the colour floor is (SEAM_MAX):
+a dark carved groove reads as wide as a small opening (the hallo_5 statue at 256 px with
+its mouth warped open and shut: 0.15 IOD on every shut frame, its mesh 0.002), and a
+floor capped below it left every pause "open" (rest 0.59 where the mouth was shut). A
+clip that never shuts its lips loses its smallest opening, so its openings read smaller,
+not larger."""
+GREY_MIN_AGREEMENT = 0.4
+"""Least correlation of the grey reading with the Face Mesh's own inner-lip gap over a clip
+for the grey reading to be used. The mesh is loose but never inverted (r 0.63-0.66 with the
+drawn gap on hallo_3 and hallo_5 renders); brightness is exact where lips, teeth and cavity
+differ in tone and meaningless where they do not: the marble statue hallo_5 has a carved
+closed-lip groove as dark as its open mouth (grey vs drawn r -0.45, grey vs mesh -0.1)."""
+
+
+def grey_profile(frame: np.ndarray, lm: np.ndarray) -> tuple | None:
+    """One frame's brightness profiles for `grey_gaps`: (luma [k, m] float32, t [m], lo, hi,
+    lip brightness), lengths in IOD units; None with degenerate landmarks. Kept per frame
+    (a few hundred floats) because the threshold needs the whole clip's lip level."""
+    got = _profiles(frame, lm)
+    if got is None:
+        return None
+    rgb, t, _, iod, (lo, hi) = got
+    lm = np.asarray(lm, np.float64)
+    lips = _colour(frame, lm[OUTER] + GREY_BODY * (lm[INNER] - lm[OUTER])).mean(-1)
+    return (rgb.mean(-1).astype(np.float32), t / iod, lo / iod, hi / iod,
+            float(np.median(lips)))
+
+
+def grey_gaps(profiles: list) -> np.ndarray:
+    """Per-frame inner-lip gap (IOD) of a clip without colour, from `grey_profile` rows (None
+    where no face): the span of interior samples (GREY_DARK / GREY_BRIGHT against the clip's
+    lip brightness) between the lips, median over the profiles, as `lip_gap` does in colour.
+    On colour videos made grey it follows their colour reading (tests/core/test_lipgap.py)."""
+    refs = np.array([np.nan if p is None else p[4] for p in profiles])
+    out = np.full(len(profiles), np.nan)
+    if not np.isfinite(refs).any():
+        return out
+    ref = float(np.nanmedian(refs))
+    dark, bright = GREY_DARK * ref, ref + GREY_BRIGHT * (255.0 - ref)
+    for i, p in enumerate(profiles):
+        if p is None:
+            continue
+        luma, t, lo, hi = p[:4]
+        interior = (luma < dark) | (luma > bright)
+        out[i] = float(np.median([_run_through(row, t, lo, hi) for row in interior]))
+    return out
 
 
 def _run_through(interior: np.ndarray, t: np.ndarray, lo: float, hi: float) -> float:
@@ -134,11 +219,15 @@ def _run_through(interior: np.ndarray, t: np.ndarray, lo: float, hi: float) -> f
     return 0.0 if first is None else float(last - first + (t[1] - t[0]))
 
 
-def mouth_series(gaps: np.ndarray, mesh_opening: np.ndarray) -> tuple[np.ndarray, str]:
-    """Per-frame mouth opening of a clip and how it was read.
+def mouth_series(gaps: np.ndarray, mesh_opening: np.ndarray,
+                 grey: np.ndarray | None = None) -> tuple[np.ndarray, str]:
+    """Per-frame mouth opening of a clip and how it was read (the text starts with "image",
+    "grey image" or "mesh"; "mesh" means the lips could not be read from the image and the
+    opening is only loosely known: closed lips do not read closed).
 
     `gaps`: lip_gap per frame (NaN without a face or without colour); `mesh_opening`: the
-    landmarks' own inner-lip gap (metrics.mouth_opening; NaN without a face).
+    landmarks' own inner-lip gap (metrics.mouth_opening; NaN without a face); `grey`:
+    grey_gaps of the clip (brightness only), or None.
 
     Colour (most tracked frames had a lip_gap): the image reading minus the clip's closed
     floor, its 5th percentile capped at SEAM_MAX. Closed lips with a dark seam (the photo's
@@ -147,12 +236,11 @@ def mouth_series(gaps: np.ndarray, mesh_opening: np.ndarray) -> tuple[np.ndarray
     floor takes out a seam where a clip has one and nothing where it has none; a clip that
     never closes its lips loses at most SEAM_MAX.
 
-    Grey (no colour): the landmarks' gap minus the clip's floor (its 5th percentile): the
-    Face Mesh keeps closed lips ~0.015-0.06 IOD apart, so the raw gap never reads closed,
-    while the floor subtracted it does; the mesh under-reads openings (~0.3x on warp
-    renders) and follows them loosely (r 0.55-0.71 against the drawn gap), which the
-    ratio-based measures (rest ratio, bilabial closure, lip-sync r) do not see in scale
-    but do see in noise.
+    Grey (no colour): the brightness reading minus its closed floor (GREY_SHUT_PCT) when it
+    agrees with the mesh (GREY_MIN_AGREEMENT); otherwise the landmarks' gap minus the
+    clip's floor (its 5th percentile): the Face Mesh keeps closed lips ~0.015-0.06 IOD
+    apart and under-reads openings (~0.3x on warp renders) and follows them loosely (r
+    0.55-0.71 against the drawn gap), so ratios built on it (rest ratio) are not trusted.
     """
     gaps = np.asarray(gaps, np.float64)
     mesh = np.asarray(mesh_opening, np.float64)
@@ -165,6 +253,24 @@ def mouth_series(gaps: np.ndarray, mesh_opening: np.ndarray) -> tuple[np.ndarray
         return np.clip(gaps - floor, 0, None), (
             f"image: interior between the lips (core.evaluate.lipgap), less the clip's "
             f"closed floor {floor:.3f} IOD")
+    agree = None
+    if grey is not None:
+        grey = np.asarray(grey, np.float64)
+        g_ok = np.isfinite(grey) & face
+        if g_ok.sum() >= 10 and grey[g_ok].std() > 1e-6 and mesh[g_ok].std() > 1e-6:
+            agree = float(np.corrcoef(grey[g_ok], mesh[g_ok])[0, 1])
+        if agree is not None and agree >= GREY_MIN_AGREEMENT:
+            shut = g_ok & (mesh <= np.percentile(mesh[g_ok], GREY_SHUT_PCT))
+            floor = float(np.median(grey[shut]))
+            out = np.where(face, np.clip(grey - floor, 0, None), np.nan)
+            return out, (
+                f"grey image: interior between the lips by brightness (no colour; r "
+                f"{agree:.2f} with the mesh's lips), less the clip's closed floor "
+                f"{floor:.3f} IOD")
     floor = float(np.percentile(mesh[face], 5))
+    why = "no colour" + ("" if agree is None else
+                         f", and its brightness does not follow the lips (r {agree:.2f} "
+                         "with the mesh's)")
     return np.clip(mesh - floor, 0, None), (
-        f"grey video: Face Mesh inner lips minus the clip's closed floor ({floor:.3f} IOD)")
+        f"mesh: {why}: Face Mesh inner lips minus the clip's closed floor ({floor:.3f} "
+        "IOD); closed lips do not read closed")

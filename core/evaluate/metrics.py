@@ -193,19 +193,36 @@ def lip_sync_bp(mouth: np.ndarray, energy: np.ndarray, fps: float, lo: float = 1
 
 
 def mouth_rest_ratio(mouth: np.ndarray, energy: np.ndarray, margin: int = 3,
-                     min_frames: int = 5) -> float | None:
-    """Mean mouth opening in silence / mean opening while speaking (target <= 0.25).
+                     min_frames: int = 5, speech: np.ndarray | None = None,
+                     min_pause: int = 1) -> float | None:
+    """Mean mouth opening in pauses / mean opening while speaking (target <= 0.25).
 
     A talking head that keeps chewing through pauses looks wrong even when its lip-sync r is
-    fine. Frames within `margin` frames of speech are excluded (closing takes ~0.1 s).
+    fine. Frames within `margin` frames of speech are excluded (closing takes ~0.1 s), and
+    so are pauses shorter than `min_pause` frames after that margin (between words the lips
+    need not close). `speech`: a per-frame voice-activity mask (the evaluator passes the
+    silero VAD's, see speech_frames); without it, an energy threshold (speech_mask), which
+    a music or noise bed under the voice defeats: emo_talk_jocker's track spans only 12 dB
+    from its 10th to 95th percentile, so the energy cut called 56% of its frames silent,
+    most of them words over the music.
     Read with the image opening (core.evaluate.lipgap), renders that close in pauses score
     0.00-0.07 (hallo_1, echomimic_a); real speakers need not close: VASA-1's vasa-1_10
-    holds a smiling open mouth in its pauses (1.2, checked on the frames), so the target
-    is for our renders, and a peer above it is not a measuring error.
+    holds a smiling open mouth in its pauses (1.2 with the energy's pauses, 0.36 with the
+    VAD's, which keep only their middle), the peers read 0.0-1.05 (EMO's mola shuts in its
+    long pauses, 0.0; vasa-1_12 1.05), so the target is for our renders, and a peer above
+    it is not a measuring error.
     None when the clip has fewer than `min_frames` silent or speaking frames.
     """
-    speech = speech_mask(energy)
-    silence = ~speech_mask(energy, hangover=margin)
+    if speech is None:
+        speech = speech_mask(energy)
+    speech = np.asarray(speech, bool)
+    from scipy.ndimage import binary_dilation, label
+
+    silence = ~binary_dilation(speech, iterations=margin) if margin > 0 else ~speech
+    if min_pause > 1:
+        runs, k = label(silence)
+        sizes = np.bincount(runs.ravel(), minlength=k + 1)
+        silence &= sizes[runs] >= min_pause
     ok = np.isfinite(mouth)
     if (silence & ok).sum() < min_frames or (speech & ok).sum() < min_frames:
         return None
@@ -213,6 +230,23 @@ def mouth_rest_ratio(mouth: np.ndarray, energy: np.ndarray, margin: int = 3,
     if talk <= 1e-9:
         return None
     return float(np.mean(mouth[silence & ok]) / talk)
+
+
+def speech_frames(samples: np.ndarray, sample_rate: int, fps: float, n_frames: int,
+                  threshold: float = 0.5) -> np.ndarray | None:
+    """[n_frames] bool voice activity from the silero VAD (core.audio.features), which
+    tells a voice from music or noise at any level; None where it cannot run."""
+    try:
+        from core.audio.features import SAMPLE_RATE, frame_vad, vad_probs
+    except ImportError:
+        return None
+    if sample_rate != SAMPLE_RATE:
+        return None
+    try:
+        probs = vad_probs(np.asarray(samples, np.float32).reshape(-1))
+    except (ImportError, RuntimeError):  # the model or its runtime is not installed
+        return None
+    return frame_vad(probs, fps, n_frames) >= threshold
 
 
 def _span(start: float, end: float, fps: float, n: int, pad: int) -> slice:
@@ -269,11 +303,12 @@ def blinks(ear: np.ndarray, fps: float) -> dict:
     The threshold adapts to the face (EAR differs between people and styles): 75% of the
     clip's median EAR (eyes are open most of the time), and at least 4 robust sigmas (MAD)
     below it so landmark noise on open eyes never counts. Runs separated by a single frame
-    merge (one blink seen as two dips). Returns count, per_minute and the start frames.
+    merge (one blink seen as two dips). Returns count, per_minute, the start frames and the
+    last frame of each dip (ends).
     """
     e = fill_gaps(ear)
     n = len(e)
-    out = {"count": 0, "per_minute": 0.0, "frames": [], "threshold": None}
+    out = {"count": 0, "per_minute": 0.0, "frames": [], "ends": [], "threshold": None}
     if n == 0 or not np.isfinite(e).any():
         out.update(count=None, per_minute=None)  # no face: unknown, not "no blinks"
         return out
@@ -281,7 +316,7 @@ def blinks(ear: np.ndarray, fps: float) -> dict:
     sigma = 1.4826 * float(np.median(np.abs(e - base)))
     thr = min(0.75 * base, base - 4.0 * sigma)
     low = e < thr
-    starts = []
+    starts, ends = [], []
     i = 0
     while i < n:
         if low[i]:
@@ -289,11 +324,12 @@ def blinks(ear: np.ndarray, fps: float) -> dict:
             while j + 1 < n and (low[j + 1] or (j + 2 < n and low[j + 2])):
                 j += 1
             starts.append(i)
+            ends.append(j)
             i = j + 1
         else:
             i += 1
     minutes = n / fps / 60.0
-    out.update(count=len(starts), per_minute=len(starts) / minutes, frames=starts,
+    out.update(count=len(starts), per_minute=len(starts) / minutes, frames=starts, ends=ends,
                threshold=thr)
     return out
 

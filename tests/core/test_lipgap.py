@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from core.evaluate import metrics as M
-from core.evaluate.lipgap import lip_gap, mouth_series
+from core.evaluate.lipgap import grey_gaps, grey_profile, lip_gap, mouth_series
 from core.evaluate.tracking import FaceTracker, detect
 from core.types import Waveform
 from core.video import read_frames, write_mp4
@@ -89,21 +89,27 @@ def test_vasa_frames_read_closed_when_the_lips_touch_and_wide_when_open(peers):
             assert got[i] > 0.3, (i, got[i])  # a wide mouth: a third of the IOD or more
 
 
-def test_grey_video_falls_back_to_the_mesh_minus_its_closed_floor(render):
-    """Without colour the image cannot tell lips from seam and grey teeth: lip_gap says so
-    (NaN) and mouth_series reads the mesh's own gap minus the clip's floor, which reads
-    the render's closed frames closed and still follows the drawn gap."""
+def test_grey_video_is_read_from_brightness(render):
+    """Without colour lip_gap says so (NaN); the brightness reading (grey_gaps) through
+    mouth_series reads the grey render's closed frames closed and follows the drawn gap; the
+    mesh alone (no grey reading given) is marked as such."""
     frames, drawn = render
     grey = [np.repeat(f.mean(-1, keepdims=True), 3, -1).astype(np.uint8) for f in frames]
     tracker = FaceTracker()
     lms = np.stack([tracker.update(f) for f in grey]).astype(np.float64)
     gaps = np.array([lip_gap(f, lm) for f, lm in zip(grey, lms, strict=True)])
     assert np.isnan(gaps).all()
-    mouth, how = mouth_series(gaps, M.mouth_opening(lms))
-    assert how.startswith("grey video")
+    mesh = M.mouth_opening(lms)
+    shades = grey_gaps([grey_profile(f, lm) for f, lm in zip(grey, lms, strict=True)])
+    mouth, how = mouth_series(gaps, mesh, shades)
+    assert how.startswith("grey image"), how
     truth = M.mouth_opening(drawn)
-    assert np.median(mouth[truth < 0.005]) < 0.02
-    assert np.corrcoef(truth, mouth)[0, 1] > 0.6
+    r = np.corrcoef(truth, mouth)[0, 1]
+    print(f"grey r {r:.3f}, closed median {np.median(mouth[truth < 0.005]):.3f}")
+    assert np.median(mouth[truth < 0.005]) < 0.01
+    assert r > 0.8
+    fallback, how = mouth_series(gaps, mesh)
+    assert how.startswith("mesh") and np.corrcoef(truth, fallback)[0, 1] > 0.6
     colour, how = mouth_series(np.array([lip_gap(frames[0], lms[0])]), M.mouth_opening(lms[:1]))
     assert how.startswith("image") and colour[0] == 0.0  # frame 0 is closed, in colour
     assert np.isnan(lip_gap(frames[0], np.zeros((68, 2))))  # degenerate landmarks
