@@ -33,7 +33,7 @@ from studio.bench.common import PEERS, SAMPLES, tmpdir
 KEYS = ("lip_sync_r", "lip_sync_lag_frames", "lip_sync_z", "lipsync_r_bp", "mouth_rest_ratio",
         "bilabial_closure", "identity_distance", "head_motion", "head_yaw_std",
         "head_pitch_std", "head_roll_std", "brow_std", "gaze_std", "blinks_per_minute",
-        "landmark_jitter", "av_duration_diff_ms")
+        "landmark_jitter", "av_duration_diff_ms", "mouth_interior_texture")
 MIN_GRADED_S = 5.0
 """Head motion and lip-sync statistics of shorter clips are dominated by one or two phrases."""
 LIVE_RANGE_MIN = 4
