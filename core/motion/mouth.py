@@ -14,12 +14,16 @@ Pipeline (all at video frame rate, all global: lip motion never depends on segme
    the nucleus); free phone decoding is too noisy to time them.
 2. Amplitude per syllable: the vowel's jaw opening (open vowels large, close and rounded
    ones small; core.motion.visemes), times its prominence (loudness + pitch accent, 0.8 ..
-   1.25), the phrase's loudness (0.9 .. 1.06) and a +-12 % draw: loudness modulates,
+   1.25), the phrase's loudness (0.9 .. 1.06) and a +-20 % draw: loudness modulates,
    it does not drive.
 3. The jaw cycle: cosine interpolation from each nucleus peak (reached ~1 frame before the
    acoustic peak: the jaw leads the sound) down to a trough between syllables (at the
    consonants' middle; shallower between close syllables, closed across long gaps) and up
    to the next; each run of syllables opens from and closes to rest over ~0.15 s.
+   These cycles are blended with the phones' own dominance-weighted viseme targets (which
+   hold a vowel's opening over its decoded span): half and half on an alignment; on a
+   phone loop by how well the decoded phones already keep the voice's syllable rhythm
+   (cycle_share): cycles where they miss it, the phones where they keep it.
 4. Silence: a gate from voice activity closes the lips in pauses; energy opens it only
    next to detected speech (silero VAD lags onsets), and only relative to the clip's own
    noise floor, so music, breaths and room noise never open the mouth.
@@ -87,9 +91,12 @@ LOUD_SMOOTH_S = 0.25
 PROM_MIN, PROM_MAX = 0.8, 1.25
 """Opening factor of the least / most prominent syllable (prosody's prominence 0..1:
 loudness, pitch height and excursion); a stressed vowel of an alignment counts 0.8."""
-SYLLABLE_SPREAD = 0.12
+SYLLABLE_SPREAD = 0.2
 """Per-syllable opening factor 1 +- this (seeded by the syllable's time): real speakers
 open the same vowel differently from one syllable to the next."""
+LOOP_VOWEL_TRUST = 0.5
+"""How far a nucleus's opening follows the vowel the phone loop decoded there (the rest is
+GENERIC_VOWEL's): the loop's vowel is a guess."""
 GENERIC_VOWEL = "E"
 """Vowel assumed for a nucleus whose vowel the phone loop did not name (a mid opening)."""
 TROUGH = 0.4
@@ -108,14 +115,15 @@ CYCLE_SHARE_ALIGNED = 0.5
 """Share of the opening that follows the syllable cycles on a forced alignment; the rest
 follows the phones' own viseme targets (dominance-weighted over their spans), which hold
 each vowel's opening over its length."""
-CYCLE_SHARE_MIN, CYCLE_SHARE_MAX = 0.1, 0.7
+CYCLE_SHARE_MIN, CYCLE_SHARE_MAX = 0.0, 0.9
 """On a phone-loop track: share of the syllable cycles where the decoded phones already keep
-the syllable rhythm / where they miss it (see cycle_share). Measured on the plan (band-
-passed r and z against the audio, as core.evaluate reads them): with the phones alone
-echomimic_en_girl and emo_talk_mola/yomir sit at z 1.6-2.6 (their phones are mistimed);
-with the cycles alone every clip reaches z >= 4 but r_bp 0.6-0.75, a mouth more
-mechanical than VASA-1's (0.35-0.53)."""
-SHARE_RHYTHM_GOOD, SHARE_RHYTHM_POOR = 0.45, 0.2
+the syllable rhythm / where they miss it (see cycle_share). Measured on the plan of the
+bench's clips (band-passed r and z of mouth_open against the audio, as core.evaluate
+computes them): with the phones alone echomimic_en_girl and emo_talk_mola sit at z 1.6-2.6
+(their phones are mistimed); with the cycles alone every clip reaches z >= 4 but r_bp
+0.63-0.74 on the VASA-1 inputs (VASA-1's own videos 0.30-0.53): too mechanical. Blended by
+rhythm: VASA-1 inputs r_bp 0.51-0.65, z 5.7-8.9; mola z 3.7, echomimic_en_girl 3.2."""
+SHARE_RHYTHM_GOOD, SHARE_RHYTHM_POOR = 0.55, 0.2
 """Syllable-rhythm agreement (1-8 Hz r of the phone-led opening with the smoothed RMS) at
 which the phone track gets CYCLE_SHARE_MIN / CYCLE_SHARE_MAX of cycles."""
 GATE_HOLD_S = 0.1
@@ -170,7 +178,7 @@ def mouth_channels(features: AudioFeatures) -> dict[str, np.ndarray]:
     e = smooth(np.clip(rms, 0, 2.0), 0.04 * fps)
     gate = silence_gate(features, e)
     syl = syllables(features, e)
-    if syl:
+    if syl:  # (syllables exist whenever a vowel phone does)
         open_ = jaw_cycles(syl, n, fps, gate < 0.3)
         loud = loudness_gain(smooth(e, LOUD_SMOOTH_S * fps))
         phones = open_t * loud * _spread_gain(features, n, fps)
@@ -263,7 +271,7 @@ def syllables(features: AudioFeatures, e: np.ndarray) -> list[Syllable]:
         f = _frame_of(t, fps, n)
         return open_v * (PROM_MIN + (PROM_MAX - PROM_MIN) * prom) * loud[f] * _draw(t)
 
-    if features.aligned:
+    if features.aligned or len(nuc_t) == 0:  # no voiced nuclei: the vowels place them
         for ph in vowels:
             a, b = _frame_of(ph.start, fps, n), _frame_of(ph.end - 1e-6, fps, n)
             inside = (nuc_t >= ph.start - 0.5 / fps) & (nuc_t <= ph.end + 0.5 / fps)
@@ -284,7 +292,7 @@ def syllables(features: AudioFeatures, e: np.ndarray) -> list[Syllable]:
         near = [p for p in vowels if p.start - 0.04 <= t <= p.end + 0.04]
         if near:
             ph = min(near, key=lambda p: abs(0.5 * (p.start + p.end) - t))
-            open_v = 0.5 * (_vowel_open(ph.label) + generic)  # the loop's vowel is a guess
+            open_v = LOOP_VOWEL_TRUST * _vowel_open(ph.label) + (1 - LOOP_VOWEL_TRUST) * generic
         else:
             open_v = generic
         out.append(Syllable(float(t) - LEAD_S, amp(open_v, float(prom), float(t)),
