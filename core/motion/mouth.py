@@ -117,15 +117,17 @@ follows the phones' own viseme targets (dominance-weighted over their spans), wh
 each vowel's opening over its length."""
 CYCLE_SHARE_MIN, CYCLE_SHARE_MAX = 0.0, 0.9
 """On a phone-loop track: share of the syllable cycles where the decoded phones already keep
-the syllable rhythm / where they miss it (see cycle_share). Measured on the plan of the
+the syllable rhythm / where they miss it (see cycle_share; fewer cycles where the phones
+keep it because the cycles alone read as mechanical). Measured on the plan of the
 bench's clips (band-passed r and z of mouth_open against the audio, as core.evaluate
 computes them): with the phones alone echomimic_en_girl and emo_talk_mola sit at z 1.6-2.6
 (their phones are mistimed); with the cycles alone every clip reaches z >= 4 but r_bp
 0.63-0.74 on the VASA-1 inputs (VASA-1's own videos 0.30-0.53): too mechanical. Blended by
 rhythm: VASA-1 inputs r_bp 0.51-0.65, z 5.7-8.9; mola z 3.7, echomimic_en_girl 3.2."""
-SHARE_RHYTHM_GOOD, SHARE_RHYTHM_POOR = 0.55, 0.2
-"""Syllable-rhythm agreement (1-8 Hz r of the phone-led opening with the smoothed RMS) at
-which the phone track gets CYCLE_SHARE_MIN / CYCLE_SHARE_MAX of cycles."""
+SYNC_Z_GOOD, SYNC_Z_POOR = 5.0, 2.0
+"""Sync z of the phone-led opening against the voice (sync_z) at which the phone track gets
+CYCLE_SHARE_MIN / CYCLE_SHARE_MAX of cycles. The phone loop's own tracks read z 7.6-9.6 on
+the VASA-1 inputs and hallo_2's demo, 0.4-3.1 on echomimic_en(_girl) and the EMO inputs."""
 GATE_HOLD_S = 0.1
 """The silence gate holds over +-0.1 s: the dip between two syllables is not a pause;
 pauses of ~0.3 s still close the lips."""
@@ -233,24 +235,57 @@ def _vowel_open(label: str) -> float:
 
 
 def _nuclei(features: AudioFeatures, e: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(times s, prominence 0..1) of syllable nuclei: prosody's when present, else peaks of
-    the smoothed energy (>= 0.1 s apart, at least 0.3 of the clip's speech level)."""
+    """(times s, prominence 0..1) of syllable nuclei: prosody's voiced intensity peaks, plus
+    peaks of the smoothed energy inside detected speech wherever prosody found none nearby
+    (speech over loud music or noise, whispered or creaky voice: YIN hears no pitch there,
+    measured voicing 0 through most of emo_talk_jocker's speech)."""
     fps = float(features.fps)
     pr = features.prosody
+    t = np.zeros(0)
+    p = np.zeros(0)
     if pr is not None and len(pr.nuclei):
-        return (np.asarray(pr.nuclei, np.float64) + 0.5) / fps, np.asarray(
-            pr.nucleus_prominence, np.float64)
+        t = (np.asarray(pr.nuclei, np.float64) + 0.5) / fps
+        p = np.asarray(pr.nucleus_prominence, np.float64)
+    vad = np.nan_to_num(np.asarray(features.vad, dtype=np.float64)[: len(e)])
+    et, ep = _energy_nuclei(e, vad >= 0.5, fps)
+    if len(t):
+        far = np.min(np.abs(et[:, None] - t[None, :]), axis=1) > ENERGY_NUCLEUS_GAP_S \
+            if len(et) else np.zeros(0, bool)
+        et, ep = et[far], ep[far]
+    order = np.argsort(np.r_[t, et], kind="stable")
+    return np.r_[t, et][order], np.r_[p, ep][order]
+
+
+ENERGY_NUCLEUS_GAP_S = 0.12
+"""An energy peak counts as a syllable of its own only this far from prosody's nuclei."""
+
+
+def _energy_nuclei(e: np.ndarray, speech: np.ndarray, fps: float
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """Peaks of the smoothed energy inside speech frames, >= 0.1 s apart, each rising at
+    least 15 % above the dip before it (times s, prominence 0..1 from the peak's level)."""
     x = smooth(e, 0.03 * fps)
-    pk = np.flatnonzero((x[1:-1] > x[:-2]) & (x[1:-1] >= x[2:]) & (x[1:-1] > 0.3)) + 1
+    n = len(x)
+    if n < 3:
+        return np.zeros(0), np.zeros(0)
+    pk = np.flatnonzero((x[1:-1] > x[:-2]) & (x[1:-1] >= x[2:])) + 1
     keep: list[int] = []
-    for p in pk:
-        if keep and p - keep[-1] < 0.1 * fps:
-            if x[p] > x[keep[-1]]:
-                keep[-1] = int(p)
+    last = 0
+    for q in pk:
+        if not speech[q]:
             continue
-        keep.append(int(p))
-    t = (np.asarray(keep, np.float64) + 0.5) / fps
-    return t, np.clip(x[keep] / 1.2, 0, 1) if keep else np.zeros(0)
+        if x[q] - x[last : q + 1].min() < 0.15 * x[q]:
+            continue
+        if keep and q - keep[-1] < 0.1 * fps:
+            if x[q] > x[keep[-1]]:
+                keep[-1] = int(q)
+            continue
+        keep.append(int(q))
+        last = int(q)
+    if not keep:
+        return np.zeros(0), np.zeros(0)
+    k = np.asarray(keep)
+    return (k + 0.5) / fps, np.clip(x[k] / 1.2, 0, 1)
 
 
 def _draw(t: float) -> float:
@@ -353,29 +388,39 @@ def jaw_cycles(syl: list[Syllable], n: int, fps: float,
     return np.maximum(out, 0.0)
 
 
-def _rhythm_r(a: np.ndarray, b: np.ndarray, fps: float, max_lag: int = 2) -> float:
-    """Best Pearson r within +-max_lag frames of two signals band-passed to ~1-8 Hz
-    (a difference of Gaussians: cheap, no filter design, zero phase)."""
-    s_hi, s_lo = fps / (2 * np.pi * 8.0), fps / (2 * np.pi * 1.0)
-    x = smooth(a, s_hi) - smooth(a, s_lo)
-    y = smooth(b, s_hi) - smooth(b, s_lo)
-    n, best = len(x), -1.0
-    for k in range(-max_lag, max_lag + 1):
-        u, v = (x[k:], y[: n - k]) if k >= 0 else (x[: n + k], y[-k:])
-        if len(u) < 16 or u.std() < 1e-12 or v.std() < 1e-12:
-            continue
-        best = max(best, float(np.corrcoef(u, v)[0, 1]))
-    return best
+def _band(x: np.ndarray, fps: float, lo: float, hi: float) -> np.ndarray:
+    """Zero-phase band-pass as a difference of Gaussians (cheap, no filter design)."""
+    return smooth(x, fps / (2 * np.pi * hi)) - smooth(x, fps / (2 * np.pi * lo))
+
+
+def sync_z(a: np.ndarray, b: np.ndarray, fps: float, max_lag: int = 2) -> float:
+    """How far above chance `a` keeps the syllable rhythm of `b`: the best r within
+    +-max_lag frames of both band-passed to 2-7 Hz, as a z-score against the same statistic
+    for `b` circularly shifted by 1 s or more (the null: same spectra, no sync)."""
+    n = len(a)
+    x, y = _band(a, fps, 2.0, 7.0), _band(b, fps, 2.0, 7.0)
+    if n < 16 or x.std() < 1e-12 or y.std() < 1e-12:
+        return 0.0
+    x, y = (x - x.mean()) / x.std(), (y - y.mean()) / y.std()
+    c = np.fft.irfft(np.fft.rfft(x) * np.conj(np.fft.rfft(y)), n) / n
+    lags = np.arange(-max_lag, max_lag + 1)
+    r = float(c[lags % n].max())
+    s0 = int(np.ceil(fps)) + max_lag
+    shifts = np.arange(s0, n - s0 + 1)
+    if len(shifts) < 10:
+        return 0.0
+    null = c[(shifts[:, None] + lags[None, :]) % n].max(1)
+    return float((r - null.mean()) / max(null.std(), 1e-9))
 
 
 def cycle_share(phone_open: np.ndarray, e: np.ndarray, fps: float) -> float:
     """Share of the syllable cycles on a phone-loop track: CYCLE_SHARE_MAX where the decoded
-    phones miss the syllable rhythm of the voice, CYCLE_SHARE_MIN where they keep it. A clip
-    too short to tell gets the maximum."""
+    phones miss the voice's syllable rhythm (their sync z <= SYNC_Z_POOR), CYCLE_SHARE_MIN
+    where they keep it (z >= SYNC_Z_GOOD). A clip too short to tell gets the maximum."""
     if len(phone_open) < 3 * fps:
         return CYCLE_SHARE_MAX
-    r = _rhythm_r(phone_open, e, fps)
-    t = np.clip((SHARE_RHYTHM_GOOD - r) / (SHARE_RHYTHM_GOOD - SHARE_RHYTHM_POOR), 0, 1)
+    z = sync_z(phone_open, e, fps)
+    t = np.clip((SYNC_Z_GOOD - z) / (SYNC_Z_GOOD - SYNC_Z_POOR), 0, 1)
     return float(CYCLE_SHARE_MIN + (CYCLE_SHARE_MAX - CYCLE_SHARE_MIN) * t)
 
 
