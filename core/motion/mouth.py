@@ -9,9 +9,10 @@ free phone decoding keeps the wrong rhythm wherever the phones are mistimed.
 Pipeline (all at video frame rate, all global: lip motion never depends on segments):
 1. Syllables. With a forced alignment, every vowel is a syllable, its peak at the energy
    maximum inside the vowel (the acoustic nucleus). Without one, the syllable nuclei of the
-   voice's intensity contour (core.audio.prosody: voiced peaks, robust in time) place the
-   syllables and the phone loop only names their vowel (when a decoded vowel overlaps
-   the nucleus); free phone decoding is too noisy to time them.
+   voice's intensity contour (core.audio.prosody: voiced peaks, robust in time; plus energy
+   peaks inside detected speech where no pitch was heard) place the syllables and the
+   phone loop only names their vowel (when a decoded vowel overlaps the nucleus); free
+   phone decoding is too noisy to time them.
 2. Amplitude per syllable: the vowel's jaw opening (open vowels large, close and rounded
    ones small; core.motion.visemes), times its prominence (loudness + pitch accent, 0.8 ..
    1.25), the phrase's loudness (0.9 .. 1.06) and a +-20 % draw: loudness modulates,
@@ -186,7 +187,7 @@ def mouth_channels(features: AudioFeatures) -> dict[str, np.ndarray]:
         phones = open_t * loud * _spread_gain(features, n, fps)
         share = CYCLE_SHARE_ALIGNED if features.aligned else cycle_share(phones, e, fps)
         open_ = share * open_ + (1 - share) * phones
-    else:  # no phones and no voiced nuclei (a whisper?): a small energy-led opening
+    else:  # no vowel and no nucleus in speech: a small energy-led opening, gated below
         open_ = 0.06 * np.clip(e - 0.1, 0, 1.3)
         width_t = np.zeros(n)
     open_ *= gate
