@@ -124,8 +124,10 @@ bench's clips (band-passed r and z of mouth_open against the audio, as core.eval
 computes them): with the phones alone echomimic_en_girl and emo_talk_mola sit at z 1.6-2.6
 (their phones are mistimed); with the cycles alone every clip reaches z >= 4 but r_bp
 0.63-0.74 on the VASA-1 inputs (VASA-1's own videos 0.30-0.53): too mechanical. Blended by
-rhythm: VASA-1 inputs r_bp 0.51-0.65, z 5.7-8.9; mola z 3.7, echomimic_en_girl 3.2."""
-SYNC_Z_GOOD, SYNC_Z_POOR = 5.0, 2.0
+their sync (SYNC_Z_*): VASA-1 inputs r_bp 0.51-0.65 (the phones alone), z 5.7-8.9; the
+EMO inputs z 3.7-12, echomimic_en(_girl) 3.2-3.8, hallo_2.wav 4.5; rendered and read by
+`bench quality` the phone-loop clips of 5 s or more give z 3.0-10.4."""
+SYNC_Z_GOOD, SYNC_Z_POOR = 4.0, 1.5
 """Sync z of the phone-led opening against the voice (sync_z) at which the phone track gets
 CYCLE_SHARE_MIN / CYCLE_SHARE_MAX of cycles. The phone loop's own tracks read z 7.6-9.6 on
 the VASA-1 inputs and hallo_2's demo, 0.4-3.1 on echomimic_en(_girl) and the EMO inputs."""
