@@ -1,37 +1,57 @@
-"""Mouth channels from audio: visemes with coarticulation, energy, closures, silence.
+"""Mouth channels from audio: one jaw cycle per syllable, shaped by phones, gated by voice.
+
+Why syllables: speech is a train of jaw cycles, one per syllable (the mouth opens into the
+vowel nucleus and closes toward the consonants between), and a viewer reads lip-sync from
+that rhythm. A mouth driven by loudness pumps with the volume (band-passed lip-sync r
+~0.8 where real speakers and published generators give 0.35-0.53); a mouth driven only by
+free phone decoding keeps the wrong rhythm wherever the phones are mistimed.
 
 Pipeline (all at video frame rate, all global: lip motion never depends on segments):
-1. Dominance-weighted targets (Cohen-Massaro style): each viseme's soft activation is
-   spread in time with an asymmetric kernel (anticipation ~100 ms before its onset, a
-   slower release after), multiplied by the class's dominance, and the mouth target is the
-   dominance-weighted mean of the class targets. Closures (PP, FF) dominate so they are
-   reached even between open vowels.
-2. Loudness modulates, it does not drive: the viseme target is scaled by 0.90 (soft) ..
-   1.06 (loud) by the phrase's loudness, and by a +-18 % per-vowel spread. On a phone-loop
-   track a share of the opening follows the RMS only as far as the phones miss the
-   syllable rhythm (phone_rhythm_share). Only with no phone activity at all does energy
-   drive the opening directly.
-3. Silence: a smoothed voice-activity gate closes the lips during pauses.
-4. Hard constraints from timed phones: at every bilabial (P, B, M) the lips close fully for
-   at least the frame at the phone's centre (a smooth ~70 ms notch around it); stressed
-   vowels get a minimum, boosted opening.
+1. Syllables. With a forced alignment, every vowel is a syllable, its peak at the energy
+   maximum inside the vowel (the acoustic nucleus). Without one, the syllable nuclei of the
+   voice's intensity contour (core.audio.prosody: voiced peaks, robust in time; plus energy
+   peaks inside detected speech where no pitch was heard) place the syllables and the
+   phone loop only names their vowel (when a decoded vowel overlaps the nucleus); free
+   phone decoding is too noisy to time them.
+2. Amplitude per syllable: the vowel's jaw opening (open vowels large, close and rounded
+   ones small; core.motion.visemes), times its prominence (loudness + pitch accent, 0.8 ..
+   1.25), the phrase's loudness (0.9 .. 1.06) and a +-20 % draw: loudness modulates,
+   it does not drive.
+3. The jaw cycle: cosine interpolation from each nucleus peak (reached ~1 frame before the
+   acoustic peak: the jaw leads the sound) down to a trough between syllables (at the
+   consonants' middle; shallower between close syllables, closed across long gaps) and up
+   to the next; each run of syllables opens from and closes to rest over ~0.15 s.
+   These cycles are blended with the phones' own dominance-weighted viseme targets (which
+   hold a vowel's opening over its decoded span): half and half on an alignment; on a
+   phone loop by how well the decoded phones already keep the voice's syllable rhythm
+   (cycle_share): cycles where they miss it, the phones where they keep it.
+4. Silence: a gate from voice activity closes the lips in pauses; energy opens it only
+   next to detected speech (silero VAD lags onsets), and only relative to the clip's own
+   noise floor, so music, breaths and room noise never open the mouth.
+5. Hard constraints from timed phones: at every bilabial (P, B, M) the lips close fully for
+   at least the frame at the phone's centre (a smooth ~70 ms notch); f/v narrow the gap.
+Mouth width comes from the dominance-weighted viseme targets (Cohen-Massaro style
+coarticulation: rounding and spreading anticipate their phone by ~100 ms).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
-from core.audio.visemes import BILABIALS, VOWELS
+from core.audio.visemes import BILABIALS, VOWELS, viseme_of
 from core.motion import visemes as vz
 from core.types import AudioFeatures
 
 ANTICIPATION_S = 0.10
 RELEASE_S = 0.07
-ARTICULATION = 1.3
-"""Global gain on the viseme openings. The table's vowels are on the careful side (aa = 0.11
-face heights, ~13 mm); real conversational "aa" opens 15-25 mm, and an under-driven mouth
-reads as mumbling and makes a closed rest hard to tell from speech (measured: mouth-rest
-ratio 0.35 on a teeth-showing portrait at gain 1.0)."""
+LEAD_S = 0.03
+"""The jaw peaks this long before the acoustic nucleus (articulation leads the sound; ~1
+frame at 25 fps)."""
+ARTICULATION = 1.35
+"""Global gain on the table's openings (core.motion.visemes, calibrated against VASA-1's
+widest openings: 0.40-0.48 IOD in the evaluator's reading)."""
 
 
 def smooth(x: np.ndarray, sigma_frames: float) -> np.ndarray:
@@ -64,34 +84,70 @@ def asym_spread(w: np.ndarray, fps: float) -> np.ndarray:
 
 
 LOUD_MIN, LOUD_MAX = 0.9, 1.06
-"""Loudness modulation of the viseme opening. At 0.75-1.15 (with the energy share below) the
-mouth followed the loudness envelope: band-passed lip-sync r 0.68-0.80 on the VASA-1 / EMO
-inputs (`main.py bench quality`), where the peers' own videos give 0.28-0.43."""
-SYLLABLE_SPREAD = 0.18
-"""Per-vowel opening factor 1 +- this (uniform, seeded by the vowel's time): real speakers
-open the same vowel differently from one syllable to the next; without it every "aa" of a
-clip was the same height, scaled only by loudness."""
-ENERGY_OPEN = 0.07 * ARTICULATION  # opening (face-height units) at normal loudness, energy path
-ENERGY_SHARE_UNALIGNED = 0.45
-"""Share of the opening that follows energy when phones come from the phone loop. Measured
-(hallo_3.jpg, 256 px, `main.py evaluate`): echomimic_en / echomimic_en_girl give lip-sync
-r 0.41 / 0.47 and z 2.8 / 3.0 at 0.35 (z under the evaluator's 3: the noisy phone timing
-loses the sync), r 0.49 / 0.51 and z 3.9 / 3.4 at 0.45, r 0.53 / 0.58 at 0.55; the old
-energy-led mouth gave r 0.61 / 0.63 (real speakers 0.15-0.45). With the Face Mesh tracker and
-the band-passed r of `bench quality`, 0.45 gave r_bp 0.68-0.80 on the peers' inputs (peers
-0.28-0.43). Lower shares do lower it (vasa-1_10: 0.54 at 0.12, 0.61 at 0.25, 0.68 at 0.35) but
-lose the sync where the phone loop is noisy (echomimic_a+echomimic_en z 1.1 / 2.2 / 2.7, 3.5
-at 0.45): the share stays until the unaligned phone timing is better."""
-
-
+"""Phrase-loudness modulation of the opening (a louder voice opens the jaw a little more).
+At 0.75-1.15 with an energy share the mouth followed the loudness envelope (band-passed
+lip-sync r 0.68-0.80 on the VASA-1 / EMO inputs, the peers 0.35-0.53)."""
 LOUD_SMOOTH_S = 0.25
 """Loudness for the gain is smoothed over ~0.25 s (the phrase's level, not the syllable's)."""
+PROM_MIN, PROM_MAX = 0.8, 1.25
+"""Opening factor of the least / most prominent syllable (prosody's prominence 0..1:
+loudness, pitch height and excursion); a stressed vowel of an alignment counts 0.8."""
+SYLLABLE_SPREAD = 0.2
+"""Per-syllable opening factor 1 +- this (seeded by the syllable's time): real speakers
+open the same vowel differently from one syllable to the next."""
+LOOP_VOWEL_TRUST = 0.5
+"""How far a nucleus's opening follows the vowel the phone loop decoded there (the rest is
+GENERIC_VOWEL's): the loop's vowel is a guess."""
+GENERIC_VOWEL = "E"
+"""Vowel assumed for a nucleus whose vowel the phone loop did not name (a mid opening)."""
+TROUGH = 0.4
+"""Opening between two syllables as a share of the smaller peak, for syllables 0.2 s or
+more apart; closer ones dip less (the jaw cannot close in 80 ms). Inside a run the jaw does
+not close: VASA-1's mouths dip to ~0.3-0.5 of their peaks between syllables."""
+RUN_GAP_S = 0.8
+"""Syllables further apart than this (or with a pause between) are separate runs: the mouth
+closes between them."""
+PEAK_HOLD_S = 0.06
+"""A syllable's peak opening is held this long (at most a quarter of the distance to its
+neighbours): vowels are held, not touched."""
+EDGE_S = 0.15
+"""A run of syllables opens from rest / closes to rest over this long."""
+CYCLE_SHARE_ALIGNED = 0.5
+"""Share of the opening that follows the syllable cycles on a forced alignment; the rest
+follows the phones' own viseme targets (dominance-weighted over their spans), which hold
+each vowel's opening over its length."""
+CYCLE_SHARE_MIN, CYCLE_SHARE_MAX = 0.0, 0.9
+"""On a phone-loop track: share of the syllable cycles where the decoded phones already keep
+the syllable rhythm / where they miss it (see cycle_share; fewer cycles where the phones
+keep it because the cycles alone read as mechanical). Measured on the plan of the
+bench's clips (band-passed r and z of mouth_open against the audio, as core.evaluate
+computes them): with the phones alone echomimic_en_girl and emo_talk_mola sit at z 1.6-2.6
+(their phones are mistimed); with the cycles alone every clip reaches z >= 4 but r_bp
+0.63-0.74 on the VASA-1 inputs (VASA-1's own videos 0.30-0.53): too mechanical. Blended by
+their sync (SYNC_Z_*): VASA-1 inputs r_bp 0.51-0.65 (the phones alone), z 5.7-8.9; the
+EMO inputs z 3.7-12, echomimic_en(_girl) 3.2-3.8, hallo_2.wav 4.5; rendered and read by
+`bench quality` the phone-loop clips of 5 s or more give z 3.0-10.4."""
+SYNC_Z_GOOD, SYNC_Z_POOR = 4.0, 1.5
+"""Sync z of the phone-led opening against the voice (sync_z) at which the phone track gets
+CYCLE_SHARE_MIN / CYCLE_SHARE_MAX of cycles. The phone loop's own tracks read z 7.6-9.6 on
+the VASA-1 inputs and hallo_2's demo, 0.4-3.1 on echomimic_en(_girl) and the EMO inputs."""
 GATE_HOLD_S = 0.1
-"""The silence gate holds over +-0.1 s: the dip between two syllables is not a pause (the
-mouth closed a little at each, pumping with the envelope); pauses of ~0.3 s still close it."""
+"""The silence gate holds over +-0.1 s: the dip between two syllables is not a pause;
+pauses of ~0.3 s still close the lips."""
 GATE_FLOOR = 0.08
-ENERGY_SMOOTH_S = 0.0
-"""Smoothing of the energy share's RMS (0: frame level; smoothing it lost echomimic's sync)."""
+ONSET_REACH_S = 0.3
+"""Energy may open the gate only this close to frames the VAD calls speech (it lags
+onsets by a few frames); farther away loud sound is music, laughter or noise."""
+
+
+@dataclass(frozen=True)
+class Syllable:
+    """One jaw cycle: peak time, opening, and the vowel's span (s) that bounds its troughs."""
+
+    t: float
+    amp: float
+    lo: float
+    hi: float
 
 
 def loudness_gain(e: np.ndarray) -> np.ndarray:
@@ -118,65 +174,32 @@ def mouth_channels(features: AudioFeatures) -> dict[str, np.ndarray]:
         w[:, 0] = 1.0
     names = names[: w.shape[1]] + ["sil"] * max(0, w.shape[1] - len(names))
     t_open, t_width, dom = vz.target_arrays(names)
-    t_open = t_open * ARTICULATION
-
     spread = asym_spread(w, fps) * dom[None]
     denom = np.maximum(spread.sum(1), 1e-6)
-    open_t = spread @ t_open / denom
+    open_t = spread @ (t_open * ARTICULATION) / denom
     width_t = spread @ t_width / denom
 
-    # energy: smoothed RMS, ~1 at normal speech level
     rms = np.nan_to_num(np.asarray(features.rms, dtype=np.float64)[:n])
     e = smooth(np.clip(rms, 0, 2.0), 0.04 * fps)
-    speech_w = 1.0 - w[:, 0]
-    has_visemes = speech_w.sum() > 0.5  # any phone activity at all
-    if has_visemes:
-        # The phone/viseme target is the primary driver (real mouths open by phoneme);
-        # loudness only modulates it, 0.90 (soft) .. 1.06 (loud), as a louder voice opens the
-        # jaw a little more. An energy-driven opening would make the mouth pump with the
-        # loudness envelope (band-passed lip-sync r 0.75-0.83 where real speakers give 0.15-0.45).
-        # the loudness of the phrase (~0.25 s), not of each syllable: a louder voice opens
-        # the jaw more, but a syllable-rate gain pumps the mouth with the envelope
-        open_ = open_t * loudness_gain(smooth(e, LOUD_SMOOTH_S * fps)) * _syllable_gain(features, n, fps)
-        if not features.aligned:
-            # free phone-loop decoding is noisy (wrong classes, shifted times): a share of
-            # the opening follows the voice's energy, which is always right about *when*;
-            # how large a share depends on how well this clip's phone track already keeps
-            # the syllable rhythm (see phone_rhythm_share)
-            share = phone_rhythm_share(open_t, e, fps)
-            e_s = smooth(e, ENERGY_SMOOTH_S * fps) if ENERGY_SMOOTH_S > 0 else e
-            open_ = (1 - share) * open_ + share * ENERGY_OPEN * np.clip(e_s - 0.1, 0, 1.3)
-        # fallback where the phone track says silence but the voice is there
-        open_ = np.maximum(open_, 0.035 * np.clip(e - 0.15, 0, 1.2) * (1 - speech_w))
-    else:
-        open_ = 0.075 * np.clip(e - 0.05, 0, 1.3)
+    gate = silence_gate(features, e)
+    syl = syllables(features, e)
+    if syl:  # (syllables exist whenever a vowel phone does)
+        open_ = jaw_cycles(syl, n, fps, gate < 0.3)
+        loud = loudness_gain(smooth(e, LOUD_SMOOTH_S * fps))
+        phones = open_t * loud * _spread_gain(features, n, fps)
+        share = CYCLE_SHARE_ALIGNED if features.aligned else cycle_share(phones, e, fps)
+        open_ = share * open_ + (1 - share) * phones
+    else:  # no vowel and no nucleus in speech: a small energy-led opening, gated below
+        open_ = 0.06 * np.clip(e - 0.1, 0, 1.3)
         width_t = np.zeros(n)
-
-    # silence gate from voice activity (and energy: vad can lag a trailing breath)
-    vad = np.nan_to_num(np.asarray(features.vad, dtype=np.float64)[:n])
-    # VAD lags speech onsets by a few frames (measured: 0.2-0.3 on the loud "He" of "Hello",
-    # rms 1.1-1.2), so clearly voiced energy opens the gate too; quiet breaths and room noise
-    # (normalised rms well under 0.35) do not.
-    voiced = np.maximum(np.clip((vad - 0.3) / 0.4, 0, 1), np.clip((e - 0.35) / 0.35, 0, 1))
-    if GATE_HOLD_S > 0:
-        voiced = _hold(voiced, int(round(GATE_HOLD_S * fps)))
-    gate = smooth(voiced, 0.05 * fps)
-    gate *= np.clip(e / GATE_FLOOR, 0, 1)
     open_ *= gate
     width_t *= gate
 
-    # stressed vowels: visibly open (minimum and a boost)
-    boost = np.zeros(n)
-    for ph in features.phones:
-        lab = ph.label.upper()
-        if lab in VOWELS and ph.stressed:
-            a, b = _frame_of(ph.start, fps, n), _frame_of(ph.end, fps, n)
-            boost[a : b + 1] = 1.0
-    boost = smooth(boost, 0.03 * fps)
-    open_ = np.maximum(open_ * (1 + 0.25 * boost), 0.05 * boost * np.clip(gate * 2, 0, 1))
-
+    # labiodentals: the lower lip tucks under the teeth, the gap nearly closes
+    ff = _notch(features, n, fps, {"F", "V"}, ramp_s=0.05)
+    open_ = open_ * (1 - ff) + np.minimum(open_, vz.TARGETS["FF"][0]) * ff
     # bilabial closures: a notch reaching exactly 0 at the frames around the phone centre
-    close = _closure_notch(features, n, fps)
+    close = _notch(features, n, fps, BILABIALS)
     open_ *= 1.0 - close
     width_t = width_t * (1 - close) - 0.02 * close  # lips pressed: slightly narrower
 
@@ -184,41 +207,238 @@ def mouth_channels(features: AudioFeatures) -> dict[str, np.ndarray]:
     return {"mouth_open": open_, "mouth_width": width_t, "jaw": jaw}
 
 
-SHARE_RHYTHM_GOOD, SHARE_RHYTHM_POOR = 0.45, 0.2
-"""Syllable-rhythm agreement (1-8 Hz r of the phone-led opening with the smoothed RMS) at
-which the phone track needs no energy share / the full ENERGY_SHARE_UNALIGNED. Measured on
-the phone loop: vasa-1_10, vasa-1_5 and emo_talk_mola's tracks agree at 0.45-0.55 alone
-(adding the 0.45 share gave lip-sync r_bp 0.75-0.8, the peers 0.28-0.43), echomimic_en's at
-~0.2 (without the share its lip-sync z fell from 3.5 to under 1: the phones are mistimed)."""
+# ---------------------------------------------------------------- silence
+def silence_gate(features: AudioFeatures, e: np.ndarray) -> np.ndarray:
+    """[n] 0..1: 1 while the voice speaks, 0 in pauses, smooth (~50 ms) in between.
+
+    Voice activity leads. Energy opens the gate only next to VAD speech (onsets the VAD is
+    late for, measured 0.2-0.3 on the loud "He" of "Hello") and only above the clip's
+    noise floor: background music, breaths and room noise stay closed."""
+    n, fps = len(e), float(features.fps)
+    vad = np.nan_to_num(np.asarray(features.vad, dtype=np.float64)[:n])
+    speech = vad >= 0.5
+    floor = float(np.percentile(e[~speech], 50)) if (~speech).sum() >= 5 else 0.0
+    on_level = max(0.35, 2.5 * floor)
+    near = _hold(speech.astype(np.float64), int(round(ONSET_REACH_S * fps)))
+    voiced = np.maximum(np.clip((vad - 0.3) / 0.4, 0, 1),
+                        np.clip((e - on_level) / 0.35, 0, 1) * near)
+    if GATE_HOLD_S > 0:
+        voiced = _hold(voiced, int(round(GATE_HOLD_S * fps)))
+    gate = smooth(voiced, 0.05 * fps)
+    # near-silent stretches close even where the VAD hangs over; smoothed (~0.1 s) so the
+    # dips between syllables do not pump the lips with the loudness envelope
+    quiet = smooth(e, 0.1 * fps) - floor
+    return gate * np.clip(quiet / GATE_FLOOR, 0, 1)
 
 
-def _rhythm_r(a: np.ndarray, b: np.ndarray, fps: float, max_lag: int = 2) -> float:
-    """Best Pearson r within +-max_lag frames of two signals band-passed to ~1-8 Hz
-    (a difference of Gaussians: cheap, no filter design, zero phase)."""
-    s_hi, s_lo = fps / (2 * np.pi * 8.0), fps / (2 * np.pi * 1.0)
-    x = smooth(a, s_hi) - smooth(a, s_lo)
-    y = smooth(b, s_hi) - smooth(b, s_lo)
-    n, best = len(x), -1.0
-    for k in range(-max_lag, max_lag + 1):
-        u, v = (x[k:], y[: n - k]) if k >= 0 else (x[: n + k], y[-k:])
-        if len(u) < 16 or u.std() < 1e-12 or v.std() < 1e-12:
+# ---------------------------------------------------------------- syllables
+def _vowel_open(label: str) -> float:
+    """Jaw opening of a vowel phone (its first part, for diphthongs) in face heights."""
+    return vz.TARGETS[vz.viseme_names()[viseme_of(label)]][0] * ARTICULATION
+
+
+def _nuclei(features: AudioFeatures, e: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(times s, prominence 0..1) of syllable nuclei: prosody's voiced intensity peaks, plus
+    peaks of the smoothed energy inside detected speech wherever prosody found none nearby
+    (speech over loud music or noise, whispered or creaky voice: YIN hears no pitch there,
+    measured voicing 0 through most of emo_talk_jocker's speech)."""
+    fps = float(features.fps)
+    pr = features.prosody
+    t = np.zeros(0)
+    p = np.zeros(0)
+    if pr is not None and len(pr.nuclei):
+        t = (np.asarray(pr.nuclei, np.float64) + 0.5) / fps
+        p = np.asarray(pr.nucleus_prominence, np.float64)
+    vad = np.nan_to_num(np.asarray(features.vad, dtype=np.float64)[: len(e)])
+    et, ep = _energy_nuclei(e, vad >= 0.5, fps)
+    if len(t):
+        far = np.min(np.abs(et[:, None] - t[None, :]), axis=1) > ENERGY_NUCLEUS_GAP_S \
+            if len(et) else np.zeros(0, bool)
+        et, ep = et[far], ep[far]
+    order = np.argsort(np.r_[t, et], kind="stable")
+    return np.r_[t, et][order], np.r_[p, ep][order]
+
+
+ENERGY_NUCLEUS_GAP_S = 0.12
+"""An energy peak counts as a syllable of its own only this far from prosody's nuclei."""
+
+
+def _energy_nuclei(e: np.ndarray, speech: np.ndarray, fps: float
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """Peaks of the smoothed energy inside speech frames, >= 0.1 s apart, each rising at
+    least 15 % above the dip before it (times s, prominence 0..1 from the peak's level)."""
+    x = smooth(e, 0.03 * fps)
+    n = len(x)
+    if n < 3:
+        return np.zeros(0), np.zeros(0)
+    pk = np.flatnonzero((x[1:-1] > x[:-2]) & (x[1:-1] >= x[2:])) + 1
+    keep: list[int] = []
+    last = 0
+    for q in pk:
+        if not speech[q]:
             continue
-        best = max(best, float(np.corrcoef(u, v)[0, 1]))
-    return best
+        if x[q] - x[last : q + 1].min() < 0.15 * x[q]:
+            continue
+        if keep and q - keep[-1] < 0.1 * fps:
+            if x[q] > x[keep[-1]]:
+                keep[-1] = int(q)
+            continue
+        keep.append(int(q))
+        last = int(q)
+    if not keep:
+        return np.zeros(0), np.zeros(0)
+    k = np.asarray(keep)
+    return (k + 0.5) / fps, np.clip(x[k] / 1.2, 0, 1)
 
 
-def phone_rhythm_share(open_t: np.ndarray, e: np.ndarray, fps: float) -> float:
-    """Share of the opening that follows energy on an unaligned (phone-loop) track: the
-    full ENERGY_SHARE_UNALIGNED where the phones miss the syllable rhythm, none where they
-    already keep it (then energy would only slave the mouth to loudness). A clip too short
-    to tell gets the full share."""
-    if len(open_t) < 3 * fps:
-        return ENERGY_SHARE_UNALIGNED
-    r = _rhythm_r(open_t, e, fps)
-    t = np.clip((SHARE_RHYTHM_GOOD - r) / (SHARE_RHYTHM_GOOD - SHARE_RHYTHM_POOR), 0, 1)
-    return float(ENERGY_SHARE_UNALIGNED * t)
+def _draw(t: float) -> float:
+    """Deterministic per-syllable spread factor, seeded by the syllable's time."""
+    rng = np.random.default_rng(int(round(t * 1000)) & 0xFFFFFFFF)
+    return 1.0 + SYLLABLE_SPREAD * (2.0 * rng.random() - 1.0)
 
 
+def syllables(features: AudioFeatures, e: np.ndarray) -> list[Syllable]:
+    """The syllables of the clip (see the module doc, steps 1-2), in time order."""
+    n, fps = len(e), float(features.fps)
+    nuc_t, nuc_p = _nuclei(features, e)
+    loud = loudness_gain(smooth(e, LOUD_SMOOTH_S * fps))
+    vowels = [p for p in features.phones if p.label.upper() in VOWELS and p.end > p.start]
+    out: list[Syllable] = []
+
+    def amp(open_v: float, prom: float, t: float) -> float:
+        f = _frame_of(t, fps, n)
+        return open_v * (PROM_MIN + (PROM_MAX - PROM_MIN) * prom) * loud[f] * _draw(t)
+
+    if features.aligned or len(nuc_t) == 0:  # no voiced nuclei: the vowels place them
+        for ph in vowels:
+            a, b = _frame_of(ph.start, fps, n), _frame_of(ph.end - 1e-6, fps, n)
+            inside = (nuc_t >= ph.start - 0.5 / fps) & (nuc_t <= ph.end + 0.5 / fps)
+            if inside.any():
+                k = np.flatnonzero(inside)[np.argmax(nuc_p[inside])]
+                t, prom = float(nuc_t[k]), float(nuc_p[k])
+            else:
+                t = (a + int(np.argmax(e[a : b + 1])) + 0.5) / fps
+                prom = 0.5
+            t = float(np.clip(t, ph.start, ph.end))
+            if ph.stressed:
+                prom = max(prom, 0.8)
+            out.append(Syllable(t - LEAD_S, amp(_vowel_open(ph.label), prom, t),
+                                ph.start, ph.end))
+        return out
+    generic = vz.TARGETS[GENERIC_VOWEL][0] * ARTICULATION
+    for t, prom in zip(nuc_t, nuc_p, strict=True):
+        near = [p for p in vowels if p.start - 0.04 <= t <= p.end + 0.04]
+        if near:
+            ph = min(near, key=lambda p: abs(0.5 * (p.start + p.end) - t))
+            open_v = LOOP_VOWEL_TRUST * _vowel_open(ph.label) + (1 - LOOP_VOWEL_TRUST) * generic
+        else:
+            open_v = generic
+        out.append(Syllable(float(t) - LEAD_S, amp(open_v, float(prom), float(t)),
+                            float(t) - 0.04, float(t) + 0.04))
+    return out
+
+
+def jaw_cycles(syl: list[Syllable], n: int, fps: float,
+               pause: np.ndarray | None = None) -> np.ndarray:
+    """[n] opening: cosine interpolation through the syllable peaks (each held over
+    PEAK_HOLD_S) and the troughs between them (module doc, step 3), sampled at frame
+    centres. `pause` [n] bool marks the frames the silence gate closes: a run of
+    syllables ends at a pause (or after RUN_GAP_S without a syllable)."""
+    knots_t: list[float] = []
+    knots_v: list[float] = []
+    syl = sorted(syl, key=lambda s: s.t)
+    pause_at = np.zeros(n, bool) if pause is None else np.asarray(pause, bool)
+    csum = np.r_[0, np.cumsum(pause_at)]
+
+    def paused(a: float, b: float) -> bool:
+        i, j = int(np.clip(a * fps, 0, n)), int(np.clip(b * fps, 0, n))
+        return j > i and csum[j] - csum[i] > 0
+
+    hold = 0.5 * PEAK_HOLD_S
+    for i, s in enumerate(syl):
+        prev = syl[i - 1] if i > 0 else None
+        if prev is None or s.t - prev.t > RUN_GAP_S or paused(prev.t, s.t):
+            if prev is not None:  # close the previous run
+                knots_t.append(max(min(prev.t + hold + EDGE_S, 0.5 * (prev.t + s.t)),
+                                   knots_t[-1] + 1e-3))
+                knots_v.append(0.0)
+            start = s.t - hold - EDGE_S
+            knots_t.append(max(start, knots_t[-1] + 1e-3) if knots_t else start)
+            knots_v.append(0.0)
+        else:
+            gap = s.t - prev.t
+            depth = float(np.clip((gap - 0.08) / (0.2 - 0.08), 0, 1)) * (1 - TROUGH)
+            mid = 0.5 * (prev.hi + s.lo) if prev.hi < s.lo else 0.5 * (prev.t + s.t)
+            mid = float(np.clip(mid, prev.t + 0.3 * gap, s.t - 0.3 * gap))
+            knots_t.append(max(mid, knots_t[-1] + 1e-3))
+            knots_v.append(min(prev.amp, s.amp) * (1.0 - depth))
+        h = min(hold, 0.25 * (s.t - prev.t)) if prev is not None else hold
+        if i + 1 < len(syl):
+            h = min(h, 0.25 * (syl[i + 1].t - s.t))
+        knots_t += [max(s.t - h, knots_t[-1] + 1e-3), max(s.t + h, knots_t[-1] + 2e-3)]
+        knots_v += [s.amp, s.amp]
+    if syl:
+        knots_t.append(knots_t[-1] + EDGE_S)
+        knots_v.append(0.0)
+    kt, kv = np.asarray(knots_t), np.asarray(knots_v)
+    t = (np.arange(n) + 0.5) / fps
+    j = np.clip(np.searchsorted(kt, t) - 1, 0, len(kt) - 2)
+    t0, t1 = kt[j], kt[j + 1]
+    u = np.clip((t - t0) / np.maximum(t1 - t0, 1e-6), 0, 1)
+    c = 0.5 - 0.5 * np.cos(np.pi * u)
+    out = kv[j] + (kv[j + 1] - kv[j]) * c
+    out[(t < kt[0]) | (t > kt[-1])] = 0.0
+    return np.maximum(out, 0.0)
+
+
+def _band(x: np.ndarray, fps: float, lo: float, hi: float) -> np.ndarray:
+    """Zero-phase band-pass as a difference of Gaussians (cheap, no filter design)."""
+    return smooth(x, fps / (2 * np.pi * hi)) - smooth(x, fps / (2 * np.pi * lo))
+
+
+def sync_z(a: np.ndarray, b: np.ndarray, fps: float, max_lag: int = 2) -> float:
+    """How far above chance `a` keeps the syllable rhythm of `b`: the best r within
+    +-max_lag frames of both band-passed to 2-7 Hz, as a z-score against the same statistic
+    for `b` circularly shifted by 1 s or more (the null: same spectra, no sync)."""
+    n = len(a)
+    x, y = _band(a, fps, 2.0, 7.0), _band(b, fps, 2.0, 7.0)
+    if n < 16 or x.std() < 1e-12 or y.std() < 1e-12:
+        return 0.0
+    x, y = (x - x.mean()) / x.std(), (y - y.mean()) / y.std()
+    c = np.fft.irfft(np.fft.rfft(x) * np.conj(np.fft.rfft(y)), n) / n
+    lags = np.arange(-max_lag, max_lag + 1)
+    r = float(c[lags % n].max())
+    s0 = int(np.ceil(fps)) + max_lag
+    shifts = np.arange(s0, n - s0 + 1)
+    if len(shifts) < 10:
+        return 0.0
+    null = c[(shifts[:, None] + lags[None, :]) % n].max(1)
+    return float((r - null.mean()) / max(null.std(), 1e-9))
+
+
+def cycle_share(phone_open: np.ndarray, e: np.ndarray, fps: float) -> float:
+    """Share of the syllable cycles on a phone-loop track: CYCLE_SHARE_MAX where the decoded
+    phones miss the voice's syllable rhythm (their sync z <= SYNC_Z_POOR), CYCLE_SHARE_MIN
+    where they keep it (z >= SYNC_Z_GOOD). A clip too short to tell gets the maximum."""
+    if len(phone_open) < 3 * fps:
+        return CYCLE_SHARE_MAX
+    z = sync_z(phone_open, e, fps)
+    t = np.clip((SYNC_Z_GOOD - z) / (SYNC_Z_GOOD - SYNC_Z_POOR), 0, 1)
+    return float(CYCLE_SHARE_MIN + (CYCLE_SHARE_MAX - CYCLE_SHARE_MIN) * t)
+
+
+def _spread_gain(features: AudioFeatures, n: int, fps: float) -> np.ndarray:
+    """[n] opening factor of the phone-led part: 1 +- SYLLABLE_SPREAD per vowel phone,
+    smoothed over ~40 ms; 1 outside vowels (deterministic, seeded by the vowel's time)."""
+    g = np.ones(n)
+    for ph in features.phones:
+        if ph.label.upper() in VOWELS:
+            a, b = _frame_of(ph.start, fps, n), _frame_of(ph.end, fps, n)
+            g[a : b + 1] = _draw(ph.start)
+    return smooth(g, 0.04 * fps)
+
+
+# ---------------------------------------------------------------- helpers
 def _hold(x: np.ndarray, r: int) -> np.ndarray:
     """Running max over +-r frames."""
     if r <= 0:
@@ -227,29 +447,16 @@ def _hold(x: np.ndarray, r: int) -> np.ndarray:
     return np.max(np.lib.stride_tricks.sliding_window_view(xp, 2 * r + 1), axis=1)
 
 
-def _syllable_gain(features: AudioFeatures, n: int, fps: float) -> np.ndarray:
-    """[n] opening factor: 1 +- SYLLABLE_SPREAD per vowel, smoothed over ~40 ms; 1 outside
-    vowels. Deterministic: each vowel's draw is seeded by its start time."""
-    g = np.ones(n)
-    for ph in features.phones:
-        if ph.label.upper() in VOWELS:
-            a, b = _frame_of(ph.start, fps, n), _frame_of(ph.end, fps, n)
-            rng = np.random.default_rng(int(round(ph.start * 1000)) & 0xFFFFFFFF)
-            g[a : b + 1] = 1.0 + SYLLABLE_SPREAD * (2.0 * rng.random() - 1.0)
-    return smooth(g, 0.04 * fps)
-
-
-def _closure_notch(features: AudioFeatures, n: int, fps: float) -> np.ndarray:
-    """[n] in [0,1]: 1 at the frames of each bilabial's centre (and its whole span when
-    it covers frames), falling to 0 with a raised cosine over ~70 ms on each side."""
+def _notch(features: AudioFeatures, n: int, fps: float, labels: set[str] | frozenset[str],
+           ramp_s: float = 0.07) -> np.ndarray:
+    """[n] in [0,1]: 1 at the frames of each `labels` phone's centre (and its whole span
+    when it covers frames), falling to 0 with a raised cosine over `ramp_s` on each side.
+    Without timed phones, bilabials come from the hard viseme track (PP = index 1)."""
     c = np.zeros(n)
-    ramp = max(1.0, 0.07 * fps)
+    ramp = max(1.0, ramp_s * fps)
     t = np.arange(n, dtype=np.float64)
-    spans = []
-    for ph in features.phones:
-        if ph.label.upper() in BILABIALS:
-            spans.append((ph.start, ph.end))
-    if not spans:  # no timed phones: use the hard viseme track (PP = index 1)
+    spans = [(ph.start, ph.end) for ph in features.phones if ph.label.upper() in labels]
+    if not spans and not features.phones and labels == BILABIALS:
         vis = np.asarray(features.visemes)
         idx = np.flatnonzero(vis == 1) if vis.shape[0] == n else []
         spans = [(i / fps, (i + 1) / fps) for i in idx]

@@ -2,9 +2,16 @@
 
 Why a table of targets and not a learned model: the planner must be instant, deterministic
 and explainable (a user who sees a wrong mouth shape can map it to a phone). The numbers
-are inner-lip gaps in face-height units (brow line to chin), read off reference video of
-English speech; `dominance` says how strongly a class resists its neighbours during
-coarticulation (closures and labiodentals must be reached, vowels bend to context).
+are inner-lip gaps in face-height units (brow line to chin); `dominance` says how strongly a
+class resists its neighbours during coarticulation (closures and labiodentals must be
+reached, vowels bend to context).
+
+Vowel openings are the peak of a syllable's jaw cycle (core.motion.mouth). Their ratios
+follow the jaw-opening order of phonetics (open aa > oh > E > ih, ou; rounded vowels open
+the jaw little), their scale VASA-1's widest openings on its own clips: 0.40-0.48 IOD read
+by the evaluator (core.evaluate.lipgap), where "aa" at 0.11 (x1.3) gave ours 0.31-0.33.
+Consonant openings only matter where a consonant forces the gap (FF); elsewhere the trough
+between two syllables stands for the consonants between them.
 """
 
 from __future__ import annotations
@@ -22,12 +29,12 @@ TARGETS: dict[str, tuple[float, float, float]] = {
     "CH": (0.040, -0.14, 1.2),
     "SS": (0.026, 0.08, 1.0),
     "nn": (0.040, 0.02, 0.7),
-    "RR": (0.045, -0.10, 0.9),
-    "aa": (0.110, 0.05, 1.0),
-    "E": (0.078, 0.10, 1.0),
-    "ih": (0.055, 0.09, 1.0),
-    "oh": (0.088, -0.16, 1.0),
-    "ou": (0.045, -0.26, 1.1),
+    "RR": (0.060, -0.10, 0.9),
+    "aa": (0.150, 0.05, 1.0),
+    "E": (0.105, 0.10, 1.0),
+    "ih": (0.070, 0.09, 1.0),
+    "oh": (0.120, -0.16, 1.0),
+    "ou": (0.060, -0.26, 1.1),
 }
 MAX_OPEN = max(t[0] for t in TARGETS.values())
 
