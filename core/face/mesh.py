@@ -325,6 +325,10 @@ def select_face_points(landmarks: np.ndarray, candidates: np.ndarray) -> np.ndar
         return d < -keep_out
 
     ok = outside(p[48:60]) & outside(p[36:42]) & outside(p[42:48])
+    # nor in the nostrils: the nose tip turns over them under pitch and yaw, and Face Mesh's
+    # points there (depths changing by ~10 mm over a few pixels) folded into a thin dark
+    # line along the nostril (hallo_3, emo_talk_kara); the landmarks 30-35 shape them alone
+    ok &= outside(p[[31, 30, 35, 34, 33, 32]])
     # inside the jaw line, off it: the landmarks' jaw is the face's silhouette, and a dense
     # point on or past it (Face Mesh's oval is a surface curve, not the silhouette) would
     # move with another depth than the silhouette next to it and notch the outline
