@@ -29,7 +29,13 @@ import cv2
 import numpy as np
 
 from core.engines.warp_pose import HeadPoser, unpose
-from core.face.head3d import anchor_depth, depth_from_mesh3d, landmark_depth, usable_mesh3d
+from core.face.head3d import (
+    EAR_DEPTH_MM,
+    anchor_depth,
+    depth_from_mesh3d,
+    landmark_depth,
+    usable_mesh3d,
+)
 from core.face.mesh import build_mesh, check_mesh
 from core.motion.landmarks import RigGeometry, geometry
 from core.types import FaceRig
@@ -46,8 +52,13 @@ HEAD_WEIGHT = {
     "jaw_outer": 1.0,
     "head": 1.0,
     "neck": 0.35,
+    "ears": 1.0,
+    "shoulders": 0.05,
     "border": 0.0,
 }
+"""How much of the head pose each anchor group follows: the ears turn with the skull, the
+neck partly, the shoulders (the trunk) barely, so the neck stretches between them; the
+image border never moves."""
 SHOULDER_FADE = (0.3, 0.6)
 """Head-ellipse anchors follow the head fully down to this many face heights above the
 chin, then less, to a fifth at this many below it (hair on the shoulders)."""
@@ -59,6 +70,8 @@ LOCAL_WEIGHT = {
     "jaw_outer": 0.8,
     "head": 0.0,
     "neck": 0.25,
+    "ears": 0.0,
+    "shoulders": 0.0,
     "border": 0.0,
 }
 
@@ -222,6 +235,8 @@ class MeshWarp:
         depth[rest] = (
             anchor_depth(poser.local_mm(pts[rest]), poser.local_mm(pts[held]), depth[held] / mm) * mm
         )
+        ears = np.asarray(groups.get("ears", []), dtype=np.int64)
+        depth[ears] = EAR_DEPTH_MM * mm  # on the skull's side, not its front
         pose_w = np.concatenate([np.ones(68), head_w])
         self = cls(
             rig,

@@ -88,6 +88,12 @@ SKULL_CENTRE_MM = np.array([0.0, 10.0, -90.0])  # (u, v, z)
 SKULL_AXES_MM = np.array([78.0, 125.0, 95.0])  # half breadth, half height, half length
 
 
+EAR_DEPTH_MM = -80.0
+"""Depth of the ear anchors: the ears sit on the sides of the skull about 80 mm behind the
+corneas (the tragus), near the yaw pivot, so a turn hides the near ear behind the cheek
+and shows the far one, and they barely slide sideways."""
+
+
 def pixels_per_mm(landmarks: np.ndarray) -> float:
     """A rig's scale: eye-centre distance in pixels over `EYE_DISTANCE_MM`."""
     lm = np.asarray(landmarks, np.float64)
