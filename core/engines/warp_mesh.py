@@ -37,7 +37,7 @@ from core.face.head3d import (
     usable_mesh3d,
 )
 from core.face.mesh import build_mesh, check_mesh
-from core.motion.landmarks import RigGeometry, geometry
+from core.motion.landmarks import RigGeometry, geometry, planner_depth
 from core.types import FaceRig
 
 SHIFT = 4  # sub-pixel bits for fillConvexPoly
@@ -167,6 +167,7 @@ class MeshWarp:
     pts: np.ndarray  # [N,2] the mesh's points in rig pixels (the rig's, or a denser mesh)
     zeros: np.ndarray  # [S,S] float32 zeros (the row map of the coefficient gather)
     dense: bool = False  # built with the Face Mesh points (see build)
+    plan_depth: np.ndarray | None = None  # [68] the planner's landmark depth (unpose)
 
     # ---------------------------------------------------------------- build
     @classmethod
@@ -262,6 +263,7 @@ class MeshWarp:
             np.zeros((size, size), np.float32),
             dense is not None,
         )
+        self.plan_depth = planner_depth(geo)
         dst0 = (pts + 0.5) * out_scale - 0.5
         base = np.full(
             (size, size), IDENTITY if use_lut else len(tris), np.uint8 if use_lut else np.uint16
@@ -286,7 +288,7 @@ class MeshWarp:
         anchors; then the 3-D head pose turns every point by its `pose_w`."""
         pts = self.pts
         rig_lm = pts[:68]
-        flat = unpose(self.geo, landmarks, pose, shift)
+        flat = unpose(self.geo, landmarks, pose, shift, self.poser, self.plan_depth)
         local = flat - rig_lm  # deformation without the head
         full = self.full_w @ local  # dense face points: as inside the 68-point mesh
         # the eyelids must not drag skin anchors: a blink moves the upper lid by a third of
