@@ -53,12 +53,13 @@ HEAD_WEIGHT = {
     "head": 1.0,
     "neck": 0.35,
     "ears": 1.0,
-    "shoulders": 0.05,
+    "shoulders": 0.0,
     "border": 0.0,
 }
 """How much of the head pose each anchor group follows: the ears turn with the skull, the
-neck partly, the shoulders (the trunk) barely, so the neck stretches between them; the
-image border never moves."""
+neck partly, the shoulders (the trunk) not at all, so the neck stretches between them and
+the head while the trunk and the frame's corners stay (at 0.05, a shoulder anchor placed
+just above the frame's bottom edge in a tight crop moved the bottom corners' triangles)."""
 SHOULDER_FADE = (0.3, 0.6)
 """Head-ellipse anchors follow the head fully down to this many face heights above the
 chin, then less, to a fifth at this many below it (hair on the shoulders)."""

@@ -142,6 +142,9 @@ the eye midpoint."""
 SHOULDERS = ((-1.6, 1.5), (0.0, 1.75), (1.6, 1.5), (-2.6, 1.35), (2.6, 1.35))
 """Shoulder anchors (iod along the eye line, iod below the chin): the trunk, which the
 renderer keeps nearly still, so the neck between them and the head stretches smoothly."""
+SHOULDER_MIN_BELOW_CHIN = 1.15
+"""In a tight crop the shoulder anchors move up to 2 margins above the frame's bottom edge,
+but no nearer the chin than this (iod), below the neck anchors."""
 
 
 def _border(w: int, h: int) -> np.ndarray:
@@ -393,6 +396,11 @@ def build_mesh(
     # one close to the bottom edge would cross the (fixed) border ring and fold.
     margin = max(2.0, 0.25 * iod)
     for name, q in _anchor_candidates(p):
+        if name == "shoulders" and q[1] > h - 1 - margin and ey[1] > 0.5:
+            # a tight crop: the trunk is still there, just above the frame's bottom edge
+            q = q - ey * (q[1] - (h - 1 - 2 * margin)) / ey[1]
+            if float((q - p[8]) @ ey) < SHOULDER_MIN_BELOW_CHIN * iod:
+                continue
         if not (margin <= q[0] <= w - 1 - margin and margin <= q[1] <= h - 1 - margin):
             continue
         near = np.hypot(*(np.asarray(pts) - q).T).min()
