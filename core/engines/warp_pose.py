@@ -57,7 +57,7 @@ def unpose(
     The planner poses with core.motion.landmarks.pose_head (this HeadPoser at the
     planner's landmark depth, `depth`); for one frame that is, per point, a smooth and
     nearly affine map of x, y, so Newton steps with its Jacobian at the portrait's points
-    (finite differences) invert it to ~1e-6 px in three iterations."""
+    (finite differences) invert it to ~1e-4 px in two steps."""
     pose_ = np.asarray(pose, np.float64).reshape(3)
     shift_ = np.asarray(shift, np.float64).reshape(2)
     target = np.asarray(landmarks, np.float64)
@@ -70,13 +70,11 @@ def unpose(
         return poser.pose(x, z, pose_, shift_)[0]
 
     x = np.asarray(geo.landmarks, np.float64)
-    fx, h = f(x), 1.0
-    jac = np.stack([f(x + (h, 0.0)) - fx, f(x + (0.0, h)) - fx], axis=-1) / h  # [68,2,2]
-    inv = np.linalg.inv(jac)
+    fx, fu, fv = f(np.stack([x, x + (1.0, 0.0), x + (0.0, 1.0)]))  # one call, 3 x 68 points
+    inv = np.linalg.inv(np.stack([fu - fx, fv - fx], axis=-1))  # [68,2,2] per-point J^-1
     x = x + np.einsum("nij,nj->ni", inv, target - fx)
-    for _ in range(3):
-        x = x + np.einsum("nij,nj->ni", inv, target - f(x))
-    return x
+    # one more step: 0.04 px -> 1e-4 px at (15, 10, 8) degrees (the next gives 3e-7)
+    return x + np.einsum("nij,nj->ni", inv, target - f(x))
 
 
 def repose(
