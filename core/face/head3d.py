@@ -23,6 +23,10 @@ sample and peer portraits: correlation 0.88-0.97 on the frontal ones (0.64-0.85 
 three-quarter ones, after `turned_template`); Face Mesh's depth ran 1.1-1.5 times deeper
 on frontal faces, within its own scale uncertainty (its z is "roughly" x's scale). Skull: an ellipsoid 156 x 250 x 190 mm (breadth, height, length) centred 90 mm
 behind the corneas, so the hair silhouette sits near the yaw axis, as it does on a head.
+
+The head pose itself (`HeadPoser`: rotation about the neck, perspective) lives here too, as
+the one model both the motion planner (core.motion.landmarks.pose_head) and the warp
+renderer (core.engines.warp_mesh) use.
 """
 
 from __future__ import annotations
