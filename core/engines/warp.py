@@ -153,6 +153,8 @@ class WarpEngine:
         frame = cv2.remap(
             mesh.src, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101
         )
+        if depth is not None:
+            mesh.soften_folds(frame, dst)
         paint_mouth(frame, out_lm, prep.palette, prep.src_gap, prep.face_h, prep.interior, i,
                     m.head_pose[i], m.head_shift[i],
                     frame_matrix=None if still else _skull_matrix(mesh, m.head_pose[i],

@@ -138,3 +138,43 @@ def test_planner_landmarks_are_where_the_face_is_rendered(rig):
         e_new = np.linalg.norm(found - planner, axis=1).mean()
         e_old = np.linalg.norm(found - ((old + 0.5) * s - 0.5), axis=1).mean()
         assert e_new < 4.0 and e_new < 0.5 * e_old, (e_new, e_old)
+
+
+def test_fold_silhouettes_are_feathered_and_nothing_else(rig):
+    """Where the nose side folds over the far cheek (a turned head), soften_folds blurs a
+    narrow band along the silhouette: the strongest edge there gets weaker, and no pixel
+    farther than a few px from it changes; a still head has no folds and is untouched."""
+    from core.engines.warp_mesh import _areas
+
+    req = _request(rig, [*POSES, (0, 0, 0)], 512)
+    eng = WarpEngine()
+    mesh = eng._prepare(req).mesh
+    m = req.motion
+    t1, t2, ends = mesh._edges()
+    for i in range(len(POSES)):  # the first pose whose turn folds the mesh
+        dst, depth = mesh.dst_points3d(m.landmarks[i], m.head_pose[i], m.head_shift[i])
+        out = (dst + 0.5) * mesh.out_scale - 0.5
+        folded = (_areas(out, mesh.tris) < 0) & ~mesh.interior
+        sil = (t2 >= 0) & (folded[t1] != folded[np.maximum(t2, 0)])
+        if sil.any():
+            break
+    assert sil.any()
+    map_x, map_y = mesh.maps(dst, depth)
+    hard = cv2.remap(mesh.src, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
+    soft = hard.copy()
+    mesh.soften_folds(soft, dst)
+    near = np.zeros(hard.shape[:2], np.uint8)
+    for a, b in np.round(out[ends[sil]]).astype(int):
+        cv2.line(near, tuple(a), tuple(b), 1, 1)
+    band = cv2.dilate(near, np.ones((11, 11), np.uint8)) > 0
+    changed = np.abs(soft.astype(int) - hard).max(axis=2) > 0
+    assert changed.any() and not (changed & ~band).any()
+    on = cv2.dilate(near, np.ones((3, 3), np.uint8)) > 0
+    assert _grad(soft)[on].max() < _grad(hard)[on].max()
+    still = eng.render_frame(req, len(POSES))
+    k = len(POSES)
+    rest, none = mesh.dst_points3d(m.landmarks[k], m.head_pose[k], m.head_shift[k])
+    assert none is None  # zero pose: the 2-D path, no folds to feather
+    copy = still.copy()
+    mesh.soften_folds(copy, rest)
+    assert np.array_equal(copy, still)
