@@ -61,12 +61,13 @@ class _Prepared:
 class WarpEngine:
     """Mesh-warp renderer implementing core.types.Engine.
 
-    Options: dense_mesh (default False): triangulate the rig's Face Mesh points between the
-    landmarks (rig.mesh3d) and pose them with their own depth. Off by default: on the sample
-    portraits Face Mesh's depth next to the template-shaped landmark depth drew seams
-    through the nose and chin of a turned head, and its depth read at the landmarks kinked
-    the jaw line; the 68-point mesh with the template's shape at the Face Mesh's depth scale
-    turned cleanly (see core.face.head3d.depth_from_mesh3d)."""
+    Options: dense_mesh (default True): triangulate the rig's Face Mesh points between the
+    landmarks (rig.mesh3d) and pose them with their own depth, so a turn bends the cheeks,
+    nose sides and forehead along the face's real relief. Its depth is the landmarks'
+    (template-shaped) depth plus the Face Mesh's detail between them (see
+    core.face.head3d._residual_field): the raw Face Mesh depth next to the template's drew
+    seams through the nose and chin. dense_mesh=False (or a rig without mesh3d) uses the
+    68-point mesh."""
 
     name = "warp"
 
@@ -120,7 +121,7 @@ class WarpEngine:
             hit = self._cache.get(key)
             if hit is not None and hit[0]() is request:
                 return hit[1]
-        prep = _Prepared(request, size, bool(self.options.get("dense_mesh", False)))
+        prep = _Prepared(request, size, bool(self.options.get("dense_mesh", True)))
         with self._cache_lock:
             # drop entries whose request is gone; keep a few
             cache = {k: v for k, v in self._cache.items() if v[0]() is not None}
@@ -152,6 +153,8 @@ class WarpEngine:
         frame = cv2.remap(
             mesh.src, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101
         )
+        if depth is not None:
+            mesh.soften_folds(frame, dst)
         paint_mouth(frame, out_lm, prep.palette, prep.src_gap, prep.face_h, prep.interior, i,
                     m.head_pose[i], m.head_shift[i],
                     frame_matrix=None if still else _skull_matrix(mesh, m.head_pose[i],

@@ -6,8 +6,9 @@ How a frame is made (measured choices, see the report in core/engines/warp.py):
    the skin under the chin follows a jaw drop and the cheeks follow a smile); then every
    point is turned in 3-D by the head pose (core.engines.warp_pose: depth from the rig's
    face mesh or a generic face, rotation about the neck, perspective), by group:
-   head/forehead/cheeks/jaw ring fully, hair on the shoulders and the neck partly, image
-   border never. Zero pose skips the 3-D step (bit-exact 2-D warp).
+   head/forehead/cheeks/jaw ring and ears fully, hair on the shoulders and the neck
+   partly, the shoulders (the trunk) and the image border never, so the neck stretches
+   between head and trunk. Zero pose skips the 3-D step (bit-exact 2-D warp).
 2. Per triangle, the affine map destination -> source (vectorised 3x3 inverses).
 3. A triangle-index image of the destination mesh is rasterised with cv2.fillConvexPoly
    (C code, one call per triangle, back to front by posed depth so the nose and near cheek
@@ -29,14 +30,21 @@ import cv2
 import numpy as np
 
 from core.engines.warp_pose import HeadPoser, unpose
-from core.face.head3d import anchor_depth, depth_from_mesh3d, landmark_depth, usable_mesh3d
+from core.face.head3d import (
+    EAR_DEPTH_MM,
+    anchor_depth,
+    depth_from_mesh3d,
+    landmark_depth,
+    usable_mesh3d,
+)
 from core.face.mesh import build_mesh, check_mesh
-from core.motion.landmarks import RigGeometry, geometry
+from core.motion.landmarks import RigGeometry, geometry, planner_depth
 from core.types import FaceRig
 
 SHIFT = 4  # sub-pixel bits for fillConvexPoly
 IDENTITY = 255  # triangle index reserved for "no triangle": identity map
 GROW = 0.6  # px each triangle is grown by when rasterised (see MeshWarp._fill)
+FOLD_FEATHER = 0.8  # px (at 512 px output) of blur along a fold's silhouette (soften_folds)
 
 HEAD_WEIGHT = {
     "landmarks": 1.0,
@@ -46,8 +54,14 @@ HEAD_WEIGHT = {
     "jaw_outer": 1.0,
     "head": 1.0,
     "neck": 0.35,
+    "ears": 1.0,
+    "shoulders": 0.0,
     "border": 0.0,
 }
+"""How much of the head pose each anchor group follows: the ears turn with the skull, the
+neck partly, the shoulders (the trunk) not at all, so the neck stretches between them and
+the head while the trunk and the frame's corners stay (at 0.05, a shoulder anchor placed
+just above the frame's bottom edge in a tight crop moved the bottom corners' triangles)."""
 SHOULDER_FADE = (0.3, 0.6)
 """Head-ellipse anchors follow the head fully down to this many face heights above the
 chin, then less, to a fifth at this many below it (hair on the shoulders)."""
@@ -59,6 +73,8 @@ LOCAL_WEIGHT = {
     "jaw_outer": 0.8,
     "head": 0.0,
     "neck": 0.25,
+    "ears": 0.0,
+    "shoulders": 0.0,
     "border": 0.0,
 }
 
@@ -154,6 +170,7 @@ class MeshWarp:
     pts: np.ndarray  # [N,2] the mesh's points in rig pixels (the rig's, or a denser mesh)
     zeros: np.ndarray  # [S,S] float32 zeros (the row map of the coefficient gather)
     dense: bool = False  # built with the Face Mesh points (see build)
+    plan_depth: np.ndarray | None = None  # [68] the planner's landmark depth (unpose)
 
     # ---------------------------------------------------------------- build
     @classmethod
@@ -222,6 +239,8 @@ class MeshWarp:
         depth[rest] = (
             anchor_depth(poser.local_mm(pts[rest]), poser.local_mm(pts[held]), depth[held] / mm) * mm
         )
+        ears = np.asarray(groups.get("ears", []), dtype=np.int64)
+        depth[ears] = EAR_DEPTH_MM * mm  # on the skull's side, not its front
         pose_w = np.concatenate([np.ones(68), head_w])
         self = cls(
             rig,
@@ -247,6 +266,7 @@ class MeshWarp:
             np.zeros((size, size), np.float32),
             dense is not None,
         )
+        self.plan_depth = planner_depth(geo)
         dst0 = (pts + 0.5) * out_scale - 0.5
         base = np.full(
             (size, size), IDENTITY if use_lut else len(tris), np.uint8 if use_lut else np.uint16
@@ -271,7 +291,7 @@ class MeshWarp:
         anchors; then the 3-D head pose turns every point by its `pose_w`."""
         pts = self.pts
         rig_lm = pts[:68]
-        flat = unpose(self.geo, landmarks, pose, shift)
+        flat = unpose(self.geo, landmarks, pose, shift, self.poser, self.plan_depth)
         local = flat - rig_lm  # deformation without the head
         full = self.full_w @ local  # dense face points: as inside the 68-point mesh
         # the eyelids must not drag skin anchors: a blink moves the upper lid by a third of
@@ -342,6 +362,58 @@ class MeshWarp:
             moving = moving[rank]
         self._fill(idx, dst, moving.tolist())
         return idx, coef, ok
+
+    def soften_folds(self, frame: np.ndarray, dst_rig: np.ndarray) -> None:
+        """Feather, in place, the silhouette a turned head's fold draws: the edges between
+        a folded (back-facing) triangle and a front-facing one, where the nose side covers
+        the far cheek. The map jumps there, and the cut through the cheek's texture read
+        as a hard straight seam beside the nose at 1024 px (hallo_3, -15 degrees); a blur
+        of `FOLD_FEATHER` px along those edges makes it a soft contour, as a photographed
+        nose's is. Cost: a few line draws and one small blur, only when something folds."""
+        dst = (dst_rig + 0.5) * self.out_scale - 0.5
+        folded = (_areas(dst, self.tris) < 0) & ~self.interior
+        if not folded.any():
+            return
+        t1, t2, ends = self._edges()
+        sil = (t2 >= 0) & (folded[t1] != folded[np.maximum(t2, 0)])
+        if not sil.any():
+            return
+        seg = dst[ends[sil]]  # [k,2,2]
+        pad = 4
+        x0, y0 = np.floor(seg.reshape(-1, 2).min(0)).astype(int) - pad
+        x1, y1 = np.ceil(seg.reshape(-1, 2).max(0)).astype(int) + pad + 1
+        h, w = frame.shape[:2]
+        x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, w), min(y1, h)
+        if x1 - x0 < 3 or y1 - y0 < 3:
+            return
+        sigma = FOLD_FEATHER * max(1.0, self.size / 512)
+        mask = np.zeros((y1 - y0, x1 - x0), np.uint8)
+        pts = np.round((seg - (x0, y0)) * 16).astype(np.int32)
+        thick = max(1, int(round(sigma)))
+        for a, b in pts:
+            cv2.line(mask, tuple(a), tuple(b), 255, thick, cv2.LINE_AA, 4)
+        alpha = cv2.GaussianBlur(mask.astype(np.float32) / 255.0, (0, 0), sigma)[..., None]
+        roi = frame[y0:y1, x0:x1]
+        soft = cv2.GaussianBlur(roi, (0, 0), sigma)
+        roi[:] = (roi * (1.0 - alpha) + soft * alpha + 0.5).astype(np.uint8)
+
+    def _edges(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(t1 [E], t2 [E] (-1 on the hull), ends [E,2]) of the mesh's undirected edges."""
+        cached = getattr(self, "_edge_cache", None)
+        if cached is not None:
+            return cached
+        tris = self.tris
+        e = np.concatenate([tris[:, [0, 1]], tris[:, [1, 2]], tris[:, [2, 0]]])
+        owner = np.tile(np.arange(len(tris)), 3)
+        key = np.sort(e, axis=1)
+        order = np.lexsort((key[:, 1], key[:, 0]))
+        key, owner = key[order], owner[order]
+        same = np.r_[(key[1:] == key[:-1]).all(axis=1), False]
+        first = np.r_[True, ~same[:-1]]
+        t1 = owner[first]
+        t2 = np.where(same[first], owner[np.minimum(np.flatnonzero(first) + 1, len(owner) - 1)], -1)
+        self._edge_cache = (t1, t2, key[first])
+        return self._edge_cache
 
     def _fill(self, img: np.ndarray, dst: np.ndarray, order) -> None:
         """Rasterise triangles `order` of mesh `dst` into index image `img`.

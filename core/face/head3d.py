@@ -23,9 +23,16 @@ sample and peer portraits: correlation 0.88-0.97 on the frontal ones (0.64-0.85 
 three-quarter ones, after `turned_template`); Face Mesh's depth ran 1.1-1.5 times deeper
 on frontal faces, within its own scale uncertainty (its z is "roughly" x's scale). Skull: an ellipsoid 156 x 250 x 190 mm (breadth, height, length) centred 90 mm
 behind the corneas, so the hair silhouette sits near the yaw axis, as it does on a head.
+
+The head pose itself (`HeadPoser`: rotation about the neck, perspective) lives here too, as
+the one model both the motion planner (core.motion.landmarks.pose_head) and the warp
+renderer (core.engines.warp_mesh) use.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -86,6 +93,12 @@ TEMPLATE_Z_MM = _template()
 
 SKULL_CENTRE_MM = np.array([0.0, 10.0, -90.0])  # (u, v, z)
 SKULL_AXES_MM = np.array([78.0, 125.0, 95.0])  # half breadth, half height, half length
+
+
+EAR_DEPTH_MM = -80.0
+"""Depth of the ear anchors: the ears sit on the sides of the skull about 80 mm behind the
+corneas (the tragus), near the yaw pivot, so a turn hides the near ear behind the cheek
+and shows the far one, and they barely slide sideways."""
 
 
 def pixels_per_mm(landmarks: np.ndarray) -> float:
@@ -218,9 +231,37 @@ def depth_from_mesh3d(
     inner = np.arange(17, 68)
     ti, di = t[inner] - t[eyes].mean(), d[inner] - d[eyes].mean()
     k = float(np.clip((ti @ di) / max(float(ti @ ti), 1e-9), *DEPTH_SCALE_RANGE))
+    raw = d[:68].copy()
     d[:68] = d[eyes].mean() + k * (t - t[eyes].mean())
     d[:68] = _pair(d[:68])
+    if len(d) > 68:
+        d[68:] += _residual_field(lm, d[:68] - raw, at[68:], s)
     return d
+
+
+RESIDUAL_SMOOTHING = 2.0
+"""Thin-plate smoothing (mm^2) of the landmark depth correction carried to dense points."""
+
+
+def _residual_field(lm: np.ndarray, resid: np.ndarray, points: np.ndarray, s: float) -> np.ndarray:
+    """[P] the correction (landmarks' depth minus the mesh's raw depth there), spread
+    smoothly over the dense points: a thin-plate spline through the 68 residuals.
+
+    Why: the landmarks take the template's shape while the dense points keep the mesh's
+    own depth, and on the samples the two differed by up to 17 mm at the nose wings and
+    30-50 mm at the jaw and mouth (hallo_3, vasa-1_5). A dense point beside a landmark then
+    sat far in front of or behind it, the triangles between them folded under a turn, and
+    the painter's order drew a hard seam down the side of the nose and across the chin.
+    With the correction the dense depth is the template's surface plus the mesh's detail
+    between the landmarks, continuous across them."""
+    from scipy.interpolate import RBFInterpolator
+
+    ok = np.isfinite(resid)
+    if ok.sum() < 10:
+        return np.zeros(len(points))
+    r = resid[ok] / s
+    f = RBFInterpolator(lm[ok] / s, r, kernel="thin_plate_spline", smoothing=RESIDUAL_SMOOTHING)
+    return np.clip(f(np.asarray(points, np.float64) / s), r.min(), r.max()) * s
 
 
 def usable_mesh3d(rig: FaceRig) -> np.ndarray | None:
@@ -232,3 +273,121 @@ def usable_mesh3d(rig: FaceRig) -> np.ndarray | None:
     if m.ndim != 2 or m.shape[1] != 3 or len(m) < 10 or not np.isfinite(m).all():
         return None
     return m
+
+
+# ------------------------------------------------------------------ the 3-D head pose
+# One model for the motion planner's landmarks (core.motion.landmarks.pose_head) and the
+# warp renderer's mesh (core.engines.warp_mesh), so the landmarks that drive the mouth,
+# the eyes and the diffusion engines' guide maps are where the rendered face is.
+
+CAMERA_FACE_WIDTHS = 6.0
+"""Camera distance in face widths (a ~85 mm portrait lens framing head and shoulders)."""
+FACE_WIDTH_MM = 140.0
+PIVOT_MM = np.array([0.0, 45.0, -85.0])
+"""Yaw/pitch pivot (u, v, z) in mm from the eye midpoint: the atlanto-axial joint, at the
+height of the nose base and ~85 mm behind the corneas."""
+ROLL_PIVOT_FACE_H = 0.35
+"""Roll pivot: this many face heights below the chin (as the planner's roll)."""
+YAW_SOFT = (25.0, 15.0)
+"""Total yaw (the portrait's own plus the pose) is rendered as asked up to 25 degrees and
+then eased towards 40: a photo holds nothing of the far cheek past that, and a
+three-quarter portrait turned further away tore at the far cheek."""
+
+
+def soft_yaw(total):
+    """The rendered total yaw for an asked total yaw (degrees, scalar or array), see
+    `YAW_SOFT`."""
+    k, m = YAW_SOFT
+    t = np.asarray(total, np.float64)
+    a = np.abs(t)
+    out = np.where(a <= k, t, np.sign(t) * (k + m * np.tanh((a - k) / m)))
+    return float(out) if out.ndim == 0 else out
+
+
+@dataclass(frozen=True)
+class HeadPoser:
+    """Per-rig constants of the 3-D head transform (pixels of the rig image)."""
+
+    geo: Any  # core.motion.landmarks.RigGeometry (landmarks, center, ex, ey, face_h)
+    centre: np.ndarray  # [2] principal point (face centre), image pixels
+    ex: np.ndarray  # [2] face x axis in the image
+    ey: np.ndarray  # [2] face y axis (down)
+    dist: float  # camera distance, px
+    pivot: np.ndarray  # [3] (u, v, z) relative to centre, px
+    roll_pivot: np.ndarray  # [2] (u, v) relative to centre, px
+    eye_origin: np.ndarray  # [2] (u, v) of the eye midpoint relative to centre, px
+    px_per_mm: float
+    portrait_yaw: float = 0.0  # degrees: the photo's own head turn
+
+    @classmethod
+    def build(cls, geo: Any) -> HeadPoser:
+        lm = geo.landmarks
+        s = pixels_per_mm(lm)
+        c = np.asarray(geo.center, np.float64)
+        ex, ey = np.asarray(geo.ex, np.float64), np.asarray(geo.ey, np.float64)
+        eye = (lm[36:42].mean(0) + lm[42:48].mean(0)) / 2 - c
+        eye_uv = np.array([eye @ ex, eye @ ey])
+        pivot = np.array([eye_uv[0] + PIVOT_MM[0] * s, eye_uv[1] + PIVOT_MM[1] * s, PIVOT_MM[2] * s])
+        chin = lm[8] - c
+        roll = np.array([chin @ ex, chin @ ey + ROLL_PIVOT_FACE_H * geo.face_h])
+        dist = CAMERA_FACE_WIDTHS * FACE_WIDTH_MM * s
+        return cls(geo, c, ex, ey, dist, pivot, roll, eye_uv, s, portrait_yaw(lm))
+
+    # ---------------------------------------------------------------- frames
+    def to_local(self, xy: np.ndarray) -> np.ndarray:
+        """[N,2] image pixels -> [N,2] face-local (u, v) pixels about the face centre."""
+        r = np.asarray(xy, np.float64) - self.centre
+        return np.stack([r @ self.ex, r @ self.ey], axis=-1)
+
+    def to_image(self, uv: np.ndarray) -> np.ndarray:
+        return self.centre + uv[..., 0:1] * self.ex + uv[..., 1:2] * self.ey
+
+    def local_mm(self, xy: np.ndarray) -> np.ndarray:
+        """[N,2] image pixels -> face-local (u, v) millimetres about the eye midpoint (the
+        frame of core.face.head3d)."""
+        return (self.to_local(xy) - self.eye_origin) / self.px_per_mm
+
+    # ---------------------------------------------------------------- pose
+    def pose(
+        self,
+        xy: np.ndarray,
+        z: np.ndarray,
+        pose: np.ndarray,
+        shift: np.ndarray,
+        weight: np.ndarray | float = 1.0,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Points [..., N, 2] (image px) with depth [N] (px, + towards the camera) turned by
+        `pose` [..., 3] (yaw, pitch, roll degrees) and moved by `shift` [..., 2] (face
+        heights), each point's angles and shift scaled by its `weight` [N]. Leading axes
+        are frames (one pose per frame), each frame on its own. Returns (image xy
+        [..., N, 2], depth [..., N])."""
+        uv = self.to_local(xy)
+        z = np.broadcast_to(np.asarray(z, np.float64), uv.shape[:-1])
+        w = np.broadcast_to(np.asarray(weight, np.float64), uv.shape[:-1])
+        pose = np.asarray(pose, np.float64)
+        sh = np.asarray(shift, np.float64)
+        a0 = self.portrait_yaw
+        turn = np.asarray(soft_yaw(a0 + pose[..., 0])) - soft_yaw(a0)
+        yaw = np.radians(turn)[..., None] * w
+        pitch = np.radians(pose[..., 1])[..., None] * w
+        roll = np.radians(pose[..., 2])[..., None] * w
+        d = self.dist
+        k = (d - z) / d  # lift onto the camera ray: zero pose projects back to xy
+        u, v = uv[..., 0] * k, uv[..., 1] * k
+        pu, pv, pz = self.pivot
+        cy, sy = np.cos(yaw), np.sin(yaw)
+        u1 = pu + (u - pu) * cy + (z - pz) * sy
+        z1 = pz - (u - pu) * sy + (z - pz) * cy
+        cp, sp = np.cos(pitch), np.sin(pitch)
+        v2 = pv + (v - pv) * cp + (z1 - pz) * sp
+        z2 = pz - (v - pv) * sp + (z1 - pz) * cp
+        ru, rv = self.roll_pivot
+        cr, sr = np.cos(roll), np.sin(roll)
+        u3 = ru + (u1 - ru) * cr - (v2 - rv) * sr
+        v3 = rv + (u1 - ru) * sr + (v2 - rv) * cr
+        fh = self.geo.face_h
+        u3 = u3 + w * sh[..., 0:1] * fh
+        v3 = v3 + w * sh[..., 1:2] * fh
+        p = d / (d - z2)
+        out = self.to_image(np.stack([u3 * p, v3 * p], axis=-1))
+        return out, z2

@@ -11,6 +11,8 @@ Layout of `mesh_points` (groups are returned by `build_mesh` and stored in
     head               an ellipse around head and hair (moves with the head, fades to
                        the static background outside it)
     neck               3 points below the chin (stay, or follow the head a little)
+    ears               2 points per side outside the jaw line's top (turn with the head)
+    shoulders          up to 5 points low and wide (the trunk: nearly still)
     border             a ring on the image border, corners included (never move)
 
 Anchors falling outside the image, or too close to a point already placed, are dropped,
@@ -121,7 +123,28 @@ def _anchor_candidates(p: np.ndarray) -> list[tuple[str, np.ndarray]]:
         out.append(("head", at(1.75 * np.sin(a), cy - ry * np.cos(a))))
     for fx in (-0.65, 0.0, 0.65):
         out.append(("neck", at(fx, chin + 0.9 - 0.15 * abs(fx))))
+    # ears: beside the jaw line's top (0, 16), from the eye line to the lobe
+    for side, j in ((-1.0, 0), (1.0, 16)):
+        fx = float((p[j] - o) @ ex) / iod + side * EAR_OUT
+        for fy in EAR_V:
+            out.append(("ears", at(fx, fy)))
+    # shoulders: wide and low, where the neck meets the trunk
+    for fx, dy in SHOULDERS:
+        out.append(("shoulders", at(fx, chin + dy)))
     return out
+
+
+EAR_OUT = 0.4
+"""Ear anchors sit this far (iod) outside the jaw line's top landmarks 0 / 16."""
+EAR_V = (0.05, 0.7)
+"""...from the eye line (top of the ear) to about the nose base (the lobe), in iod below
+the eye midpoint."""
+SHOULDERS = ((-1.6, 1.5), (0.0, 1.75), (1.6, 1.5), (-2.6, 1.35), (2.6, 1.35))
+"""Shoulder anchors (iod along the eye line, iod below the chin): the trunk, which the
+renderer keeps nearly still, so the neck between them and the head stretches smoothly."""
+SHOULDER_MIN_BELOW_CHIN = 1.15
+"""In a tight crop the shoulder anchors move up to 2 margins above the frame's bottom edge,
+but no nearer the chin than this (iod), below the neck anchors."""
 
 
 def _border(w: int, h: int) -> np.ndarray:
@@ -325,6 +348,10 @@ def select_face_points(landmarks: np.ndarray, candidates: np.ndarray) -> np.ndar
         return d < -keep_out
 
     ok = outside(p[48:60]) & outside(p[36:42]) & outside(p[42:48])
+    # nor in the nostrils: the nose tip turns over them under pitch and yaw, and Face Mesh's
+    # points there (depths changing by ~10 mm over a few pixels) folded into a thin dark
+    # line along the nostril (hallo_3, emo_talk_kara); the landmarks 30-35 shape them alone
+    ok &= outside(p[[31, 30, 35, 34, 33, 32]])
     # inside the jaw line, off it: the landmarks' jaw is the face's silhouette, and a dense
     # point on or past it (Face Mesh's oval is a surface curve, not the silhouette) would
     # move with another depth than the silhouette next to it and notch the outline
@@ -369,6 +396,11 @@ def build_mesh(
     # one close to the bottom edge would cross the (fixed) border ring and fold.
     margin = max(2.0, 0.25 * iod)
     for name, q in _anchor_candidates(p):
+        if name == "shoulders" and q[1] > h - 1 - margin and ey[1] > 0.5:
+            # a tight crop: the trunk is still there, just above the frame's bottom edge
+            q = q - ey * (q[1] - (h - 1 - 2 * margin)) / ey[1]
+            if float((q - p[8]) @ ey) < SHOULDER_MIN_BELOW_CHIN * iod:
+                continue
         if not (margin <= q[0] <= w - 1 - margin and margin <= q[1] <= h - 1 - margin):
             continue
         near = np.hypot(*(np.asarray(pts) - q).T).min()
@@ -388,7 +420,7 @@ def build_mesh(
     tris = np.concatenate([tris[~inside], tris[inside]])
     # The orientation comes from the opened copy: a triangle that folds in the real
     # configuration is a bug `check_mesh` reports, not something to hide by reordering.
-    for name in ("forehead", "cheeks", "jaw_outer", "head", "neck"):
+    for name in ("forehead", "cheeks", "jaw_outer", "head", "neck", "ears", "shoulders"):
         groups.setdefault(name, [])
     if face_points is not None:
         groups.setdefault("face", [])

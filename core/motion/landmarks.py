@@ -272,7 +272,39 @@ def synthesize(geo: RigGeometry, ch: dict[str, np.ndarray]) -> np.ndarray:
     ]
     for c, fld in terms:
         lm += c[:, None, None] * fld[None]
-    return apply_head(geo, lm, LANDMARK_DEPTH, ch["head_pose"], ch["head_shift"])
+    return pose_head(geo, lm, ch["head_pose"], ch["head_shift"])
+
+
+def planner_depth(geo: RigGeometry) -> np.ndarray:
+    """[68] depth (rig px, + towards the camera) the planner poses the landmarks with: the
+    generic face turned as the portrait is (core.face.head3d.turned_template), the depth
+    the renderer gives a rig without a Face Mesh."""
+    from core.face.head3d import pixels_per_mm, turned_template
+
+    lm = np.asarray(geo.landmarks, np.float64)
+    return turned_template(lm) * pixels_per_mm(lm)
+
+
+def pose_head(
+    geo: RigGeometry,
+    points: np.ndarray,
+    pose: np.ndarray,
+    shift: np.ndarray,
+    depth: np.ndarray | None = None,
+) -> np.ndarray:
+    """Landmarks [n,68,2] (or [68,2] with pose [3], shift [2]) turned by the head pose
+    (yaw, pitch, roll degrees) and moved by head_shift (face heights), with the warp
+    renderer's own 3-D head model (core.face.head3d.HeadPoser: rotation about the neck,
+    perspective) at `depth` (default `planner_depth`).
+
+    Why the renderer's model: the landmarks drive the painted mouth and eyes and the
+    diffusion engines' guide maps, so they must be where the rendered face is (the old
+    small-angle model, `apply_head`, was up to ~20 px off at 15 degrees of yaw).
+    Elementwise per frame."""
+    from core.face.head3d import HeadPoser
+
+    z = planner_depth(geo) if depth is None else np.asarray(depth, np.float64)
+    return HeadPoser.build(geo).pose(np.asarray(points, np.float64), z, pose, shift)[0]
 
 
 def apply_head(
@@ -284,7 +316,8 @@ def apply_head(
 ) -> np.ndarray:
     """Move points [n,P,2] by head pose [n,3] (yaw, pitch, roll in degrees) and shift [n,2].
 
-    A small-angle 3-D model: yaw/pitch rotate points about the face centre with a
+    The planner's former head model, kept for callers that place a flat patch with it
+    (the planner and the renderer now use `pose_head`). A small-angle 3-D model: yaw/pitch rotate points about the face centre with a
     pseudo-depth (so the nose swings more than the jaw line), roll rotates about the neck.
     Elementwise per frame.
     """

@@ -158,8 +158,9 @@ def test_zero_pose_is_the_two_dimensional_frame(rig):
 
 
 def test_open_mouth_follows_the_turned_head(rig):
-    """The painted mouth interior sits inside the posed inner lips, not where the
-    planner's small-angle head would have put them."""
+    """The painted mouth interior sits inside the posed inner lips, and the planner's
+    inner lips are there too (one head model for both: they were ~10 px apart with the
+    planner's former small-angle head)."""
     feats = synthetic_features(3)
     m = posed_track(rig, [(15, 0, 0)] * 3)
     eng = WarpEngine()
@@ -193,7 +194,8 @@ def test_open_mouth_follows_the_turned_head(rig):
         return (painted & m_).sum() / max((painted | m_).sum(), 1)
 
     assert iou(ours) > 0.6
-    assert iou(ours) > iou(planner) + 0.08
+    assert np.abs(ours - planner).max() < 2.5
+    assert iou(planner) > 0.6
 
 
 def test_template_is_a_face(rig):
@@ -268,7 +270,7 @@ def test_dense_mesh_from_mesh3d_turns_like_the_landmark_mesh(rig):
     sparse = list(eng_s.render(req_s))
     frames = list(eng_d.render(req_d))
     mesh = eng_d._prepare(req_d).mesh
-    assert mesh.dense and len(mesh.tris) > len(eng_s._prepare(req_s).mesh.tris) + 100
+    assert mesh.dense and len(mesh.tris) > len(eng_s._prepare(req_s).mesh.tris) + 80
     assert check_mesh(mesh.pts, mesh.tris, rig.size) == []
     assert np.abs(frames[0].astype(int) - sparse[0].astype(int)).max() <= 1
     face = cv2.resize(rig.masks["face"], (512, 512)) > 0.5
