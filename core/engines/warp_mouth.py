@@ -65,10 +65,13 @@ class MouthPalette:
             if len(cand) >= 0.08 * len(mouth_px) and len(cand) >= 10:
                 teeth = np.median(cand, axis=0)
                 has_teeth = True
-        if teeth is None:  # desaturated, lightened skin tone at the face's highlight level
+        if teeth is None:
+            # desaturated skin tone as bright as the face's highlights: enamel reflects more
+            # than skin, so under the same light it is at least as bright as the lit skin
+            # (0.86 x the highlight read as grey teeth beside the peers' white ones)
             grey = float(skin @ np.array([0.299, 0.587, 0.114]))
             tint = 0.25 * skin + 0.75 * grey
-            teeth = tint / max(grey, 1.0) * min(0.86 * bright + 8, 235.0)
+            teeth = tint / max(grey, 1.0) * min(1.02 * bright + 6, 240.0)
         cavity = 0.3 * np.minimum(lip, np.percentile(lips, 10, axis=0)) + 0.05 * skin
         tongue = 0.7 * lip + 0.05 * skin
         line = 0.55 * np.percentile(lips, 8, axis=0) + 0.02 * skin

@@ -27,8 +27,8 @@ from core.types import FaceRig
 
 SHIFT = 4
 TOOTH_DEPTH = 0.30  # face heights towards the camera: just behind the lips (0.34)
-TONGUE_RISE = 1.0
-TONGUE_MAX = 0.8
+TONGUE_RISE = 1.5
+TONGUE_MAX = 0.7
 """The tongue's back reaches TONGUE_RISE x its viseme height (tongue.TONGUE) of the opening
 above the lower lip, at most TONGUE_MAX. Why not higher: a real open mouth (vasa-1_10, its
 widest frames) shows, top to bottom, upper teeth, a dark cavity, the tongue's back in shadow
@@ -38,6 +38,17 @@ their brightness). Raised 1.3x, the lit tongue filled most of a moderate opening
 to the lower lip, where nothing told it from the lip: to a viewer (and to the evaluator's
 lipgap, which reads the opening as non-lip pixels between lip pixels) the mouth looked
 about half as open as drawn, so its opening followed the planned one loosely."""
+UPPER_SHOW = 0.3
+UPPER_MAX_MM = 8.0
+"""Upper teeth shown, as a fraction of the opening, at most UPPER_MAX_MM. Why: the upper
+lip is not a lid fixed to the skull; opening wide it lifts and shows the incisors. The
+peers' widest frames (VASA-1, EMO) show about a quarter to a third of the opening as upper
+incisors; skull-rigid teeth 1.8 mm under the rest lip showed a thin grey strip. Capped
+below the central incisor's crown (10.5 mm) so the gum stays under the lip."""
+LOWER_SHOW = 0.17
+LOWER_MAX_MM = 4.5
+"""Lower incisors' edges shown above the lower lip as the jaw drops (the lip covers the
+rest): a sliver on small openings, up to LOWER_MAX_MM on the widest."""
 TONGUE_LIT = 0.8
 """The tongue's colour as a fraction of the lip's (then shaded by tongue_layer): 0.9 made
 its lit front as bright as the lips themselves; the peers' is 0.85-0.98 at its brightest."""
@@ -153,7 +164,7 @@ class MouthInterior:
         self.grain = pm.grain((size, size), self.stats, max(self.scale, 1.0), seed + 1)
         from core.audio.visemes import VISEMES
 
-        self.t_height, self.t_forward = tongue_track(viseme_weights, list(VISEMES),
+        self.t_height, self.t_forward, self.t_up = tongue_track(viseme_weights, list(VISEMES),
                                                      max(n_frames, 1), fps)
         self.pressed = pressed_track(viseme_weights, list(VISEMES), max(n_frames, 1))
 
@@ -214,15 +225,42 @@ class MouthInterior:
         col = self.rim * (1 - deep) + self.cavity * (0.7 + 0.3 * (1 - deep)) * deep
 
         yy, xx = np.mgrid[0:rh, 0:rw].astype(np.float32)
+        if frame_matrix is not None:
+            fm = np.asarray(frame_matrix, np.float64)
+            skull = np.vstack([fm, [0, 0, 1]]) if fm.shape == (2, 3) else fm
+        else:
+            skull = np.vstack([skull_matrix(self.geo, pose, shift, self.scale), [0, 0, 1]])
+        ex_f = skull[:2, :2] @ self.geo.ex
+        ey_f = np.array([-ex_f[1], ex_f[0]]) / max(np.linalg.norm(ex_f), 1e-6)
+        mm = self.mm * float(np.linalg.norm(ex_f))  # frame px per mm at the teeth
+
+        # upper teeth: rigid with the skull, but as the mouth opens the upper lip lifts off
+        # them (see UPPER_SHOW); the incisal edge then hangs `show` below the upper lip
+        m_up = skull @ self._upper_matrix(np.eye(3))
+        e = m_up @ np.array([*self.upper.origin, 1.0])
+        d0 = float((e[:2] / e[2] - lm[62]) @ ey_f)
+        show = max(d0, min(UPPER_SHOW * gap, UPPER_MAX_MM * mm))
+        m_up[:2, 2] += ey_f * (show - d0) * e[2]
+        up_edge = P[62] + ey_f * show
+        # lower teeth: carried by the jaw, their edge rising above the lower lip as it drops
+        vis = float(np.clip(LOWER_SHOW * gap - 0.5 * mm, 0, LOWER_MAX_MM * mm))
+        lo_edge = P[66] - ey_f * vis
+
         i = min(max(index, 0), len(self.t_height) - 1)
-        th, tf = float(self.t_height[i]), float(self.t_forward[i])
+        th, tf, tu = float(self.t_height[i]), float(self.t_forward[i]), float(self.t_up[i])
         lo_mid = P[66]
-        # the peers' wide openings show the tongue ~80 % of the mouth's width (a small dim
-        # tongue left a black hole), its back in shadow up to about half the opening
+        # the back of the tongue: its viseme height above the lower lip, but always below
+        # the upper teeth with some dark between (a real open mouth shows, top to bottom,
+        # upper teeth, dark cavity, the tongue's back in shadow, its lit front, lower teeth)
         top_y = float(lo_mid[1] - min(TONGUE_RISE * th, TONGUE_MAX) * gap)
-        t_col, t_a = tongue_layer(xx, yy, lo_mid, 0.42 * mouth_w, top_y, 0.3 * gap,
-                                  self.tongue_rgb, self.cavity)
-        t_a *= float(np.clip(gap / (3.0 * self.mm), 0, 1))  # a slit shows no tongue
+        top_y = max(top_y, float(up_edge[1]) + 0.12 * gap)
+        front_y = float(lo_edge[1])
+        t_col, t_a, t_fwd = tongue_layer(
+            xx, yy, lo_mid, 0.42 * mouth_w, top_y, max(front_y, top_y + 1.0), self.tongue_rgb,
+            self.cavity, tip_up=tu, tip_y=float(up_edge[1]) + 0.05 * gap, forward=tf,
+            fwd_y=float(lo_mid[1]) + 0.5)
+        fade = float(np.clip(gap / (3.0 * self.mm), 0, 1))  # a slit shows no tongue
+        t_a, t_fwd = t_a * fade, t_fwd * fade
         col = col * (1 - t_a[..., None]) + t_col * t_a[..., None]
         # where the lower lip turns in, a dark line parts it from the tongue and teeth
         lo_line = np.interp(np.arange(rw, dtype=np.float32), P[[64, 65, 66, 67, 60], 0][::-1],
@@ -235,27 +273,19 @@ class MouthInterior:
         if st.grey:
             col = pm.to_grey(col)
 
-        if frame_matrix is not None:
-            fm = np.asarray(frame_matrix, np.float64)
-            skull = np.vstack([fm, [0, 0, 1]]) if fm.shape == (2, 3) else fm
-        else:
-            skull = np.vstack([skull_matrix(self.geo, pose, shift, self.scale), [0, 0, 1]])
-        # lower teeth: carried by the jaw, a sliver above the lower lip as it drops
-        vis = float(np.clip(0.12 * gap - 0.6 * self.mm, 0, 2.5 * self.mm))
         m_lo = skull @ self._local(self.lower, self.geo.rest[66], 0.0)
-        ex_f = skull[:2, :2] @ self.geo.ex
-        ey_f = np.array([-ex_f[1], ex_f[0]]) / max(np.linalg.norm(ex_f), 1e-6)
-        target = lm[66] - ey_f * vis
         o = m_lo @ np.array([*self.lower.origin, 1.0])
-        m_lo[:2, 2] += target - o[:2] / o[2]
+        m_lo[:2, 2] += (lm[66] - ey_f * vis - o[:2] / o[2]) * o[2]
         lc, la = place(self.lower, m_lo, box)
-        la = la * (1 - 0.8 * tf * t_a)  # the tip of a "th" lies over the lower teeth
-        col = col * (1 - la[..., None]) + lc * (1 - 0.8 * tf * t_a)[..., None]
-        uc, ua = place(self.upper, skull @ self._upper_matrix(np.eye(3)), box)
+        col = col * (1 - la[..., None]) + lc
+        if tf > 0.02:  # the tip of a "th" lies over the lower teeth
+            fa = pm.match(t_fwd, st)[..., None]
+            col = col * (1 - fa) + pm.match(t_col, st) * fa
+        uc, ua = place(self.upper, m_up, box)
         col = col * (1 - ua[..., None]) + uc
         # the upper lip's shadow on what hangs under it
-        shadow = np.clip((yy - (up[:, 1].mean() - 1)) / max(0.15 * gap, 1.5), 0, 1)
-        col *= (0.82 + 0.18 * shadow)[..., None]
+        shadow = np.clip((yy - (up[:, 1].mean() - 1)) / max(0.08 * gap, 1.5), 0, 1)
+        col *= (0.86 + 0.14 * shadow)[..., None]
 
         a = (alpha * strength)[..., None]
         roi = frame[y0:y1, x0:x1].astype(np.float32)
