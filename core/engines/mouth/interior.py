@@ -49,6 +49,11 @@ LOWER_SHOW = 0.17
 LOWER_MAX_MM = 4.5
 """Lower incisors' edges shown above the lower lip as the jaw drops (the lip covers the
 rest): a sliver on small openings, up to LOWER_MAX_MM on the widest."""
+CONTENT_SIGMA = 0.9
+"""The softness our crisp drawing already shows to the edge measure (photomatch.edge_sigma):
+anti-aliasing plus the teeth's own rounded, translucent edges. A synthesised arch blurred
+to sigma 0.6 measures 1.1, to 1.0 measures 1.2: blurring the interior by the portrait's
+whole sigma on top left it 1.2-1.3x softer than the portrait (echomimic_a, hallo_1)."""
 TONGUE_LIT = 0.8
 """The tongue's colour as a fraction of the lip's (then shaded by tongue_layer): 0.9 made
 its lit front as bright as the lips themselves; the peers' is 0.85-0.98 at its brightest."""
@@ -157,10 +162,11 @@ class MouthInterior:
         # into a wider opening they became a thin strip over a black hole, and resampled from
         # a small photo their gaps read as "piano keys" (astronaut demo, vasa-1_10).
         teeth = _enamel(teeth, tint=self.skin_tint)
-        self.upper = draw_arch(self.mm, teeth, gum, cav, self.stats, lower=False, seed=seed)
+        self.upper = draw_arch(self.mm, teeth, gum, cav, self.stats, lower=False, seed=seed,
+                               finish=False)
         self.upper_at_rest = False
         self.lower = draw_arch(self.mm, 0.92 * teeth, gum, cav, self.stats, lower=True,
-                               seed=seed)
+                               seed=seed, finish=False)
         self.grain = pm.grain((size, size), self.stats, max(self.scale, 1.0), seed + 1)
         from core.audio.visemes import VISEMES
 
@@ -268,10 +274,6 @@ class MouthInterior:
         yy0 = np.arange(rh, dtype=np.float32)[:, None]
         crease = np.exp(-(((lo_line[None] - 0.06 * gap - yy0) / max(0.05 * gap, 0.8)) ** 2))
         col = col * (1 - 0.5 * crease[..., None])
-        col = pm.match(col, st)
-        col = col + self.grain[y0:y1, x0:x1, None]
-        if st.grey:
-            col = pm.to_grey(col)
 
         m_lo = skull @ self._local(self.lower, self.geo.rest[66], 0.0)
         o = m_lo @ np.array([*self.lower.origin, 1.0])
@@ -279,13 +281,19 @@ class MouthInterior:
         lc, la = place(self.lower, m_lo, box)
         col = col * (1 - la[..., None]) + lc
         if tf > 0.02:  # the tip of a "th" lies over the lower teeth
-            fa = pm.match(t_fwd, st)[..., None]
-            col = col * (1 - fa) + pm.match(t_col, st) * fa
+            fa = t_fwd[..., None]
+            col = col * (1 - fa) + t_col * fa
         uc, ua = place(self.upper, m_up, box)
         col = col * (1 - ua[..., None]) + uc
         # the upper lip's shadow on what hangs under it
         shadow = np.clip((yy - (up[:, 1].mean() - 1)) / max(0.08 * gap, 1.5), 0, 1)
         col *= (0.86 + 0.14 * shadow)[..., None]
+        # drawn crisp (anti-aliased, placed by a bilinear warp), matched once to the photo's
+        # blur, then its grain
+        col = pm.match(col, st, float(np.hypot(CONTENT_SIGMA, pm.WARP_SIGMA)))
+        col = col + self.grain[y0:y1, x0:x1, None]
+        if st.grey:
+            col = pm.to_grey(col)
 
         a = (alpha * strength)[..., None]
         roi = frame[y0:y1, x0:x1].astype(np.float32)
