@@ -63,7 +63,10 @@ class MouthPalette:
             sat = (mx - mn) / np.maximum(mx, 1)
             cand = mouth_px[(sat < 0.35) & (mx > max(0.75 * bright, np.percentile(mx, 60)))]
             if len(cand) >= 0.08 * len(mouth_px) and len(cand) >= 10:
-                teeth = np.median(cand, axis=0)
+                # the lit half of them: the rest is the teeth's shadowed edge and the lip
+                # pixels of a few-pixel smile (vasa-1_10: pinkish grey teeth)
+                lum = cand @ np.array([0.299, 0.587, 0.114], np.float32)
+                teeth = np.median(cand[lum >= np.median(lum)], axis=0)
                 has_teeth = True
         if teeth is None:
             # desaturated skin tone as bright as the face's highlights: enamel reflects more
