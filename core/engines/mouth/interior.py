@@ -96,13 +96,13 @@ def _enamel(rgb: np.ndarray, max_sat: float = 0.12, tint: np.ndarray | None = No
     sat = (hi - float(rgb.min())) / max(hi, 1.0)
     grey = float(rgb @ pm.LUMA)
     if tint is not None:
+        # in the skin's hue whatever the measured hue: a portrait's own teeth pixels that
+        # mix in lip read mauve (vasa-1_10: R > B > G), which no lit enamel is
         t = np.asarray(tint, np.float32)
         skin_sat = (float(t.max()) - float(t.min())) / max(float(t.max()), 1e-6)
         max_sat = max(max_sat, 0.45 * skin_sat)
-        if sat > max_sat:
-            warm = grey * (1.0 + (t - 1.0) * (max_sat / max(skin_sat, 1e-6)))
-            return warm.astype(np.float32)
-        return rgb
+        k = min(sat, max_sat) / max(skin_sat, 1e-6)
+        return (grey * (1.0 + (t - 1.0) * min(k, 1.0))).astype(np.float32)
     if sat <= max_sat:
         return rgb
     return grey + (rgb - grey) * (max_sat / sat)
@@ -287,7 +287,7 @@ class MouthInterior:
         col = col * (1 - ua[..., None]) + uc
         # the upper lip's shadow on what hangs under it
         shadow = np.clip((yy - (up[:, 1].mean() - 1)) / max(0.08 * gap, 1.5), 0, 1)
-        col *= (0.86 + 0.14 * shadow)[..., None]
+        col *= (0.88 + 0.12 * shadow)[..., None]
         # drawn crisp (anti-aliased, placed by a bilinear warp), matched once to the photo's
         # blur, then its grain
         col = pm.match(col, st, float(np.hypot(CONTENT_SIGMA, pm.WARP_SIGMA)))

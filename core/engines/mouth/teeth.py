@@ -136,11 +136,11 @@ def draw_arch(
     depth = np.exp(-z / 10.0)
     rel = np.clip((Yl - gum_y) / np.maximum(edge_y - gum_y, 1e-3), 0, 1)  # 0 gum .. 1 edge
     vert = 0.88 + 0.12 * _smooth(0.0, 0.5, rel)
-    translucent = _smooth(0.8, 1.0, rel)
+    translucent = _smooth(0.88, 1.0, rel)
     hl = 0.14 * np.exp(-(((t - 0.42) / 0.22) ** 2 + ((rel - 0.45) / 0.25) ** 2)) * (k < 2)
     shade = (convex * gap * vert * tint + hl) * depth
     teeth = teeth_rgb[None, None] * shade[..., None]
-    teeth = teeth * (1 - 0.15 * translucent[..., None]) + dark_rgb * 0.15 * translucent[..., None]
+    teeth = teeth * (1 - 0.1 * translucent[..., None]) + dark_rgb * 0.1 * translucent[..., None]
     gshade = (0.75 + 0.25 * _smooth(-GUM_MM, 0, Yl - gum_y)) * depth
     gum = gum_rgb[None, None] * gshade[..., None]
     col = np.where(in_gum[..., None], gum, teeth)
