@@ -2,10 +2,10 @@
 
 A mesh warp can only stretch what the photo shows; for a closed-mouth portrait the inner
 lip polygon holds a line of lip pixels, and stretching it gives a smear. So when the planned
-opening exceeds the portrait's own, we paint: a dark cavity (shaded darker at the back and
-at the lip edges), an upper-teeth band hanging from the upper lip (it follows the upper lip,
-since the upper teeth are fixed to the skull), and a tongue rising from the lower lip (it
-follows the jaw). Colours are derived from the portrait (`MouthPalette`), so a painting, a
+opening exceeds the portrait's own, we paint (core.engines.mouth.interior): a cavity that
+darkens with depth, upper teeth carried by the skull, lower teeth carried by the jaw and a
+tongue behind them (the flat painter below is the fallback without an interior).
+Colours are derived from the portrait (`MouthPalette`), so a painting, a
 greyscale photo or a marble bust each get matching teeth and cavity, never a flat black hole.
 When the portrait already shows teeth we take their colour from it, and up to the
 portrait's own opening the warped photo (its real teeth) is kept as is.

@@ -7,10 +7,12 @@ the photo's look (photomatch), the upper-teeth sprite (the portrait's own teeth 
 shows them, else a synthesised arch; teeth.py), the lower arch, a grain field and the
 tongue track (tongue.py). Per frame `paint` composes, back to front, inside the inner-lip
 polygon: a cavity that darkens with depth and has a lit rim of wet lip lining, the tongue
-(lower and darker than the lip, its own shape), the lower teeth carried by the jaw (a
-sliver showing above the lower lip as the jaw drops), the upper teeth carried rigidly by
-the skull (the head model's transform at tooth depth, so they do not slide with the lip),
-and composites with an edge exactly as soft as the photo's own edges (no halo, no smear).
+(a front-lit dome behind the lower teeth, its tip per viseme; tongue.py), the lower teeth
+carried by the jaw (their edges rising above the lower lip as the jaw drops), the upper
+teeth carried by the skull (the head model's transform at tooth depth, so they follow the
+3-D pose) and shown more as the upper lip lifts off them on wide openings. All of it is
+drawn crisp, then blurred once to the portrait's own sharpness and given its grain, and
+composited with an edge exactly as soft as the photo's own edges (no halo, no smear).
 """
 
 from __future__ import annotations
@@ -30,14 +32,15 @@ TOOTH_DEPTH = 0.30  # face heights towards the camera: just behind the lips (0.3
 TONGUE_RISE = 1.5
 TONGUE_MAX = 0.7
 """The tongue's back reaches TONGUE_RISE x its viseme height (tongue.TONGUE) of the opening
-above the lower lip, at most TONGUE_MAX. Why not higher: a real open mouth (vasa-1_10, its
-widest frames) shows, top to bottom, upper teeth, a dark cavity, the tongue's back in shadow
-(darker and greyer than the lips) and only then its lit front, behind a sliver of lower
-teeth; the lit front is as red as the lips (0.8-0.87 of their red-minus-green, 0.85-0.98 of
-their brightness). Raised 1.3x, the lit tongue filled most of a moderate opening right down
-to the lower lip, where nothing told it from the lip: to a viewer (and to the evaluator's
-lipgap, which reads the opening as non-lip pixels between lip pixels) the mouth looked
-about half as open as drawn, so its opening followed the planned one loosely."""
+above the lower lip, at most TONGUE_MAX, and always below the upper teeth with a band of
+dark between. A real open mouth (vasa-1_10, its widest frames) shows, top to bottom, upper
+teeth, a dark cavity, the tongue's back in shadow (darker and greyer than the lips), its lit
+front, then the lower incisors' edges; the lit front is as red as the lips (0.8-0.87 of
+their red-minus-green, 0.85-0.98 of their brightness). At 1.0 the tongue behind the
+lower teeth showed as a thin pink strip; at 1.3, before the lower teeth were shown, the lit
+tongue ran down to the lower lip where nothing told it from the lip (to a viewer and to
+the evaluator's lipgap the mouth looked half as open as drawn). Now the lower teeth and the
+lip's inner shadow part them, so it may rise to about half the opening as the peers'."""
 UPPER_SHOW = 0.3
 UPPER_MAX_MM = 8.0
 """Upper teeth shown, as a fraction of the opening, at most UPPER_MAX_MM. Why: the upper
