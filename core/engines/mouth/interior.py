@@ -48,10 +48,12 @@ lip is not a lid fixed to the skull; opening wide it lifts and shows the incisor
 peers' widest frames (VASA-1, EMO) show about a quarter to a third of the opening as upper
 incisors; skull-rigid teeth 1.8 mm under the rest lip showed a thin grey strip. Capped
 below the central incisor's crown (10.5 mm) so the gum stays under the lip."""
-LOWER_SHOW = 0.17
+LOWER_SHOW = 0.15
 LOWER_MAX_MM = 4.5
 """Lower incisors' edges shown above the lower lip as the jaw drops (the lip covers the
-rest): a sliver on small openings, up to LOWER_MAX_MM on the widest."""
+rest): none on small openings, about 2.5 mm at a 20 mm opening, up to LOWER_MAX_MM. At 0.17
+they showed as a tall band on moderate openings (vasa-1_5), where the peers show a sliver
+or none: the lower lip covers the lower teeth unless the jaw drops far."""
 CONTENT_SIGMA = 0.9
 """The softness our crisp drawing already shows to the edge measure (photomatch.edge_sigma):
 anti-aliasing plus the teeth's own rounded, translucent edges. A synthesised arch blurred

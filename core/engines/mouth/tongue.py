@@ -103,7 +103,7 @@ def tongue_layer(xx: np.ndarray, yy: np.ndarray, lo_mid: np.ndarray, half_w: flo
     a = a_top * a_side * (yy <= bottom + px)
     # shading: lit from the front, darker towards the back and the sides, groove, sheen
     v = np.clip((yy - edge_top) / max(front_y - top_y, 1.0), 0, 1.5)  # 0 back .. 1 front
-    lit = 0.4 + 0.6 * _smooth(0.0, 0.7, v)
+    lit = 0.5 + 0.5 * _smooth(0.0, 0.7, v)
     sides = 1.0 - 0.35 * au ** 2.5
     groove = 1.0 - 0.16 * np.exp(-((u / 0.07) ** 2)) * _smooth(0.05, 0.4, v) * (1 - 0.6 * tip_up)
     sheen = 0.10 * np.exp(-((u / 0.5) ** 2 + ((v - 0.7) / 0.22) ** 2))
