@@ -59,6 +59,9 @@ CONTENT_SIGMA = 0.9
 anti-aliasing plus the teeth's own rounded, translucent edges. A synthesised arch blurred
 to sigma 0.6 measures 1.1, to 1.0 measures 1.2: blurring the interior by the portrait's
 whole sigma on top left it 1.2-1.3x softer than the portrait (echomimic_a, hallo_1)."""
+TEETH_OF_SKIN = 0.35
+"""Synthesised teeth carry this fraction of the skin's chroma, in its hue: warm white under
+ordinary light (skin chroma ~0.2-0.4 of its luma), cream under a varnish (emo_talk_mola)."""
 TONGUE_LIT = 0.8
 """The tongue's colour as a fraction of the lip's (then shaded by tongue_layer): 0.9 made
 its lit front as bright as the lips themselves; the peers' is 0.85-0.98 at its brightest."""
@@ -90,12 +93,16 @@ def _mm_px(geo: RigGeometry, out_scale: float) -> float:
     return 0.5 * (geo.face_h / 130.0 + max(mouth_w, 1.0) / 50.0) * out_scale
 
 
-def _enamel(rgb: np.ndarray, max_sat: float = 0.12, tint: np.ndarray | None = None) -> np.ndarray:
+def _enamel(rgb: np.ndarray, max_sat: float = 0.12, tint: np.ndarray | None = None,
+            of_skin: float | None = None) -> np.ndarray:
     """The teeth colour with its saturation capped: the palette's teeth pixels of a photo
     with a few-pixel smile include lip (measured: salmon teeth on vasa-1_15); enamel is
     near-neutral, warmed only a little by the light. Under a strongly tinted light (an old
     varnished painting: emo_talk_mola) a neutral grey beside yellow skin reads blue-grey, so
-    the cap follows the skin: up to 45 % of the skin's own chroma, in the skin's hue."""
+    the cap follows the skin: up to 45 % of the skin's own chroma, in the skin's hue.
+    `of_skin` sets the chroma to that fraction of the skin's (synthesised teeth: the skin
+    tone the palette derives them from is diluted for any skin, so in the Mona Lisa's
+    varnish they read blue-white beside the yellow face; the peers' are cream there)."""
     rgb = np.asarray(rgb, np.float32)
     hi = float(rgb.max())
     sat = (hi - float(rgb.min())) / max(hi, 1.0)
@@ -107,6 +114,8 @@ def _enamel(rgb: np.ndarray, max_sat: float = 0.12, tint: np.ndarray | None = No
         skin_sat = (float(t.max()) - float(t.min())) / max(float(t.max()), 1e-6)
         max_sat = max(max_sat, 0.45 * skin_sat)
         k = min(sat, max_sat) / max(skin_sat, 1e-6)
+        if of_skin is not None:
+            k = of_skin
         return (grey * (1.0 + (t - 1.0) * min(k, 1.0))).astype(np.float32)
     if sat <= max_sat:
         return rgb
@@ -166,7 +175,8 @@ class MouthInterior:
         # portrait's own teeth are only the band its upper lip leaves uncovered, so carried
         # into a wider opening they became a thin strip over a black hole, and resampled from
         # a small photo their gaps read as "piano keys" (astronaut demo, vasa-1_10).
-        teeth = _enamel(teeth, tint=self.skin_tint)
+        teeth = _enamel(teeth, tint=self.skin_tint,
+                        of_skin=None if palette.has_teeth else TEETH_OF_SKIN)
         self.upper = draw_arch(self.mm, teeth, gum, cav, self.stats, lower=False, seed=seed,
                                finish=False)
         self.upper_at_rest = False
