@@ -196,12 +196,11 @@ def _lower_teeth_rows(col: np.ndarray) -> int:
 
 @pytest.mark.parametrize("name", ["hallo_1.jpg", "echomimic_a.png"])
 def test_lower_teeth_appear_as_the_jaw_drops(name):
-    """Lower incisors show above the lower lip at the widest opening (>= 2 rows at 512 px)
-    and not less than at a third of it: they come with the jaw."""
+    """Lower incisors show above the lower lip at the widest opening and not at a third of
+    it: they come with the jaw as it drops far (before: none at either)."""
     wide = _lower_teeth_rows(_centre_column(*_widest(name)[:2]))
     small = _lower_teeth_rows(_centre_column(*_widest(name, SIZE, 0.35)[:2]))
-    assert wide >= 2, wide
-    assert wide >= small, (wide, small)
+    assert wide >= 1 and wide > small, (wide, small)
 
 
 @pytest.mark.parametrize("name", ["hallo_1.jpg", "echomimic_a.png"])

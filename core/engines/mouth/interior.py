@@ -48,12 +48,14 @@ lip is not a lid fixed to the skull; opening wide it lifts and shows the incisor
 peers' widest frames (VASA-1, EMO) show about a quarter to a third of the opening as upper
 incisors; skull-rigid teeth 1.8 mm under the rest lip showed a thin grey strip. Capped
 below the central incisor's crown (10.5 mm) so the gum stays under the lip."""
-LOWER_SHOW = 0.15
+LOWER_SHOW = 0.22
+LOWER_FROM_MM = 9.0
 LOWER_MAX_MM = 4.5
-"""Lower incisors' edges shown above the lower lip as the jaw drops (the lip covers the
-rest): none on small openings, about 2.5 mm at a 20 mm opening, up to LOWER_MAX_MM. At 0.17
-they showed as a tall band on moderate openings (vasa-1_5), where the peers show a sliver
-or none: the lower lip covers the lower teeth unless the jaw drops far."""
+"""Lower incisors' edges shown above the lower lip as the jaw drops past LOWER_FROM_MM
+(LOWER_SHOW mm per mm of opening beyond it, at most LOWER_MAX_MM): none on moderate
+openings, ~1.3 mm at 15 mm, ~3.5 mm at 25 mm. The peers (VASA-1, EMO) show the tongue over
+a lower lip that covers the lower teeth until the jaw drops far; a share of the whole
+opening (0.15-0.17) drew a band as tall as the upper teeth on vasa-1_5's moderate ones."""
 CONTENT_SIGMA = 0.9
 """The softness our crisp drawing already shows to the edge measure (photomatch.edge_sigma):
 anti-aliasing plus the teeth's own rounded, translucent edges. A synthesised arch blurred
@@ -264,7 +266,7 @@ class MouthInterior:
         m_up[:2, 2] += ey_f * (show - d0) * e[2]
         up_edge = P[62] + ey_f * show
         # lower teeth: carried by the jaw, their edge rising above the lower lip as it drops
-        vis = float(np.clip(LOWER_SHOW * gap - 0.5 * mm, 0, LOWER_MAX_MM * mm))
+        vis = float(np.clip(LOWER_SHOW * (gap - LOWER_FROM_MM * mm), 0, LOWER_MAX_MM * mm))
         lo_edge = P[66] - ey_f * vis
 
         i = min(max(index, 0), len(self.t_height) - 1)
