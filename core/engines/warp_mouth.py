@@ -2,10 +2,10 @@
 
 A mesh warp can only stretch what the photo shows; for a closed-mouth portrait the inner
 lip polygon holds a line of lip pixels, and stretching it gives a smear. So when the planned
-opening exceeds the portrait's own, we paint: a dark cavity (shaded darker at the back and
-at the lip edges), an upper-teeth band hanging from the upper lip (it follows the upper lip,
-since the upper teeth are fixed to the skull), and a tongue rising from the lower lip (it
-follows the jaw). Colours are derived from the portrait (`MouthPalette`), so a painting, a
+opening exceeds the portrait's own, we paint (core.engines.mouth.interior): a cavity that
+darkens with depth, upper teeth carried by the skull, lower teeth carried by the jaw and a
+tongue behind them (the flat painter below is the fallback without an interior).
+Colours are derived from the portrait (`MouthPalette`), so a painting, a
 greyscale photo or a marble bust each get matching teeth and cavity, never a flat black hole.
 When the portrait already shows teeth we take their colour from it, and up to the
 portrait's own opening the warped photo (its real teeth) is kept as is.
@@ -63,12 +63,18 @@ class MouthPalette:
             sat = (mx - mn) / np.maximum(mx, 1)
             cand = mouth_px[(sat < 0.35) & (mx > max(0.75 * bright, np.percentile(mx, 60)))]
             if len(cand) >= 0.08 * len(mouth_px) and len(cand) >= 10:
-                teeth = np.median(cand, axis=0)
+                # the lit half of them: the rest is the teeth's shadowed edge and the lip
+                # pixels of a few-pixel smile (vasa-1_10: pinkish grey teeth)
+                lum = cand @ np.array([0.299, 0.587, 0.114], np.float32)
+                teeth = np.median(cand[lum >= np.median(lum)], axis=0)
                 has_teeth = True
-        if teeth is None:  # desaturated, lightened skin tone at the face's highlight level
+        if teeth is None:
+            # desaturated skin tone as bright as the face's highlights: enamel reflects more
+            # than skin, so under the same light it is at least as bright as the lit skin
+            # (0.86 x the highlight read as grey teeth beside the peers' white ones)
             grey = float(skin @ np.array([0.299, 0.587, 0.114]))
             tint = 0.25 * skin + 0.75 * grey
-            teeth = tint / max(grey, 1.0) * min(0.86 * bright + 8, 235.0)
+            teeth = tint / max(grey, 1.0) * min(1.02 * bright + 6, 240.0)
         cavity = 0.3 * np.minimum(lip, np.percentile(lips, 10, axis=0)) + 0.05 * skin
         tongue = 0.7 * lip + 0.05 * skin
         line = 0.55 * np.percentile(lips, 8, axis=0) + 0.02 * skin

@@ -61,8 +61,11 @@ def _face_region(rig: FaceRig, size: int) -> tuple[np.ndarray, np.ndarray]:
     return out, mask
 
 
-def edge_sigma(lum: np.ndarray, mask: np.ndarray) -> float:
-    """Gaussian sigma (px) of the strongest edges of `lum` inside `mask` (see module doc)."""
+def edge_sigma(lum: np.ndarray, mask: np.ndarray, min_edges: int = 30,
+               fallback: float = 1.0) -> float:
+    """Gaussian sigma (px) of the strongest edges of `lum` inside `mask` (see module doc);
+    `fallback` when fewer than `min_edges` edge pixels (a small region, e.g. a mouth at
+    256 px, needs a lower count; a measurement passes nan to tell a fallback)."""
     gx = cv2.Sobel(lum, cv2.CV_32F, 1, 0, ksize=3) / 8.0
     gy = cv2.Sobel(lum, cv2.CV_32F, 0, 1, ksize=3) / 8.0
     g = np.sqrt(gx * gx + gy * gy)
@@ -70,8 +73,8 @@ def edge_sigma(lum: np.ndarray, mask: np.ndarray) -> float:
     rng = cv2.dilate(lum, k) - cv2.erode(lum, k)
     sel = mask & (g >= cv2.dilate(g, np.ones((3, 3), np.uint8)))  # ridge of the gradient
     sel &= rng > 12.0
-    if sel.sum() < 30:
-        return 1.0
+    if sel.sum() < min_edges:
+        return fallback
     thr = np.percentile(g[sel], 90)
     sel &= g >= thr
     s = rng[sel] / (SQRT_2PI * np.maximum(g[sel], 1e-3))
@@ -108,9 +111,15 @@ def estimate(rig: FaceRig, size: int) -> PhotoStats:
     return PhotoStats(sigma, noise, grey, 0.0 if grey else sat)
 
 
-def match(patch: np.ndarray, stats: PhotoStats) -> np.ndarray:
-    """Blur a crisp synthesised float patch [h,w(,c)] to the portrait's edge sigma."""
-    extra = float(np.sqrt(max(stats.sigma**2 - OWN_SIGMA**2, 0.0)))
+WARP_SIGMA = 0.4
+"""Blur a bilinear warp adds (a sprite placed at sub-pixel offsets: variance ~1/6 px^2)."""
+
+
+def match(patch: np.ndarray, stats: PhotoStats, own: float = OWN_SIGMA) -> np.ndarray:
+    """Blur a crisp synthesised float patch [h,w(,c)] to the portrait's edge sigma, given
+    the blur `own` it has or will get anyway (our anti-aliasing, a later warp): blurring
+    by the whole sigma left the interior ~1.1-1.4x softer than the frame around it."""
+    extra = float(np.sqrt(max(stats.sigma**2 - own**2, 0.0)))
     if extra < 0.2:
         return patch
     return cv2.GaussianBlur(patch, (0, 0), extra)

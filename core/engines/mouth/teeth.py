@@ -24,7 +24,14 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from core.engines.mouth.photomatch import PhotoStats, grain, match, to_grey
+from core.engines.mouth.photomatch import (
+    OWN_SIGMA,
+    WARP_SIGMA,
+    PhotoStats,
+    grain,
+    match,
+    to_grey,
+)
 
 # per tooth from the midline: (width along the arch, crown height, edge rise) in mm
 UPPER_TEETH = ((8.5, 10.5, 0.0), (6.6, 9.0, 0.45), (7.6, 10.0, 0.1), (7.0, 8.5, 0.5),
@@ -68,11 +75,15 @@ def draw_arch(
     stats: PhotoStats,
     lower: bool = False,
     seed: int = 0,
+    finish: bool = True,
 ) -> Sprite:
     """Render one dental arch as a Sprite at `mm` output pixels per millimetre.
 
     Colours are RGB floats from the portrait (MouthPalette): teeth, gum (lip tone), dark
-    (cavity: what the sides of the arch recede into)."""
+    (cavity: what the sides of the arch recede into). `finish` blurs it to the portrait's
+    sharpness and adds its grain; a caller that composes the whole interior crisp and
+    matches it once in the frame (MouthInterior) passes False: blurring here and again
+    by the warp that places the sprite left the teeth softer than the photo."""
     table = LOWER_TEETH if lower else UPPER_TEETH
     a, b = LOWER_ARCH if lower else UPPER_ARCH
     phi_t, s_t = _arch_table(a, b)
@@ -121,15 +132,15 @@ def draw_arch(
     convex = 1.0 - 0.22 * u**3
     d_border = (1 - u) * hw_px  # mm to the nearest tooth border, in the image
     # interproximal shadow: a faint line (a deep one drew dark stripes, "piano keys")
-    gap = 0.62 + 0.38 * _smooth(0.0, 0.45, d_border)
+    gap = 0.68 + 0.32 * _smooth(0.0, 0.45, d_border)
     depth = np.exp(-z / 10.0)
     rel = np.clip((Yl - gum_y) / np.maximum(edge_y - gum_y, 1e-3), 0, 1)  # 0 gum .. 1 edge
-    vert = 0.82 + 0.18 * _smooth(0.0, 0.5, rel)
-    translucent = _smooth(0.8, 1.0, rel)
+    vert = 0.88 + 0.12 * _smooth(0.0, 0.5, rel)
+    translucent = _smooth(0.88, 1.0, rel)
     hl = 0.14 * np.exp(-(((t - 0.42) / 0.22) ** 2 + ((rel - 0.45) / 0.25) ** 2)) * (k < 2)
     shade = (convex * gap * vert * tint + hl) * depth
     teeth = teeth_rgb[None, None] * shade[..., None]
-    teeth = teeth * (1 - 0.25 * translucent[..., None]) + dark_rgb * 0.25 * translucent[..., None]
+    teeth = teeth * (1 - 0.1 * translucent[..., None]) + dark_rgb * 0.1 * translucent[..., None]
     gshade = (0.75 + 0.25 * _smooth(-GUM_MM, 0, Yl - gum_y)) * depth
     gum = gum_rgb[None, None] * gshade[..., None]
     col = np.where(in_gum[..., None], gum, teeth)
@@ -137,12 +148,16 @@ def draw_arch(
     col = col * depth[..., None] + dark_rgb * (1 - depth[..., None]) * 0.6
     alpha = inside.astype(np.float32)
     if lower:
-        col *= 0.82  # in the shadow of the upper teeth and lip
+        col *= 0.88  # in the shadow of the upper teeth and lip
     col = col.astype(np.float32) * alpha[..., None]
     # box-filter the supersampled drawing (anti-aliasing), then match the photo
     col = cv2.resize(col, (w, h), interpolation=cv2.INTER_AREA)
     alpha = cv2.resize(alpha, (w, h), interpolation=cv2.INTER_AREA)
-    col, alpha = match(col, stats), match(alpha, stats)
+    if not finish:
+        return Sprite(np.ascontiguousarray(col, np.float32), alpha.astype(np.float32), (ox, oy))
+    # placed later by a bilinear warp, which adds its own blur
+    own = float(np.hypot(OWN_SIGMA, WARP_SIGMA))
+    col, alpha = match(col, stats, own), match(alpha, stats, own)
     g = grain((h, w), stats, 1.0, seed)
     col = col + g[..., None] * alpha[..., None]
     if stats.grey:
