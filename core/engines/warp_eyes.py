@@ -169,10 +169,10 @@ def _lash_band(src: np.ndarray, pts: np.ndarray, eye: int) -> tuple[float, np.nd
     lum = img.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
     lum = cv2.GaussianBlur(lum, (1, 3), 0)
     near = (dt >= -0.3) & (dt <= -0.01)  # lash line: above the curve, low on the lid
-    far = dt <= -0.4
+    far = (dt <= -0.15) & (dt >= -0.6)
     widths, offs = [], []
     for i in range(len(ss)):
-        skin = float(np.percentile(lum[i, far], 80))  # lid skin, not crease or brow
+        skin = float(np.percentile(lum[i, far], 90))  # lid skin, not crease or brow
         # the lowest point at least 60 % as dark as the darkest: the lash line, not a
         # crease or brow shadow above it
         depth = np.where(near, skin - lum[i], -np.inf)
@@ -310,10 +310,9 @@ def lid_frame(
     lash = (t >= Ub - wl) & (t < Ub)
     ts = np.where(lash, t - dU, ts)
     # the lid skin the closing eye unfolds between them (drawn below: the lid skin's own
-    # colour and folded fine texture); x01 runs 0 -> 1 from its top to the lash band
+    # colour and folded fine texture)
     base = U - wl  # source row at both edges of the unfolded skin
     new = (t >= base) & (t < Ub - wl) & (dU > 1e-4)
-    x01 = np.clip((t - base) / np.maximum(Ub - wl - base, 1e-6), 0, 1)
     # the eye below the moving lid: unsqueezed, the lower lid's rise taken up at its bottom
     gap = Lb - Ub
     eyez = (t >= Ub) & (t < Lb)
@@ -339,30 +338,43 @@ def lid_frame(
                          borderMode=cv2.BORDER_REFLECT_101).astype(np.float32)
 
     col = sample(model.src, sx, sy)
-    if new.any():
+    strength = np.clip(dU / 0.12, 0, 1)
+    top_c = U - 0.55 * (U - B)  # the lid zone: from about the crease to the lash band
+    zone = (t >= top_c) & (t < Ub - wl) & (strength > 0)
+    if zone.any():
         lo = model.low_pass()
-        # base colour from a little above the band's edge in the middle (its edge may
-        # still hold the lashes' shadow), from the edge itself at both ends (seamless)
-        # the colour: the lid skin's own (per column the brightest of three rows of the
-        # band between lid and brow: skin, not crease), blending into the band's edge
-        # colour at both ends of the unfolded stretch so it joins seamlessly
-        m = np.sin(np.pi * x01) * np.clip(dU / 0.12, 0, 1)  # thin: the edge colour
-        rows = [sample(lo, s, U - f * (U - B)) for f in (0.3, 0.42, 0.55)]
         lum_w = np.array([0.299, 0.587, 0.114], np.float32)
-        pick = np.argmax(np.stack([r @ lum_w for r in rows]), 0)[..., None]
-        skin = np.choose(pick, rows)
-        base_col = sample(lo, s, base) * (1 - m[..., None]) + skin * m[..., None]
-        # the fine texture from the same skin band, folded to scale ~1; clipped to the lid
-        # skin's texture level so a lash hair or liner stroke cannot fold into stripes
+        # the lid skin's own colour: per column the brightest of three rows of the band
+        # between lid and brow (skin, not crease)
+        rows = [sample(lo, s, U - f * (U - B)) for f in (0.3, 0.42, 0.55)]
+        lums = np.stack([r @ lum_w for r in rows])
+        soft = np.exp((lums - lums.max(0)) / 6.0)  # soft choice: no seams between columns
+        skin = sum(r * (wk / soft.sum(0))[..., None] for r, wk in zip(rows, soft, strict=True))
+        # the unfolded skin's fine texture from that band, folded to scale ~1
         h2 = 0.15 * (U - B)
-        n2 = max(round(float(np.max(np.where(new, dU / (2 * h2), 0.0), initial=0.0))), 1)
-        x2 = x01 * n2
+        # at scale 1 everywhere (a count of folds per column would crowd them into a fan
+        # where the unfolded skin thins out towards the corners)
+        x2 = np.maximum(t - base, 0.0) / np.maximum(2 * h2, 1e-6)
         fold2 = U - 0.28 * (U - B) - h2 * (1.0 - np.abs(1.0 - 2.0 * (x2 - np.floor(x2))))
-        hp = sample(model.src, s, fold2) - sample(lo, s, fold2)
+        lo_here = np.where(new[..., None], sample(lo, s, base), sample(lo, s, ts))
+        # folding repeats whatever runs along the lid (crease, liner edges) as stripes:
+        # the folded detail less its mean along the lid keeps only the isotropic grain
+        def detail(ds: float) -> np.ndarray:
+            return sample(model.src, s + ds, fold2) - sample(lo, s + ds, fold2)
+
+        fine = detail(0.0)
+        fine = fine - sum(detail(d) for d in (-0.12, -0.06, 0.06, 0.12)) / 4.0 * 0.8
+        hp = np.where(new[..., None], fine, col - lo_here)
+        # a lid stretching over the eye smooths its crease and any liner left above the
+        # lash band: towards the skin colour, the detail held to the skin's texture level
+        # (a lash hair or liner stroke would otherwise fold into stripes)
+        y = np.clip((t - top_c) / np.maximum(Ub - wl - top_c, 1e-6), 0, 1)
+        m = (np.sin(np.pi * y) * strength)[..., None]
         lim = 1.5 * model.texture[eye]
-        hp = lim * np.tanh(hp / max(lim, 1e-3))
-        lid = base_col + hp
-        col = np.where(new[..., None], lid, col)
+        hp_c = lim * np.tanh(hp / max(lim, 1e-3))
+        hp = np.where(new[..., None], hp_c, hp * (1 - m) + hp_c * m)
+        lid = lo_here * (1 - m) + skin * m + hp
+        col = np.where(zone[..., None], lid, col)
 
     # shading: the unfolded lid curves away over the eyeball (darker towards the lashes and
     # the corners), and a soft shadow where the lids meet, at the photo's own edge blur
