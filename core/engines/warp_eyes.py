@@ -232,6 +232,9 @@ def lid_frame(
     wts = np.array([4.0 if k in (ids[0], ids[3]) else 1.0 for k in RIGID])
     aff = _affine(lm[list(RIGID)], src_pts[list(RIGID)], wts)
 
+    scale = float(np.sqrt(abs(np.linalg.det(aff[:, :2]))))  # src px per frame px
+    inv = cv2.invertAffineTransform(aff)
+
     def to_src(p: np.ndarray) -> np.ndarray:
         return p @ aff[:, :2].T + aff[:, 2]
 
@@ -268,7 +271,6 @@ def lid_frame(
     corners_st = np.array([[-0.15, brow[:, 1].min() - 0.1], [1.15, brow[:, 1].min() - 0.1],
                            [-0.15, ol[:, 1].max() + 0.4], [1.15, ol[:, 1].max() + 0.4]])
     corners_src = c0 + ew * (corners_st[:, :1] * u + corners_st[:, 1:] * v)
-    inv = cv2.invertAffineTransform(aff)
     corners_f = corners_src @ inv[:, :2].T + inv[:, 2]
     poly = lm[[ids[0], *BROWS[eye], ids[3], ids[4], ids[5]]] if eye == 0 else \
         lm[[ids[3], *BROWS[eye][::-1], ids[0], ids[5], ids[4]]]
@@ -352,6 +354,7 @@ def lid_frame(
         soft = np.exp((lums - lums.max(0)) / 6.0)  # soft choice: no seams between columns
         skin = sum(r * (wk / soft.sum(0))[..., None] for r, wk in zip(rows, soft, strict=True))
         # the unfolded skin's fine texture from that band, folded to scale ~1
+        # the lid skin band from a quarter of the way up to the brow
         h2 = 0.15 * (U - B)
         # at scale 1 everywhere (a count of folds per column would crowd them into a fan
         # where the unfolded skin thins out towards the corners)
@@ -363,11 +366,16 @@ def lid_frame(
         def detail(ds: float) -> np.ndarray:
             # nearest pixel: bilinear sampling between pixels would average the grain
             # away (std x ~0.67 over sub-pixel offsets); texture has no edges to alias
-            return (sample(model.src, s + ds, fold2, cv2.INTER_NEAREST)
-                    - sample(lo, s + ds, fold2, cv2.INTER_NEAREST))
+            # (where the frame magnifies the source a lot, nearest pixels would be blocks)
+            how = cv2.INTER_NEAREST if scale >= 0.6 else cv2.INTER_LINEAR
+            return sample(model.src, s + ds, fold2, how) - sample(lo, s + ds, fold2, how)
 
         fine = detail(0.0)
-        fine = fine - sum(detail(d) for d in (-0.12, -0.06, 0.06, 0.12)) / 4.0 * 0.8
+        # its mean along the lid at the same source row (the lid's own curve, 0.3 eye
+        # widths, many sub-pixel offsets: a box filter, not a comb)
+        along = [sample(model.src, s + d, fold2) - sample(lo, s + d, fold2)
+                 for d in np.linspace(-0.15, 0.15, 11)]
+        fine = fine - np.mean(along, axis=0)
         hp = np.where(new[..., None], fine, col - lo_here)
         # a lid stretching over the eye smooths its crease and any liner left above the
         # lash band: towards the skin colour, the detail held to the skin's texture level
@@ -391,6 +399,12 @@ def lid_frame(
         1.0 - gap / 0.08, 0, 1) * np.clip(closure, 0, 1)
     shade = shade * (1.0 - MEET_SHADOW * meet)
     col *= shade[..., None].astype(np.float32)
+    # the moving lid edge is a jump in the map: soften it to the photo's own edge blur
+    sig_f = max(model.sigma, 0.7) / scale  # frame px
+    near_edge = np.exp(-0.5 * ((t - Ub) * ew / scale / (2.0 * sig_f)) ** 2) * (dU > 1e-3)
+    if near_edge.max() > 0.05:
+        soft = cv2.GaussianBlur(col, (0, 0), sig_f)
+        col = col + (soft - col) * near_edge[..., None].astype(np.float32)
 
     # weight: 1 over every pixel the warp moved for the blink (its triangles from the eye
     # corners up to the brow, and the eye) and the band below the eye; feathered only where
