@@ -11,17 +11,23 @@ So while the lids move we re-render each eye from the portrait by a smooth, colu
 remap in the eye's own frame (s along the corner-to-corner axis, t across it, in eye
 widths), with the lid curves as cubics through the landmarks (no polyline, no kink):
 
-* brow line -> moving lid edge: the photo's lid skin between brow and upper lid, stretched
-  down (smoothly, one ratio per column) so its crease, skin texture, grain and blur are the
-  photo's own; the last band above the lid margin (lashes, eyeliner) is moved rigidly so
-  the lash line keeps the portrait's own width and darkness (thin on a statue, none where
-  the photo has none) and follows the moving lid's smooth curve, tapering into the corners
-  where the lid band itself thins out;
+* above the lash band nothing moves: brow, crease and lid skin stay where they are, as on a
+  real closing eye (the warp alone dragged the brows and crease down);
+* the lash band (lashes and liner above the lid margin, measured per portrait: thin on a
+  statue, none where the photo has none, thick under heavy liner) rides down rigidly on
+  the moving lid edge, so the closed lash line has the portrait's own width, darkness and
+  blur and follows the lids' smooth curve, tapering into the corners where the lid's
+  travel does;
+* between them, the lid skin the closing eye unfolds: its colour is the portrait's lid skin
+  (per column, the brightest of three rows between lid and brow, blended into the band
+  edges so both seams vanish), its fine texture the lid skin's own high-pass folded back
+  and forth at scale 1 (less its mean along the lid, so no crease or liner stroke folds into
+  stripes); the crease and any liner left above the band fade toward the skin as the lid
+  stretches, a little shading darkens the skin towards the lashes (the lid curves over the
+  cornea), and a soft shadow marks where the lids meet;
 * below the moving lid edge: the photo's eye, unsqueezed (the lid covers the iris, it does
-  not flatten it), with the lower lid's small rise;
-* the skin the stretch spreads over the eyeball gets a little shading (the lid curves away
-  over the cornea) and the portrait's grain back (stretching smooths it), and the lid edge a
-  soft shadow where the lids meet, at the photo's own edge blur.
+  not flatten it), with the lower lid's small rise; the edge is softened to the photo's
+  own edge blur (core.engines.mouth.photomatch).
 
 Geometry comes from the frame's posed landmarks: an affine fitted on points the blink does
 not move (eye corners, nose bridge) maps the frame to the rig image, so a turned or tilted
@@ -211,13 +217,6 @@ def _affine(frame_pts: np.ndarray, src_pts: np.ndarray, weights: np.ndarray) -> 
 def _smooth(x: np.ndarray) -> np.ndarray:
     x = np.clip(x, 0.0, 1.0)
     return x * x * (3 - 2 * x)
-
-
-def _grain(shape: tuple[int, int], level: float, seed: int) -> np.ndarray:
-    if level < 0.3:
-        return np.zeros(shape, np.float32)
-    n = np.random.default_rng(seed).standard_normal(shape).astype(np.float32)
-    return n * level
 
 
 def lid_frame(
