@@ -55,6 +55,8 @@ FADE_IN = 0.2
 little, and a gradual hand-over hides any difference)."""
 SHADE = 0.10
 """Darkening of the stretched lid skin towards its edge over the eyeball (roundness)."""
+PASS_SHIFT = 0.23
+"""Shift along the lid (eye widths) between passes of the folded skin texture."""
 LOWER_SKIP = 0.05
 """Eye rows below the lower-lid landmarks hidden by a closed lid (eye widths)."""
 MEET_SHADOW = 0.16
@@ -127,7 +129,7 @@ def high_pass(img: np.ndarray, sigma: float) -> np.ndarray:
 def _skin_texture(model: LidModel, eye: int) -> float:
     """Robust std of the lid skin's high-pass (at the scale the lid's low pass uses)."""
     ew = float(np.mean([np.linalg.norm(model.pts[e[3]] - model.pts[e[0]]) for e in EYES]))
-    hp = high_pass(model.src, max(1.0, 0.02 * ew))
+    hp = high_pass(model.src, max(1.5, 0.035 * ew))  # the scale of LidModel.low_pass
     vals = hp[lid_skin_mask(model.pts, eye, hp.shape)]
     if len(vals) < 10:
         return 2.0
@@ -367,14 +369,17 @@ def lid_frame(
             # away (std x ~0.67 over sub-pixel offsets); texture has no edges to alias
             # (where the frame magnifies the source a lot, nearest pixels would be blocks)
             how = cv2.INTER_NEAREST if scale >= 0.6 else cv2.INTER_LINEAR
-            return sample(model.src, s + ds, fold2, how) - sample(lo, s + ds, fold2, how)
+            return sample(model.src, sf + ds, fold2, how) - sample(lo, sf + ds, fold2, how)
 
+        # each pass of the fold reads the band a little further along the lid: mirrored
+        # repeats of the same pixels would read as a regular mesh
+        sf = s + PASS_SHIFT * np.floor(x2)
         fine = detail(0.0)
         # its mean along the lid at the same source row (the lid's own curve, 0.3 eye
         # widths, many sub-pixel offsets: a box filter, not a comb)
-        along = [sample(model.src, s + d, fold2) - sample(lo, s + d, fold2)
+        along = [sample(model.src, sf + d, fold2) - sample(lo, sf + d, fold2)
                  for d in np.linspace(-0.15, 0.15, 11)]
-        fine = fine - np.mean(along, axis=0)
+        fine = fine - 0.5 * np.mean(along, axis=0)  # half: grain keeps its level
         hp = np.where(new[..., None], fine, col - lo_here)
         # a lid stretching over the eye smooths its crease and any liner left above the
         # lash band: towards the skin colour, the detail held to the skin's texture level
