@@ -158,7 +158,8 @@ class WarpEngine:
                                                                   m.head_shift[i]))
         paint_seam(frame, out_lm, prep.palette, prep.src_gap, prep.face_h)
         if m.blink[i] > 0:
-            paint_lids(frame, out_lm, prep.lids, float(m.blink[i]), prep.face_h, m.gaze[i] if m.gaze is not None else None)
+            paint_lids(frame, out_lm, prep.lids, float(m.blink[i]), prep.face_h,
+                       None if m.gaze is None else m.gaze[i])
         return frame
 
 
