@@ -25,7 +25,7 @@ import cv2
 import numpy as np
 
 from core.engines.mouth.interior import MouthInterior
-from core.engines.warp_eyes import lid_colours, paint_lids
+from core.engines.warp_eyes import LidModel, paint_lids
 from core.engines.warp_mesh import MeshWarp
 from core.engines.warp_mouth import MouthPalette, paint_mouth, paint_seam
 from core.errors import Cancelled, InputError
@@ -46,7 +46,7 @@ class _Prepared:
         # little differently (up to ~1 % of pixels over a grey level at zero pose)
         self.flat_mesh = MeshWarp.build(rig, size, dense=False) if self.mesh.dense else self.mesh
         self.palette = MouthPalette.from_rig(rig)
-        self.lids = lid_colours(rig)
+        self.lids = LidModel.build(rig, self.mesh.src, self.mesh.src_scale)
         self.interior = MouthInterior(
             rig, self.mesh.geo, size, self.palette, request.features.viseme_weights,
             request.n_frames, request.fps, request.seed,
@@ -161,7 +161,8 @@ class WarpEngine:
                                                                   m.head_shift[i]))
         paint_seam(frame, out_lm, prep.palette, prep.src_gap, prep.face_h)
         if m.blink[i] > 0:
-            paint_lids(frame, out_lm, prep.lids, float(m.blink[i]), prep.face_h)
+            paint_lids(frame, out_lm, prep.lids, float(m.blink[i]), prep.face_h,
+                       None if m.gaze is None else m.gaze[i])
         return frame
 
 
