@@ -14,17 +14,17 @@ Pipeline (all at video frame rate, all global: lip motion never depends on segme
    phone loop only names their vowel (when a decoded vowel overlaps the nucleus); free
    phone decoding is too noisy to time them.
 2. Amplitude per syllable: the vowel's jaw opening (open vowels large, close and rounded
-   ones small; core.motion.visemes), times its prominence (loudness + pitch accent, 0.8 ..
-   1.25), the phrase's loudness (0.9 .. 1.06) and a +-20 % draw: loudness modulates,
-   it does not drive.
-3. The jaw cycle: cosine interpolation from each nucleus peak (reached ~1 frame before the
-   acoustic peak: the jaw leads the sound) down to a trough between syllables (at the
-   consonants' middle; shallower between close syllables, closed across long gaps) and up
-   to the next; each run of syllables opens from and closes to rest over ~0.15 s.
-   These cycles are blended with the phones' own dominance-weighted viseme targets (which
-   hold a vowel's opening over its decoded span): half and half on an alignment; on a
-   phone loop by how well the decoded phones already keep the voice's syllable rhythm
-   (cycle_share): cycles where they miss it, the phones where they keep it.
+   ones small; core.motion.visemes), reduced / unstressed vowels smaller (vowel_gain),
+   times its prominence (0.95 .. 1.08), the phrase's loudness (0.9 .. 1.06) and a +-20 %
+   draw: vowel and stress set the opening, loudness barely modulates it.
+3. The jaw: cycles by cosine interpolation from each nucleus peak (~1 frame before the
+   acoustic peak: the jaw leads the sound) down to a trough as deep as the consonants
+   between need (DIP: p/b/m close, f/v nearly, tongue consonants a third to a half,
+   vowel to vowel barely) and up to the next; runs open from / close to rest over ~0.15 s.
+   The phone-led track (jaw_track) holds the vowels' height across the consonants, pulled
+   down by the same dips. Half and half on an alignment; on a phone loop, blend() picks
+   the share of cycles and the dip depth that keep the voice's rhythm (sync z) and tie
+   the mouth least to loudness.
 4. Silence: a gate from voice activity closes the lips in pauses; energy opens it only
    next to detected speech (silero VAD lags onsets), and only relative to the clip's own
    noise floor, so music, breaths and room noise never open the mouth.
@@ -102,9 +102,8 @@ GENERIC_VOWEL's): the loop's vowel is a guess."""
 GENERIC_VOWEL = "E"
 """Vowel assumed for a nucleus whose vowel the phone loop did not name (a mid opening)."""
 TROUGH = 0.4
-"""Opening between two syllables as a share of the smaller peak, for syllables 0.2 s or
-more apart; closer ones dip less (the jaw cannot close in 80 ms). Inside a run the jaw does
-not close: VASA-1's mouths dip to ~0.3-0.5 of their peaks between syllables."""
+"""Opening between two syllables as a share of the smaller peak where no phones are given
+(jaw_cycles without phones); closer syllables dip less (the jaw cannot close in 80 ms)."""
 VOWEL_DIP = 0.1
 """Dip between two syllables with only vowels between them (co-articulation: the jaw glides
 from one vowel to the next without closing)."""
@@ -121,20 +120,11 @@ CYCLE_SHARE_ALIGNED = 0.5
 follows the phones' own viseme targets (dominance-weighted over their spans), which hold
 each vowel's opening over its length."""
 CYCLE_SHARE_MIN, CYCLE_SHARE_MAX = 0.0, 0.9
-"""On a phone-loop track: share of the syllable cycles where the decoded phones already keep
-the syllable rhythm / where they miss it (see cycle_share; fewer cycles where the phones
-keep it because the cycles alone read as mechanical). Measured on the plan of the
-bench's clips (band-passed r and z of mouth_open against the audio, as core.evaluate
-computes them): with the phones alone echomimic_en_girl and emo_talk_mola sit at z 1.6-2.6
-(their phones are mistimed); with the cycles alone every clip reaches z >= 4 but r_bp
-0.63-0.74 on the VASA-1 inputs (VASA-1's own videos 0.30-0.53): too mechanical. Blended by
-their sync (SYNC_Z_*): VASA-1 inputs r_bp 0.51-0.65 (the phones alone), z 5.7-8.9; the
-EMO inputs z 3.7-12, echomimic_en(_girl) 3.2-3.8, hallo_2.wav 4.5; rendered and read by
-`bench quality` the phone-loop clips of 5 s or more give z 3.0-10.4."""
+"""On a phone-loop track: the range of cycle shares blend() tries (the cycles alone read as
+mechanical: band-passed r 0.63-0.74 on the VASA-1 inputs; the phones alone miss the rhythm
+where they are mistimed: z 1.6-2.6 on echomimic_en_girl and emo_talk_mola)."""
 SYNC_Z_GOOD, SYNC_Z_POOR = 4.0, 1.5
-"""Sync z of the phone-led opening against the voice (sync_z) at which the phone track gets
-CYCLE_SHARE_MIN / CYCLE_SHARE_MAX of cycles. The phone loop's own tracks read z 7.6-9.6 on
-the VASA-1 inputs and hallo_2's demo, 0.4-3.1 on echomimic_en(_girl) and the EMO inputs."""
+"""cycle_share's ramp (phone z at which it gives CYCLE_SHARE_MIN / _MAX cycles)."""
 GATE_HOLD_S = 0.1
 """The silence gate holds over +-0.1 s: the dip between two syllables is not a pause;
 pauses of ~0.3 s still close the lips."""
