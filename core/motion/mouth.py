@@ -490,9 +490,11 @@ def cycle_share(phone_open: np.ndarray, e: np.ndarray, fps: float) -> float:
     return float(CYCLE_SHARE_MIN + (CYCLE_SHARE_MAX - CYCLE_SHARE_MIN) * t)
 
 
-BLEND_Z = 5.0
-"""Sync z (sync_z, 2-7 Hz against the voice's energy) the gated phone-loop opening must keep;
-blend() adds syllable cycles only until it does."""
+BLEND_Z = 5.5
+"""Sync z (sync_z, 2-7 Hz against the voice's energy, +-BLEND_LAG frames: as the evaluator's
+lip-sync z) the finished phone-loop opening must keep. Well above the target of 3: the
+rendered clip reads lower than its plan (emo_talk_mola: plan 4.5 -> render 2.8, plan 5.3 ->
+render 3.2)."""
 LOUDNESS_R = 0.4
 """Band-passed r against the loudness (loudness_r) that blend() aims at: real speakers read
 0.15-0.45, VASA-1's videos 0.35-0.53; a loudness-driven mouth 0.8."""
