@@ -14,17 +14,17 @@ Pipeline (all at video frame rate, all global: lip motion never depends on segme
    phone loop only names their vowel (when a decoded vowel overlaps the nucleus); free
    phone decoding is too noisy to time them.
 2. Amplitude per syllable: the vowel's jaw opening (open vowels large, close and rounded
-   ones small; core.motion.visemes), times its prominence (loudness + pitch accent, 0.8 ..
-   1.25), the phrase's loudness (0.9 .. 1.06) and a +-20 % draw: loudness modulates,
-   it does not drive.
-3. The jaw cycle: cosine interpolation from each nucleus peak (reached ~1 frame before the
-   acoustic peak: the jaw leads the sound) down to a trough between syllables (at the
-   consonants' middle; shallower between close syllables, closed across long gaps) and up
-   to the next; each run of syllables opens from and closes to rest over ~0.15 s.
-   These cycles are blended with the phones' own dominance-weighted viseme targets (which
-   hold a vowel's opening over its decoded span): half and half on an alignment; on a
-   phone loop by how well the decoded phones already keep the voice's syllable rhythm
-   (cycle_share): cycles where they miss it, the phones where they keep it.
+   ones small; core.motion.visemes), reduced / unstressed vowels smaller (vowel_gain),
+   times its prominence (0.95 .. 1.08), the phrase's loudness (0.9 .. 1.06) and a +-20 %
+   draw: vowel and stress set the opening, loudness barely modulates it.
+3. The jaw: cycles by cosine interpolation from each nucleus peak (~1 frame before the
+   acoustic peak: the jaw leads the sound) down to a trough as deep as the consonants
+   between need (DIP: p/b/m close, f/v nearly, tongue consonants a third to a half,
+   vowel to vowel barely) and up to the next; runs open from / close to rest over ~0.15 s.
+   The phone-led track (jaw_track) holds the vowels' height across the consonants, pulled
+   down by the same dips. Half and half on an alignment; on a phone loop, blend() picks
+   the share of cycles and the dip depth that keep the voice's rhythm (sync z) and tie
+   the mouth least to loudness.
 4. Silence: a gate from voice activity closes the lips in pauses; energy opens it only
    next to detected speech (silero VAD lags onsets), and only relative to the clip's own
    noise floor, so music, breaths and room noise never open the mouth.
@@ -36,6 +36,7 @@ coarticulation: rounding and spreading anticipate their phone by ~100 ms).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -89,7 +90,7 @@ At 0.75-1.15 with an energy share the mouth followed the loudness envelope (band
 lip-sync r 0.68-0.80 on the VASA-1 / EMO inputs, the peers 0.35-0.53)."""
 LOUD_SMOOTH_S = 0.25
 """Loudness for the gain is smoothed over ~0.25 s (the phrase's level, not the syllable's)."""
-PROM_MIN, PROM_MAX = 0.8, 1.25
+PROM_MIN, PROM_MAX = 0.95, 1.08
 """Opening factor of the least / most prominent syllable (prosody's prominence 0..1:
 loudness, pitch height and excursion); a stressed vowel of an alignment counts 0.8."""
 SYLLABLE_SPREAD = 0.2
@@ -101,9 +102,11 @@ GENERIC_VOWEL's): the loop's vowel is a guess."""
 GENERIC_VOWEL = "E"
 """Vowel assumed for a nucleus whose vowel the phone loop did not name (a mid opening)."""
 TROUGH = 0.4
-"""Opening between two syllables as a share of the smaller peak, for syllables 0.2 s or
-more apart; closer ones dip less (the jaw cannot close in 80 ms). Inside a run the jaw does
-not close: VASA-1's mouths dip to ~0.3-0.5 of their peaks between syllables."""
+"""Opening between two syllables as a share of the smaller peak where no phones are given
+(jaw_cycles without phones); closer syllables dip less (the jaw cannot close in 80 ms)."""
+VOWEL_DIP = 0.1
+"""Dip between two syllables with only vowels between them (co-articulation: the jaw glides
+from one vowel to the next without closing)."""
 RUN_GAP_S = 0.8
 """Syllables further apart than this (or with a pause between) are separate runs: the mouth
 closes between them."""
@@ -117,20 +120,11 @@ CYCLE_SHARE_ALIGNED = 0.5
 follows the phones' own viseme targets (dominance-weighted over their spans), which hold
 each vowel's opening over its length."""
 CYCLE_SHARE_MIN, CYCLE_SHARE_MAX = 0.0, 0.9
-"""On a phone-loop track: share of the syllable cycles where the decoded phones already keep
-the syllable rhythm / where they miss it (see cycle_share; fewer cycles where the phones
-keep it because the cycles alone read as mechanical). Measured on the plan of the
-bench's clips (band-passed r and z of mouth_open against the audio, as core.evaluate
-computes them): with the phones alone echomimic_en_girl and emo_talk_mola sit at z 1.6-2.6
-(their phones are mistimed); with the cycles alone every clip reaches z >= 4 but r_bp
-0.63-0.74 on the VASA-1 inputs (VASA-1's own videos 0.30-0.53): too mechanical. Blended by
-their sync (SYNC_Z_*): VASA-1 inputs r_bp 0.51-0.65 (the phones alone), z 5.7-8.9; the
-EMO inputs z 3.7-12, echomimic_en(_girl) 3.2-3.8, hallo_2.wav 4.5; rendered and read by
-`bench quality` the phone-loop clips of 5 s or more give z 3.0-10.4."""
+"""On a phone-loop track: the range of cycle shares blend() tries (the cycles alone read as
+mechanical: band-passed r 0.63-0.74 on the VASA-1 inputs; the phones alone miss the rhythm
+where they are mistimed: z 1.6-2.6 on echomimic_en_girl and emo_talk_mola)."""
 SYNC_Z_GOOD, SYNC_Z_POOR = 4.0, 1.5
-"""Sync z of the phone-led opening against the voice (sync_z) at which the phone track gets
-CYCLE_SHARE_MIN / CYCLE_SHARE_MAX of cycles. The phone loop's own tracks read z 7.6-9.6 on
-the VASA-1 inputs and hallo_2's demo, 0.4-3.1 on echomimic_en(_girl) and the EMO inputs."""
+"""cycle_share's ramp (phone z at which it gives CYCLE_SHARE_MIN / _MAX cycles)."""
 GATE_HOLD_S = 0.1
 """The silence gate holds over +-0.1 s: the dip between two syllables is not a pause;
 pauses of ~0.3 s still close the lips."""
@@ -176,35 +170,73 @@ def mouth_channels(features: AudioFeatures) -> dict[str, np.ndarray]:
     t_open, t_width, dom = vz.target_arrays(names)
     spread = asym_spread(w, fps) * dom[None]
     denom = np.maximum(spread.sum(1), 1e-6)
-    open_t = spread @ (t_open * ARTICULATION) / denom
     width_t = spread @ t_width / denom
 
     rms = np.nan_to_num(np.asarray(features.rms, dtype=np.float64)[:n])
     e = smooth(np.clip(rms, 0, 2.0), 0.04 * fps)
     gate = silence_gate(features, e)
+    # labiodentals: the lower lip tucks under the teeth, the gap nearly closes;
+    # bilabial closures: a notch reaching exactly 0 at the frames around the phone centre
+    ff = _notch(features, n, fps, {"F", "V"}, ramp_s=0.05)
+    close = _notch(features, n, fps, BILABIALS)
+
+    def finish(x: np.ndarray) -> np.ndarray:
+        x = x * gate
+        x = x * (1 - ff) + np.minimum(x, vz.TARGETS["FF"][0]) * ff
+        return x * (1.0 - close)
+
     syl = syllables(features, e)
     if syl:  # (syllables exist whenever a vowel phone does)
-        open_ = jaw_cycles(syl, n, fps, gate < 0.3)
-        loud = loudness_gain(smooth(e, LOUD_SMOOTH_S * fps))
-        phones = open_t * loud * _spread_gain(features, n, fps)
-        share = CYCLE_SHARE_ALIGNED if features.aligned else cycle_share(phones, e, fps)
-        open_ = share * open_ + (1 - share) * phones
-    else:  # no vowel and no nucleus in speech: a small energy-led opening, gated below
-        open_ = 0.06 * np.clip(e - 0.1, 0, 1.3)
-        width_t = np.zeros(n)
-    open_ *= gate
-    width_t *= gate
+        loud = loudness_gain(smooth(e, LOUD_SMOOTH_S * fps)) * _vowel_gain_track(features, n, fps)
+        phones = list(features.phones)
 
-    # labiodentals: the lower lip tucks under the teeth, the gap nearly closes
-    ff = _notch(features, n, fps, {"F", "V"}, ramp_s=0.05)
-    open_ = open_ * (1 - ff) + np.minimum(open_, vz.TARGETS["FF"][0]) * ff
-    # bilabial closures: a notch reaching exactly 0 at the frames around the phone centre
-    close = _notch(features, n, fps, BILABIALS)
-    open_ *= 1.0 - close
-    width_t = width_t * (1 - close) - 0.02 * close  # lips pressed: slightly narrower
+        def tracks(depth: float) -> tuple[np.ndarray, np.ndarray]:
+            """(syllable cycles, phone-led opening) with consonant dips scaled by depth."""
+            cyc = jaw_cycles(syl, n, fps, gate < 0.3, phones, features.aligned, depth)
+            return cyc, jaw_track(spread, names, t_open * ARTICULATION, fps, depth) * loud
+
+        if features.aligned:
+            cyc, ph = tracks(1.0)
+            open_ = finish(CYCLE_SHARE_ALIGNED * cyc + (1 - CYCLE_SHARE_ALIGNED) * ph)
+        else:
+            open_ = blend(tracks, finish, e, fps)
+    else:  # no vowel and no nucleus in speech: a small energy-led opening, gated
+        open_ = finish(0.06 * np.clip(e - 0.1, 0, 1.3))
+        width_t = np.zeros(n)
+    width_t = width_t * gate * (1 - close) - 0.02 * close  # lips pressed: slightly narrower
 
     jaw = 0.55 * open_ + 0.012 * np.clip(e, 0, 1.5) * gate
     return {"mouth_open": open_, "mouth_width": width_t, "jaw": jaw}
+
+
+# ---------------------------------------------------------------- phone-led jaw
+def jaw_track(spread: np.ndarray, names: list[str], t_open: np.ndarray,
+              fps: float, depth: float = 1.0) -> np.ndarray:
+    """[n] phone-led opening: the vowels' jaw height held across the consonants between
+    them, pulled down by each consonant's DIP (core.motion.visemes).
+
+    Why not the weighted mean of every class's own opening: that dips to a consonant's
+    small target at every t, d, n or s, one full open-close cycle per syllable that follows
+    the loudness envelope (band-passed r 0.6-0.7 against the peers' 0.35-0.53). The jaw of a
+    real speaker stays fairly open through tongue consonants and across vowel-to-vowel
+    transitions; only p/b/m and f/v bring the lips together."""
+    n = spread.shape[0]
+    if n == 0:
+        return np.zeros(0)
+    is_vowel = np.array([nm not in vz.DIP for nm in names])
+    dip = np.array([_deepen(vz.DIP.get(nm, 0.0), depth) for nm in names])
+    vw = spread[:, is_vowel]
+    vsum = vw.sum(1)
+    total = np.maximum(spread.sum(1), 1e-6)
+    have = vsum > 0.25 * total
+    vopen = np.where(have, vw @ t_open[is_vowel] / np.maximum(vsum, 1e-6), 0.0)
+    if have.any():
+        idx = np.arange(n)
+        level = np.interp(idx, idx[have], vopen[have])
+    else:  # no vowel decoded at all: a mid opening the gate shapes
+        level = np.full(n, vz.TARGETS["E"][0] * t_open.max() / max(vz.MAX_OPEN, 1e-9))
+    d = (spread[:, ~is_vowel] @ dip[~is_vowel]) / total
+    return smooth(level * (1.0 - d), 0.03 * fps)
 
 
 # ---------------------------------------------------------------- silence
@@ -338,8 +370,37 @@ def syllables(features: AudioFeatures, e: np.ndarray) -> list[Syllable]:
     return out
 
 
+def _deepen(dip: float, depth: float) -> float:
+    """A consonant's dip scaled by `depth` (tongue consonants only: p/b/m and f/v, the
+    dips of 0.85 or more, keep theirs), at most 0.9."""
+    return dip if dip >= 0.85 else min(dip * depth, 0.9)
+
+
+def dip_between(phones: list, a: float, b: float, aligned: bool = True,
+                depth: float = 1.0) -> float:
+    """How far the jaw closes between two syllable peaks at times a < b (s), from the
+    DIP (core.motion.visemes) of the phones between them (VOWEL_DIP for a vowel: the jaw
+    stays open across vowel-to-vowel transitions). On an alignment the phones between two
+    vowels are the consonant cluster: its largest dip. On the phone loop they are a guess,
+    and the stretch between two loud nuclei often holds an unstressed syllable: the
+    duration-weighted mean. DIP_UNKNOWN where no phone covers the stretch."""
+    names = vz.viseme_names()
+    d, w = [], []
+    for p in phones:
+        ov = min(p.end, b) - max(p.start, a)
+        if ov > 0:
+            d.append(_deepen(vz.DIP.get(names[viseme_of(p.label)], VOWEL_DIP), depth))
+            w.append(ov)
+    if not d:
+        return _deepen(vz.DIP_UNKNOWN, depth)
+    if aligned:
+        return max(d)
+    return float(np.average(d, weights=w))
+
+
 def jaw_cycles(syl: list[Syllable], n: int, fps: float,
-               pause: np.ndarray | None = None) -> np.ndarray:
+               pause: np.ndarray | None = None, phones: list | None = None,
+               aligned: bool = True, depth: float = 1.0) -> np.ndarray:
     """[n] opening: cosine interpolation through the syllable peaks (each held over
     PEAK_HOLD_S) and the troughs between them (module doc, step 3), sampled at frame
     centres. `pause` [n] bool marks the frames the silence gate closes: a run of
@@ -367,11 +428,13 @@ def jaw_cycles(syl: list[Syllable], n: int, fps: float,
             knots_v.append(0.0)
         else:
             gap = s.t - prev.t
-            depth = float(np.clip((gap - 0.08) / (0.2 - 0.08), 0, 1)) * (1 - TROUGH)
+            full = (1 - TROUGH) if phones is None else dip_between(phones, prev.t, s.t,
+                                                                     aligned, depth)
+            sink = float(np.clip((gap - 0.08) / (0.2 - 0.08), 0, 1)) * full
             mid = 0.5 * (prev.hi + s.lo) if prev.hi < s.lo else 0.5 * (prev.t + s.t)
             mid = float(np.clip(mid, prev.t + 0.3 * gap, s.t - 0.3 * gap))
             knots_t.append(max(mid, knots_t[-1] + 1e-3))
-            knots_v.append(min(prev.amp, s.amp) * (1.0 - depth))
+            knots_v.append(min(prev.amp, s.amp) * (1.0 - sink))
         h = min(hold, 0.25 * (s.t - prev.t)) if prev is not None else hold
         if i + 1 < len(syl):
             h = min(h, 0.25 * (syl[i + 1].t - s.t))
@@ -427,15 +490,89 @@ def cycle_share(phone_open: np.ndarray, e: np.ndarray, fps: float) -> float:
     return float(CYCLE_SHARE_MIN + (CYCLE_SHARE_MAX - CYCLE_SHARE_MIN) * t)
 
 
-def _spread_gain(features: AudioFeatures, n: int, fps: float) -> np.ndarray:
-    """[n] opening factor of the phone-led part: 1 +- SYLLABLE_SPREAD per vowel phone,
-    smoothed over ~40 ms; 1 outside vowels (deterministic, seeded by the vowel's time)."""
-    g = np.ones(n)
+BLEND_Z = 5.5
+"""Sync z (sync_z, 2-7 Hz against the voice's energy, +-BLEND_LAG frames: as the evaluator's
+lip-sync z) the finished phone-loop opening must keep. Well above the target of 3: the
+rendered clip reads lower than its plan (emo_talk_mola: plan 4.5 -> render 2.8, plan 5.3 ->
+render 3.2)."""
+LOUDNESS_R = 0.4
+"""Band-passed r against the loudness (loudness_r) that blend() aims at: real speakers read
+0.15-0.45, VASA-1's videos 0.35-0.53; a loudness-driven mouth 0.8."""
+BLEND_LAG = 5
+"""Lags (frames) sync_z searches in blend(), as the evaluator's lip-sync z does."""
+BLEND_STEPS = np.linspace(CYCLE_SHARE_MIN, CYCLE_SHARE_MAX, 7)
+BLEND_DEPTHS = (0.3, 0.6, 1.0, 1.4, 1.8)
+"""Consonant-dip scales blend() tries: the table's (the jaw stays fairly open through the
+tongue consonants) and deeper, for decoded phones too mistimed to keep the rhythm with
+shallow dips."""
+
+
+def blend(tracks: Callable[[float], tuple[np.ndarray, np.ndarray]],
+          finish: Callable[[np.ndarray], np.ndarray], e: np.ndarray, fps: float) -> np.ndarray:
+    """Phone-loop opening, finished (gated, closures cut in): of the blends of syllable
+    cycles and the phone-led track (shares BLEND_STEPS, consonant dips scaled by
+    BLEND_DEPTHS), the one least tied to the loudness envelope (loudness_r) among those
+    that keep the voice's syllable rhythm (sync z >= BLEND_Z); else the best-synced one.
+
+    Why choose per clip: the cycles sit on the loudness peaks, so each share of them (and
+    each deeper dip) ties the mouth tighter to the loudness envelope (band-passed r 0.6-0.7:
+    mechanical); shallow dips and few cycles read as real speech where the decoded phones
+    are well timed, and lose the rhythm where they are not (hallo_1's loop phones, z 4.5 at
+    the old deep dips, 2.9 at the shallow ones; echomimic_en's cycles, 3.8 -> 2.3). Judged
+    on the finished opening: the p/b/m closures of mistimed phones can cut through the
+    cycles' peaks (hallo_1: z 4.6 before the closures, 1.4 after). A clip too short to
+    tell (< 3 s) gets CYCLE_SHARE_MAX at the table's dips."""
+    cyc, ph = tracks(1.0)
+    if len(ph) < 3 * fps:
+        return finish(CYCLE_SHARE_MAX * cyc + (1 - CYCLE_SHARE_MAX) * ph)
+    best, best_z, best_ok, best_r = None, -np.inf, None, np.inf
+    for depth in BLEND_DEPTHS:
+        cyc, ph = tracks(depth)
+        for s in BLEND_STEPS:
+            mix = finish(s * cyc + (1 - s) * ph)
+            z = sync_z(mix, e, fps, BLEND_LAG)
+            if z >= BLEND_Z:
+                r = abs(loudness_r(mix, e, fps) - LOUDNESS_R)
+                if r < best_r:
+                    best_ok, best_r = mix, r
+            elif best_ok is None and z > best_z:
+                best, best_z = mix, z
+    return best_ok if best_ok is not None else best
+
+
+def loudness_r(a: np.ndarray, b: np.ndarray, fps: float, max_lag: int = 2) -> float:
+    """How tightly `a` follows the loudness `b`: the best Pearson r within +-max_lag frames
+    of both band-passed to 1-8 Hz (what a loudness-driven mouth maximises)."""
+    x, y = _band(a, fps, 1.0, 8.0), _band(b, fps, 1.0, 8.0)
+    best = -1.0
+    for k in range(-max_lag, max_lag + 1):
+        u, v = (x[k:], y[: len(y) - k]) if k >= 0 else (x[:k], y[-k:])
+        if u.std() > 1e-12 and v.std() > 1e-12:
+            best = max(best, float(np.corrcoef(u, v)[0, 1]))
+    return best
+
+
+def _vowel_gain(features: AudioFeatures, ph) -> float:
+    """Stress / reduction factor of one vowel phone (core.motion.visemes.vowel_gain); an
+    alignment whose vowels carry no stress at all (no espeak-ng) counts as the loop."""
+    stress_known = features.aligned and any(p.stressed for p in features.phones)
+    return vz.vowel_gain(ph.label, ph.end - ph.start, ph.stressed, stress_known)
+
+
+def _vowel_gain_track(features: AudioFeatures, n: int, fps: float) -> np.ndarray:
+    """[n] opening factor of the phone-led part: per vowel phone, its stress / reduction
+    gain times 1 +- SYLLABLE_SPREAD (deterministic, seeded by the vowel's time), held over
+    the consonants up to the next vowel and smoothed over ~40 ms."""
+    g = np.full(n, np.nan)
     for ph in features.phones:
         if ph.label.upper() in VOWELS:
             a, b = _frame_of(ph.start, fps, n), _frame_of(ph.end, fps, n)
-            g[a : b + 1] = _draw(ph.start)
-    return smooth(g, 0.04 * fps)
+            g[a : b + 1] = _draw(ph.start) * _vowel_gain(features, ph)
+    ok = np.isfinite(g)
+    if not ok.any():
+        return np.ones(n)
+    idx = np.arange(n)
+    return smooth(np.interp(idx, idx[ok], g[ok]), 0.04 * fps)
 
 
 # ---------------------------------------------------------------- helpers

@@ -38,6 +38,50 @@ TARGETS: dict[str, tuple[float, float, float]] = {
 }
 MAX_OPEN = max(t[0] for t in TARGETS.values())
 
+DIP: dict[str, float] = {
+    "sil": 0.5,
+    "PP": 1.0,
+    "FF": 0.85,
+    "CH": 0.65,
+    "SS": 0.6,
+    "TH": 0.5,
+    "DD": 0.5,
+    "nn": 0.42,
+    "kk": 0.36,
+    "RR": 0.36,
+}
+"""How far a consonant pulls the jaw down from the vowels around it (share of their
+opening). Lips close only for p/b/m (and the lower lip meets the teeth for f/v); for the
+tongue consonants (t d n l s z k g, th, r) the tongue does the work and the jaw stays
+fairly open, so they dip the opening by a third to a half. A "sil" inside speech (a
+decoder's gap) dips moderately: the gate, not the phone track, closes real pauses.
+Vowel classes are absent (no dip: consecutive vowels keep the jaw open)."""
+DIP_UNKNOWN = 0.5
+"""Dip between two syllables where no phone names the consonants between them."""
+
+REDUCIBLE = frozenset({"AH", "IH", "UH", "ER", "IY", "UW"})
+"""Vowels that English reduces in unstressed syllables (schwa, /ɪ/, /ʊ/, r-coloured schwa)."""
+REDUCED_S = 0.09
+"""A reducible vowel shorter than this, without stress from an alignment, is read as
+reduced (the phone loop has no stress; reduced vowels are the short ones)."""
+REDUCED_GAIN = 0.5
+"""Opening factor of a reduced vowel: the jaw barely moves for a schwa."""
+UNSTRESSED_GAIN = 0.8
+"""Opening factor of a full vowel an alignment marks unstressed."""
+
+
+def vowel_gain(label: str, duration: float, stressed: bool, aligned: bool) -> float:
+    """Opening factor of one vowel phone by stress and reduction (1 for a stressed or
+    long full vowel). The loop's vowels carry no stress: duration decides there."""
+    lab = label.upper()
+    if stressed:
+        return 1.0
+    if lab in REDUCIBLE and duration < REDUCED_S:
+        return REDUCED_GAIN
+    if aligned:
+        return REDUCED_GAIN if lab in {"AH", "IH", "ER"} else UNSTRESSED_GAIN
+    return 1.0
+
 
 def target_arrays(names: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(open [V], width [V], dominance [V]) in the order of `names` (unknown -> silence)."""

@@ -7,11 +7,16 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from core.audio.visemes import VOWELS
+from core.audio.visemes import BILABIALS, VOWELS
 from core.evaluate import metrics as M
 from core.motion.mouth import mouth_channels
 from core.types import Waveform
-from tests.core.test_motion_support import SAMPLES, features_of
+from tests.core.test_motion_support import (
+    BILABIAL_SENTENCE,
+    SAMPLES,
+    espeak_features,
+    features_of,
+)
 
 FPS = 25.0
 SENTENCE = "You are currently the only person in this conference."
@@ -76,21 +81,68 @@ def test_widest_openings_reach_a_real_jaw_drop(aligned):
     assert 0.15 < o.max() < 0.32
 
 
-def test_loudness_modulates_but_does_not_drive(samples):
+@pytest.mark.parametrize("wav", ["hallo_2.wav", "sonic_talk_male_law_10s.wav"])
+def test_loudness_modulates_but_does_not_drive(samples, wav):
     """On real speech without a transcript (the phone loop), the opening keeps the voice's
     syllable rhythm (sync z >= 3 against the audio, as core.evaluate computes it), yet it
-    is not slaved to the loudness envelope: its band-passed r stays under the ~0.75 of a
-    loudness-driven mouth, and so does its raw correlation with the envelope."""
+    is not slaved to the loudness envelope: its band-passed r sits in the range of real
+    speakers and published generators (0.15-0.50; one jaw cycle per syllable read 0.6-0.7,
+    a loudness-driven mouth ~0.8), and its raw correlation with the envelope stays low.
+    (Was: r_bp < 0.65 on hallo_2 alone; now the real range, on two voices.)"""
     import core.audio
 
-    wave = core.audio.load(SAMPLES / "audio" / "hallo_2.wav")
-    f = features_of("hallo_2.wav", None)
+    wave = core.audio.load(SAMPLES / "audio" / wav)
+    f = features_of(wav, None)
     o = mouth_channels(f)["mouth_open"]
     e = M.frame_energy(wave.samples, wave.sample_rate, FPS, f.n_frames)
     sync = M.lip_sync(o, e, FPS)
-    assert sync["z"] is not None and sync["z"] >= 3
-    assert M.lip_sync_bp(o, e, FPS) < 0.65
+    assert sync["z"] is not None and sync["z"] >= 3, sync
+    assert 0.15 <= M.lip_sync_bp(o, e, FPS) <= 0.50
     assert np.corrcoef(o, e)[0, 1] < 0.7
+
+
+@pytest.fixture(scope="module")
+def hiatus(tmp_path_factory):
+    """espeak-ng speech, aligned, full of words with two vowels side by side (no consonant
+    between: no-ah, cha-os, are-a, le-o, ide-a)."""
+    return espeak_features("Noah knew the chaos of the area, and Leo saw the idea.",
+                           str(tmp_path_factory.mktemp("hiatus")))
+
+
+TONGUE = {"T", "D", "N", "L", "S", "Z", "TH", "DH", "K", "G", "R"}
+
+
+def test_jaw_stays_open_between_vowels_of_a_word(hiatus):
+    """Co-articulation: between two vowels of one word with no consonant between them the
+    jaw glides from one opening to the next without closing; across a tongue consonant
+    (t d n l s z th k g r: the tongue does the work) it stays fairly open (median trough
+    above 70 % of the smaller vowel; one cycle per syllable dipped to ~0.66 here)."""
+    o = mouth_channels(hiatus)["mouth_open"]
+    ph = hiatus.phones
+    glides, tongue = [], []
+    for a, b in zip(ph, ph[1:], strict=False):
+        if a.label in VOWELS and b.label in VOWELS and a.word == b.word:
+            ca, cb = _centre(a), _centre(b)
+            glides.append(o[ca : cb + 1].min() / min(o[ca], o[cb]))
+    for a, c, b in zip(ph, ph[1:], ph[2:], strict=False):
+        if a.label in VOWELS and b.label in VOWELS and c.label in TONGUE:
+            ca, cb = _centre(a), _centre(b)
+            tongue.append(o[ca : cb + 1].min() / min(o[ca], o[cb]))
+    assert len(glides) >= 3, [(p.label, p.word) for p in ph]
+    assert min(glides) > 0.9, glides
+    assert len(tongue) >= 4 and np.median(tongue) > 0.7, tongue
+
+
+def test_bilabials_still_close_the_lips(tmp_path):
+    """p/b/m close the lips fully at the phone's centre (the dips of the tongue consonants
+    are shallow now; the bilabial closure is not)."""
+    f = espeak_features(BILABIAL_SENTENCE, str(tmp_path))
+    o = mouth_channels(f)["mouth_open"]
+    bil = [p for p in f.phones if p.label in BILABIALS]
+    assert len(bil) >= 8
+    assert all(o[min(_centre(p), len(o) - 1)] <= 0.02 * o.max() for p in bil), \
+        [(p.label, round(float(o[_centre(p)]), 3)) for p in bil]
+    assert o.max() > 0.12
 
 
 def _with_pause(noise: str) -> tuple[object, slice]:
