@@ -155,12 +155,15 @@ its mouth warped open and shut: 0.15 IOD on every shut frame, its mesh 0.002), a
 floor capped below it left every pause "open" (rest 0.59 where the mouth was shut). A
 clip that never shuts its lips loses its smallest opening, so its openings read smaller,
 not larger."""
-GREY_MIN_AGREEMENT = 0.4
+GREY_MIN_AGREEMENT = 0.6
 """Least correlation of the grey reading with the Face Mesh's own inner-lip gap over a clip
 for the grey reading to be used. The mesh is loose but never inverted (r 0.63-0.66 with the
 drawn gap on hallo_3 and hallo_5 renders); brightness is exact where lips, teeth and cavity
 differ in tone and meaningless where they do not: the marble statue hallo_5 has a carved
-closed-lip groove as dark as its open mouth (grey vs drawn r -0.45, grey vs mesh -0.1)."""
+closed-lip groove as dark as its open mouth (grey vs drawn r -0.45, grey vs mesh -0.1).
+With brighter drawn teeth the statue's wrong reading rose to r 0.45 with the mesh (0.35
+with the drawn gap), while a true reading (hallo_3's render) agrees at 0.79 (0.96 with the
+drawn gap): 0.4 let the statue through, 0.6 keeps the margin on both sides."""
 
 
 def grey_profile(frame: np.ndarray, lm: np.ndarray) -> tuple | None:
