@@ -123,8 +123,6 @@ CYCLE_SHARE_MIN, CYCLE_SHARE_MAX = 0.0, 0.9
 """On a phone-loop track: the range of cycle shares blend() tries (the cycles alone read as
 mechanical: band-passed r 0.63-0.74 on the VASA-1 inputs; the phones alone miss the rhythm
 where they are mistimed: z 1.6-2.6 on echomimic_en_girl and emo_talk_mola)."""
-SYNC_Z_GOOD, SYNC_Z_POOR = 4.0, 1.5
-"""cycle_share's ramp (phone z at which it gives CYCLE_SHARE_MIN / _MAX cycles)."""
 GATE_HOLD_S = 0.1
 """The silence gate holds over +-0.1 s: the dip between two syllables is not a pause;
 pauses of ~0.3 s still close the lips."""
@@ -477,17 +475,6 @@ def sync_z(a: np.ndarray, b: np.ndarray, fps: float, max_lag: int = 2) -> float:
         return 0.0
     null = c[(shifts[:, None] + lags[None, :]) % n].max(1)
     return float((r - null.mean()) / max(null.std(), 1e-9))
-
-
-def cycle_share(phone_open: np.ndarray, e: np.ndarray, fps: float) -> float:
-    """Share of the syllable cycles on a phone-loop track: CYCLE_SHARE_MAX where the decoded
-    phones miss the voice's syllable rhythm (their sync z <= SYNC_Z_POOR), CYCLE_SHARE_MIN
-    where they keep it (z >= SYNC_Z_GOOD). A clip too short to tell gets the maximum."""
-    if len(phone_open) < 3 * fps:
-        return CYCLE_SHARE_MAX
-    z = sync_z(phone_open, e, fps)
-    t = np.clip((SYNC_Z_GOOD - z) / (SYNC_Z_GOOD - SYNC_Z_POOR), 0, 1)
-    return float(CYCLE_SHARE_MIN + (CYCLE_SHARE_MAX - CYCLE_SHARE_MIN) * t)
 
 
 BLEND_Z = 5.5

@@ -492,28 +492,6 @@ def test_emotion_per_segment_fades_without_jumps(rig):
         assert abs(m.lids[s] - base.lids[s]) <= 0.05 * np.abs(full.lids - base.lids).max() + 1e-6
 
 
-def test_cycle_share_only_where_the_phones_miss_the_rhythm():
-    """A phone track whose openings follow the syllable energy needs few syllable cycles
-    (they would only make the mouth more mechanical); one whose openings fall between the
-    syllables gets the full share."""
-    from core.motion.mouth import CYCLE_SHARE_MAX, CYCLE_SHARE_MIN, cycle_share
-
-    fps, n = 25.0, 250
-
-    def syllables(seed: int) -> np.ndarray:  # 3-7 Hz bumps at random times
-        rng = np.random.default_rng(seed)
-        x, i = np.zeros(n), 0
-        while i < n:
-            w = int(rng.integers(4, 8))
-            x[i:i + w] = np.sin(np.linspace(0, np.pi, w))[: n - i] * rng.uniform(0.5, 1.0)
-            i += w
-        return x
-
-    energy = syllables(1)
-    assert cycle_share(energy * 0.1, energy, fps) == pytest.approx(CYCLE_SHARE_MIN)
-    assert cycle_share(syllables(2), energy, fps) == pytest.approx(CYCLE_SHARE_MAX)
-
-
 def test_same_vowel_opens_differently_from_syllable_to_syllable():
     """Repeated identical stressed 'AA' syllables at one loudness: the peak openings vary
     (real speakers never open every syllable alike), yet every one is clearly open."""
