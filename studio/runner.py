@@ -75,10 +75,12 @@ def encode_frames(engine, request: RenderRequest, frames: range, out: Path,
                   preset: str | None = RENDER_PRESET, progress: ProgressFn | None = None,
                   cancel: CancelFn | None = None,
                   frame_label: Callable[[int], str] | None = None,
-                  fps: float | None = None) -> Path:
+                  fps: float | None = None, threaded: bool = True) -> Path:
     """THE studio render step, shared by project jobs and one-shot renders: `frames` of
     `request` rendered by `engine`, checked (size, count) and encoded to `out` atomically
-    (with `audio` muxed when given). Nothing is left behind on cancel or error."""
+    (with `audio` muxed when given). Nothing is left behind on cancel or error.
+    `threaded`: encode in a thread of its own while the engine renders (core.video.write_mp4;
+    the same file either way)."""
     from core.video import write_mp4
 
     n = len(frames)
@@ -103,7 +105,7 @@ def encode_frames(engine, request: RenderRequest, frames: range, out: Path,
 
     kw = {} if preset is None else {"preset": preset}
     return write_mp4(counted(), request.fps if fps is None else fps, out, audio=audio, crf=crf, n_frames=n,
-                     cancel=cancel, **kw)
+                     cancel=cancel, threaded=threaded, **kw)
 
 
 def frames_in(path: Path) -> int:
