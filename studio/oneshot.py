@@ -6,7 +6,7 @@ input fails in milliseconds with a one-line error and never leaves a partial fil
 
 It shares the studio's render path: engines come from studio.engines (one registry, typed
 options), limits from core.types (SIZE_RANGE, FPS_RANGE, CRF_RANGE, SEED_RANGE), and the
-frames are rendered and encoded by `studio.runner.encode_frames`, the step every project
+frames are rendered and encoded by `studio.pipeline.encode_frames`, the step every project
 job runs too.
 
 Speed (issue 11: a 10 s clip at 512 px in under 5 s on two cores): the stages that do not
@@ -117,7 +117,7 @@ def render_oneshot(
     from core import motion, video
     from core.audio.text import check_transcript
     from core.fsutil import check_input_file
-    from studio.runner import encode_frames
+    from studio.pipeline import encode_frames
 
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
