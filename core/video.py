@@ -276,22 +276,26 @@ class _EncoderThread:
 
     def add(self, frame: np.ndarray, index: int) -> None:
         # the copy: a producer may reuse its frame buffer once the next frame is asked for
-        item = (np.array(frame, copy=True), index)
+        self._put((np.array(frame, copy=True), index))
+
+    def finish(self, total: int) -> None:
+        self._put((_END, total))
+        self.thread.join()
+        self._raise_error()
+
+    def _put(self, item: tuple) -> None:
+        """Queue `item`, waiting while the queue is full; the encoder's error (or its end)
+        is raised here rather than waited on forever."""
         while True:
             self._raise_error()
             if not self.thread.is_alive():
+                self._raise_error()  # it may have failed since the line above
                 raise RuntimeError("the video encoder thread stopped")
             try:
                 self._queue.put(item, timeout=0.05)
                 return
             except queue.Full:
                 continue
-
-    def finish(self, total: int) -> None:
-        self._raise_error()
-        self._queue.put((_END, total))
-        self.thread.join()
-        self._raise_error()
 
     def abort(self) -> None:
         """Stop the thread and wait for it (its own error, if any, is dropped: the caller
