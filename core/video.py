@@ -12,6 +12,12 @@ Why these choices:
   on the same frame. AAC's encoder delay ("priming", 1024 samples) is written by the muxer as
   an edit list, and the last packet carries its true (short) duration, so players and
   ffprobe see equal stream durations (tests check this within one frame).
+- The conversion to yuv420p and the H.264/AAC encode run in a thread of their own, fed by
+  a 4-frame queue, while the caller's thread produces the next frames (an engine's render
+  loop): swscale, libx264 and the AAC encoder release the GIL, so on two cores the encode
+  costs almost no wall time. The thread makes the inline path's calls in the same order, so
+  the file is the same byte for byte; its errors are raised in the caller's thread, and a
+  cancel or an error stops it before the temp file is removed.
 - Writing goes to a hidden temp file in the output's folder, then `os.replace`: readers never
   see a half-written MP4, a failure or a cancel leaves no file behind, and a pre-existing
   output survives a failed re-export untouched.
