@@ -12,6 +12,12 @@ Why these choices:
   on the same frame. AAC's encoder delay ("priming", 1024 samples) is written by the muxer as
   an edit list, and the last packet carries its true (short) duration, so players and
   ffprobe see equal stream durations (tests check this within one frame).
+- The conversion to yuv420p and the H.264/AAC encode run in a thread of their own, fed by
+  a 4-frame queue, while the caller's thread produces the next frames (an engine's render
+  loop): swscale, libx264 and the AAC encoder release the GIL, so on two cores the encode
+  costs almost no wall time. The thread makes the inline path's calls in the same order, so
+  the file is the same byte for byte; its errors are raised in the caller's thread, and a
+  cancel or an error stops it before the temp file is removed.
 - Writing goes to a hidden temp file in the output's folder, then `os.replace`: readers never
   see a half-written MP4, a failure or a cancel leaves no file behind, and a pre-existing
   output survives a failed re-export untouched.
@@ -19,8 +25,11 @@ Why these choices:
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Iterable, Iterator, Sequence
+import queue
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from fractions import Fraction
 from pathlib import Path
 
@@ -95,62 +104,217 @@ def write_mp4(
     n_frames: int | None = None,
     progress: ProgressFn | None = None,
     cancel: CancelFn | None = None,
+    threaded: bool = True,
 ) -> Path:
     """Encode RGB uint8 frames (+ optional audio) to an MP4 at `out_path`, atomically.
 
     `n_frames` is only used for progress fractions (frames are streamed, their number need not
     be known). `cancel()` is checked before every frame; returning True raises
     `core.errors.Cancelled` and leaves no file. Returns the output path.
-    """
-    import av
 
+    `threaded` (the default) encodes in a thread of its own fed by a short queue, so the
+    frames' producer (an engine's render loop, in the caller's thread) and the colour
+    conversion + H.264/AAC encode (native code that releases the GIL) run on two cores at
+    once; the same calls in the same order make the same file, byte for byte, as the inline
+    path (`threaded=False`, kept for tests and for callers that need one thread).
+    """
     out = check_writable(out_path)
     rate = _rate(fps)
     pcm = None if audio is None else np.asarray(audio.samples).reshape(-1)
     src_rate = None if audio is None else int(audio.sample_rate)
-    with atomic_path(out, suffix=".mp4") as tmp, av.open(str(tmp), mode="w", format="mp4",
-                 options={"movflags": "+faststart"}) as container:
-        vstream = None
-        astream = None
-        sent_audio = 0  # samples of `pcm` (incl. padding) handed to the encoder
-        shape = None
-        count = 0
-        for count, frame in enumerate(frames):  # noqa: B007 (count used after loop)
-            if cancel is not None and cancel():
-                raise Cancelled()
-            _check_frame(frame, count, shape, out)
-            if vstream is None:
+    with atomic_path(out, suffix=".mp4") as tmp:
+        def make() -> _Mp4Encoder:
+            return _Mp4Encoder(tmp, rate, pcm, src_rate, crf, preset, reuse_scaler=threaded)
+
+        sink: _Mp4Encoder | _EncoderThread = _EncoderThread(make) if threaded else make()
+        try:
+            shape = None
+            count = -1
+            for count, frame in enumerate(frames):  # noqa: B007 (count used after loop)
+                if cancel is not None and cancel():
+                    raise Cancelled()
+                _check_frame(frame, count, shape, out)
                 shape = frame.shape
-                vstream = container.add_stream("libx264", rate=rate)
-                vstream.width, vstream.height = shape[1], shape[0]
-                vstream.pix_fmt = "yuv420p"
-                vstream.options = {"crf": str(int(crf)), "preset": preset}
-                _tag_bt709(vstream.codec_context)
-                if pcm is not None:
-                    astream = container.add_stream("aac", rate=AUDIO_RATE, layout="mono")
-                    astream.bit_rate = AUDIO_BITRATE
-            vf = _rgb_to_yuv(av.VideoFrame.from_ndarray(frame, format="rgb24"))
-            vf.pts = count
-            for packet in vstream.encode(vf):
-                container.mux(packet)
-            if astream is not None:
-                sent_audio = encode_audio_until(
-                    container, astream, pcm, src_rate, sent_audio, (count + 1) / rate)
-            if progress is not None and (count % 10 == 0):
-                frac = min(1.0, (count + 1) / n_frames) if n_frames else 0.0
-                progress(frac, f"encoding frame {count + 1}")
-        if vstream is None:
-            raise InputError(out, "no frames to write")
-        for packet in vstream.encode(None):
-            container.mux(packet)
-        if astream is not None:
-            total = count + 1
-            encode_audio_until(container, astream, pcm, src_rate, sent_audio, total / rate)
-            for packet in astream.encode(None):
-                container.mux(packet)
+                sink.add(frame, count)
+                if progress is not None and (count % 10 == 0):
+                    frac = min(1.0, (count + 1) / n_frames) if n_frames else 0.0
+                    progress(frac, f"encoding frame {count + 1}")
+            if count < 0:
+                raise InputError(out, "no frames to write")
+            sink.finish(count + 1)
+        except BaseException:
+            sink.abort()
+            raise
     if progress is not None:
         progress(1.0, "encoded")
     return out
+
+
+class _Mp4Encoder:
+    """The container side of `write_mp4`, one frame at a time: the streams are added at the
+    first frame (its size is the video's), each frame is converted to BT.709 yuv420p and
+    encoded, then the audio up to that frame's end time (interleaved for streaming)."""
+
+    def __init__(self, tmp: Path, rate: Fraction, pcm: np.ndarray | None, src_rate: int | None,
+                 crf: int, preset: str, reuse_scaler: bool) -> None:
+        import av
+
+        self.rate, self.pcm, self.src_rate = rate, pcm, src_rate
+        self.crf, self.preset = crf, preset
+        self.container = av.open(str(tmp), mode="w", format="mp4",
+                                 options={"movflags": "+faststart"})
+        self.closed = False
+        self.vstream = None
+        self.astream = None
+        self.sent_audio = 0  # samples of `pcm` (incl. padding) handed to the encoder
+        # one swscale context for the whole video: PyAV's `frame.reformat` builds a new one
+        # (and its thread pool) for every frame; one thread, because the producer of the
+        # frames has the other core. Same arithmetic, so the same pixels (tests compare).
+        self.scaler = None
+        if reuse_scaler:
+            from av.video.reformatter import VideoReformatter
+
+            self.scaler = VideoReformatter()
+
+    def add(self, frame: np.ndarray, index: int) -> None:
+        import av
+
+        if self.vstream is None:
+            self._add_streams(frame.shape[1], frame.shape[0])
+        vf = av.VideoFrame.from_ndarray(frame, format="rgb24")
+        if self.scaler is None:
+            yuv = _rgb_to_yuv(vf)
+        else:
+            yuv = self.scaler.reformat(vf, format="yuv420p", dst_colorspace="ITU709",
+                                       dst_color_range="MPEG", threads=1)
+            _tag_bt709(yuv)
+        yuv.pts = index
+        for packet in self.vstream.encode(yuv):
+            self.container.mux(packet)
+        if self.astream is not None:
+            self.sent_audio = encode_audio_until(self.container, self.astream, self.pcm,
+                                                 self.src_rate, self.sent_audio,
+                                                 (index + 1) / self.rate)
+
+    def _add_streams(self, width: int, height: int) -> None:
+        self.vstream = self.container.add_stream("libx264", rate=self.rate)
+        self.vstream.width, self.vstream.height = width, height
+        self.vstream.pix_fmt = "yuv420p"
+        self.vstream.options = {"crf": str(int(self.crf)), "preset": self.preset}
+        _tag_bt709(self.vstream.codec_context)
+        if self.pcm is not None:
+            self.astream = self.container.add_stream("aac", rate=AUDIO_RATE, layout="mono")
+            self.astream.bit_rate = AUDIO_BITRATE
+
+    def finish(self, total: int) -> None:
+        """Flush both encoders (the audio padded to exactly `total` frames) and close."""
+        try:
+            for packet in self.vstream.encode(None):
+                self.container.mux(packet)
+            if self.astream is not None:
+                encode_audio_until(self.container, self.astream, self.pcm, self.src_rate,
+                                   self.sent_audio, total / self.rate)
+                for packet in self.astream.encode(None):
+                    self.container.mux(packet)
+        except BaseException as exc:
+            self.abort(exc)
+            raise
+        self.closed = True
+        self.container.__exit__(None, None, None)
+
+    def abort(self, exc: BaseException | None = None) -> None:
+        """Close the container after a failure (the temp file is removed by the caller)."""
+        if self.closed:
+            return
+        self.closed = True
+        exc = exc or Cancelled()
+        with contextlib.suppress(Exception):
+            self.container.__exit__(type(exc), exc, exc.__traceback__)
+
+
+_END = object()
+
+
+class _EncoderThread:
+    """An `_Mp4Encoder` run by a thread of its own, fed through a bounded queue.
+
+    The caller's thread keeps producing frames while this one converts and encodes; the
+    queue holds at most `DEPTH` frames (bounded memory, and a slow encoder slows the
+    producer down instead of piling frames up). An error in the encoder is raised again in
+    the caller's thread at its next `add` or at `finish` (so a full disk is still the one
+    InputError of `atomic_path`), and `abort` (cancel, an error, Ctrl-C) stops the thread
+    and waits for it, so no thread outlives `write_mp4` and the temp file is closed before
+    it is removed.
+    """
+
+    DEPTH = 4
+
+    def __init__(self, make: Callable[[], _Mp4Encoder]) -> None:
+        self._make = make
+        self._queue: queue.Queue = queue.Queue(maxsize=self.DEPTH)
+        self._error: BaseException | None = None
+        self._stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="mp4-encoder", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        encoder = None
+        try:
+            encoder = self._make()
+            while True:
+                item = self._queue.get()
+                if self._stop.is_set():
+                    break
+                if item[0] is _END:
+                    encoder.finish(item[1])
+                    return
+                encoder.add(item[0], item[1])
+        except BaseException as exc:  # handed to the caller's thread
+            self._error = exc
+            self._stop.set()
+        if encoder is not None:
+            encoder.abort()
+
+    def _raise_error(self) -> None:
+        if self._error is not None:
+            error, self._error = self._error, None
+            raise error
+
+    def add(self, frame: np.ndarray, index: int) -> None:
+        # the copy: a producer may reuse its frame buffer once the next frame is asked for
+        self._put((np.array(frame, copy=True), index))
+
+    def finish(self, total: int) -> None:
+        self._put((_END, total))
+        self.thread.join()
+        self._raise_error()
+
+    def _put(self, item: tuple) -> None:
+        """Queue `item`, waiting while the queue is full; the encoder's error (or its end)
+        is raised here rather than waited on forever."""
+        while True:
+            self._raise_error()
+            if not self.thread.is_alive():
+                self._raise_error()  # it may have failed since the line above
+                raise RuntimeError("the video encoder thread stopped")
+            try:
+                self._queue.put(item, timeout=0.05)
+                return
+            except queue.Full:
+                continue
+
+    def abort(self) -> None:
+        """Stop the thread and wait for it (its own error, if any, is dropped: the caller
+        is already raising one)."""
+        self._stop.set()
+        while self.thread.is_alive():
+            with contextlib.suppress(queue.Empty):
+                while True:
+                    self._queue.get_nowait()
+            with contextlib.suppress(queue.Full):
+                self._queue.put_nowait((_END, 0))
+            self.thread.join(timeout=0.05)
+        self._error = None
 
 
 def _tag_bt709(obj) -> None:

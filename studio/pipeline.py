@@ -3,15 +3,34 @@
 Keeping every call into core here means API drift in core is fixed in one place, and
 importing `studio` (e.g. for `project list`) stays cheap: nothing heavy is loaded until a
 portrait is analysed or a frame rendered.
+
+`encode_frames`, the render step every project job and one-shot render runs, lives here
+rather than in studio.runner so that a one-shot render never imports the database layer
+(SQLAlchemy alone is ~0.3 s of a 10 s clip's ~4 s render).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
-from core.types import AudioFeatures, Expression, FaceRig, MotionTrack, Waveform
+from core.errors import Cancelled
+from core.types import (
+    AudioFeatures,
+    CancelFn,
+    Expression,
+    FaceRig,
+    MotionTrack,
+    ProgressFn,
+    RenderRequest,
+    Waveform,
+)
+
+RENDER_CRF = 18
+"""Quality of segment renders. Export stream-copies them when asked for the same CRF."""
+RENDER_PRESET = "veryfast"
 
 
 def load_image(path: str | Path) -> np.ndarray:
@@ -88,3 +107,41 @@ def source_sample_rate(path: str | Path) -> int:
     from core.audio.loader import source_sample_rate as _rate
 
     return _rate(path)
+
+
+def encode_frames(engine, request: RenderRequest, frames: range, out: Path,
+                  audio: Waveform | None = None, crf: int = RENDER_CRF,
+                  preset: str | None = RENDER_PRESET, progress: ProgressFn | None = None,
+                  cancel: CancelFn | None = None,
+                  frame_label: Callable[[int], str] | None = None,
+                  fps: float | None = None, threaded: bool = True) -> Path:
+    """THE studio render step, shared by project jobs and one-shot renders: `frames` of
+    `request` rendered by `engine`, checked (size, count) and encoded to `out` atomically
+    (with `audio` muxed when given). Nothing is left behind on cancel or error.
+    `threaded`: encode in a thread of its own while the engine renders (core.video.write_mp4;
+    the same file either way)."""
+    from core.video import write_mp4
+
+    n = len(frames)
+    size = request.size
+    is_cancelled = cancel or (lambda: False)
+    label = frame_label or (lambda i: f"frame {i}/{n}")
+    it = engine.render(request, frames=frames, cancel=cancel)
+
+    def counted():
+        i = 0
+        for i, frame in enumerate(it, start=1):  # noqa: B007
+            if frame.shape[:2] != (size, size):
+                raise RuntimeError(f"engine returned a {frame.shape[1]}x{frame.shape[0]} "
+                                   f"frame, expected {size}x{size}")
+            yield frame
+            if progress is not None:
+                progress(min(1.0, i / n) * 0.999, label(i))
+            if is_cancelled():
+                raise Cancelled()
+        if i != n:
+            raise RuntimeError(f"engine yielded {i} frames, expected {n}")
+
+    kw = {} if preset is None else {"preset": preset}
+    return write_mp4(counted(), request.fps if fps is None else fps, out, audio=audio, crf=crf, n_frames=n,
+                     cancel=cancel, threaded=threaded, **kw)

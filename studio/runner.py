@@ -25,20 +25,20 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from core.errors import Cancelled, InputError
-from core.types import CancelFn, ProgressFn, RenderRequest, Waveform
+from core.types import CancelFn, ProgressFn, RenderRequest
 from studio.engines import EngineHost
 from studio.jobs import ProgressWriter
+from studio.pipeline import RENDER_CRF, RENDER_PRESET, encode_frames  # also known by these names
 from studio.records import JobInfo
 from studio.specs import RenderPlan
 
 if TYPE_CHECKING:
     from studio.project import Project
 
-RENDER_CRF = 18
-"""Quality of segment renders. Export stream-copies them when asked for the same CRF."""
-RENDER_PRESET = "veryfast"
-
 JobProgress = Callable[[JobInfo, float, str], None]
+
+# encode_frames, the render step, lives in studio.pipeline: no database imports there, so
+# a one-shot render starts without SQLAlchemy
 
 
 def render_to_file(project: Project, host: EngineHost, plan: RenderPlan, progress: ProgressFn,
@@ -68,42 +68,6 @@ def build_request(project: Project, plan: RenderPlan) -> RenderRequest:
     if anchors:
         request.settings["anchors"] = anchors
     return request
-
-
-def encode_frames(engine, request: RenderRequest, frames: range, out: Path,
-                  audio: Waveform | None = None, crf: int = RENDER_CRF,
-                  preset: str | None = RENDER_PRESET, progress: ProgressFn | None = None,
-                  cancel: CancelFn | None = None,
-                  frame_label: Callable[[int], str] | None = None,
-                  fps: float | None = None) -> Path:
-    """THE studio render step, shared by project jobs and one-shot renders: `frames` of
-    `request` rendered by `engine`, checked (size, count) and encoded to `out` atomically
-    (with `audio` muxed when given). Nothing is left behind on cancel or error."""
-    from core.video import write_mp4
-
-    n = len(frames)
-    size = request.size
-    is_cancelled = cancel or (lambda: False)
-    label = frame_label or (lambda i: f"frame {i}/{n}")
-    it = engine.render(request, frames=frames, cancel=cancel)
-
-    def counted():
-        i = 0
-        for i, frame in enumerate(it, start=1):  # noqa: B007
-            if frame.shape[:2] != (size, size):
-                raise RuntimeError(f"engine returned a {frame.shape[1]}x{frame.shape[0]} "
-                                   f"frame, expected {size}x{size}")
-            yield frame
-            if progress is not None:
-                progress(min(1.0, i / n) * 0.999, label(i))
-            if is_cancelled():
-                raise Cancelled()
-        if i != n:
-            raise RuntimeError(f"engine yielded {i} frames, expected {n}")
-
-    kw = {} if preset is None else {"preset": preset}
-    return write_mp4(counted(), request.fps if fps is None else fps, out, audio=audio, crf=crf, n_frames=n,
-                     cancel=cancel, **kw)
 
 
 def frames_in(path: Path) -> int:

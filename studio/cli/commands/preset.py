@@ -7,7 +7,6 @@ from dataclasses import replace
 from core.errors import InputError
 from core.types import EMOTIONS, EXPRESSION_RANGES, Expression
 from studio.cli.common import add_project_arg, open_project
-from studio.presets import EXPRESSION_FIELDS
 
 
 def _fields(p) -> None:
@@ -67,6 +66,10 @@ def describe(p) -> str:
 
 
 def _expr(args, base: Expression) -> Expression:
+    # imported here: studio.presets pulls in SQLAlchemy (~0.3 s), which every other
+    # command (a one-shot render) would otherwise pay for when the parser is built
+    from studio.presets import EXPRESSION_FIELDS
+
     changes = {k: getattr(args, k) for k in EXPRESSION_FIELDS if getattr(args, k) is not None}
     if "emotion" in changes:
         changes["emotion"] = str(changes["emotion"]).strip().lower()
