@@ -159,6 +159,12 @@ def run(quick: bool = False) -> dict:
     times["evaluate_s"] = round(time.perf_counter() - t, 1)
     metrics = {k: v.get("value") if isinstance(v, dict) else v
                for k, v in ev.get("metrics", {}).items()}
+    # the training video itself, measured the same way: the ceiling of what it can teach
+    # (the CPU engine's astronaut barely parts her lips, so lip sync is weak there too)
+    src = json.loads(_run("evaluate", str(videos / "astronaut_talk.mp4"), "--portrait",
+                          str(portrait), "--json", log=log).stdout)
+    source = {k: src["metrics"][k]["value"] for k in ("identity_distance", "face_found",
+                                                      "lip_sync_r", "lipsync_r_bp")}
     _stack([p for r in runs.values() for p in sorted((r / "val").glob("*.png"))],
            OUT / "contact_sheet.png")
     _render_sheet(video, data, OUT / "render_sheet.png")
@@ -171,6 +177,8 @@ def run(quick: bool = False) -> dict:
         "face_found": metrics.get("face_found"),
         "lip_sync_r": metrics.get("lip_sync_r"),
         "metrics": metrics,
+        "lip_sync_note": ev.get("metrics", {}).get("mouth_interior_texture", {}).get("note"),
+        "training_video": source,
         "evaluated": f"{big.name} (the 128 px render upscaled to 256 px for dlib's detector)",
         "outputs": str(OUT),
         "sheets": [str(OUT / "contact_sheet.png"), str(OUT / "render_sheet.png")],
