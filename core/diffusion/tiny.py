@@ -185,6 +185,23 @@ TINY_AUDIO = {"seq_len": 5, "blocks": 12, "channels": 16, "intermediate_dim": 64
               "output_dim": 40, "context_tokens": 32}
 TINY_SIZE = 64
 """Output size of the tiny model in pixels (8×8 latents)."""
+TINY_VAE = {"block_out_channels": (8, 8, 16, 16), "layers_per_block": 1, "norm_num_groups": 8}
+
+SMALL_UNET = {
+    "block_out_channels": (64, 64, 128, 128),
+    "layers_per_block": 1,
+    "cross_attention_dim": 64,
+    "attention_head_dim": 8,
+    "sample_size": 16,
+}
+"""The "small" configuration's UNet widths: big enough to learn one face at 128 px (16×16
+latents) in about an hour of one CPU core (`bench learn`); the tiny one is for tests."""
+SMALL_VAE = {"block_out_channels": (16, 32, 64, 128), "layers_per_block": 1,
+             "norm_num_groups": 16}
+"""The small VAE: 8× down-sampling like SD's, wide enough to reconstruct a 128 px face."""
+SMALL_SIZE = 128
+CONFIGS = {"tiny": (TINY_VAE, TINY_UNET, TINY_SIZE), "small": (SMALL_VAE, SMALL_UNET, SMALL_SIZE)}
+"""Named configurations of `tiny_pipeline(config=...)`: (VAE, UNet, native size)."""
 
 
 def tiny_wav2vec(seed: int = 0):
@@ -208,6 +225,7 @@ def tiny_pipeline(
     zero_guider: bool = True,
     with_text: bool = True,
     with_wav2vec: bool = False,
+    config: str = "tiny",
 ):
     """A MagicTalkPipeline with tiny random weights (float32, CPU, eval mode).
 
@@ -230,17 +248,20 @@ def tiny_pipeline(
     from core.diffusion.pipeline import MagicTalkPipeline
     from core.diffusion.scheduler import make_scheduler
 
+    if config not in CONFIGS:
+        raise ValueError(f"unknown configuration {config!r}: use {', '.join(CONFIGS)}")
+    vae_cfg, unet_cfg, native = CONFIGS[config]
     torch.manual_seed(seed)
     vae = AutoencoderKL(
         in_channels=3, out_channels=3, down_block_types=("DownEncoderBlock2D",) * 4,
-        up_block_types=("UpDecoderBlock2D",) * 4, block_out_channels=(8, 8, 16, 16),
-        layers_per_block=1, latent_channels=4, norm_num_groups=8, sample_size=TINY_SIZE,
+        up_block_types=("UpDecoderBlock2D",) * 4, latent_channels=4, sample_size=native,
+        **vae_cfg,
     )
-    ref = ReferenceNet(**TINY_UNET)
-    net = AnimateNet(**TINY_UNET, audio_attention_dim=TINY_AUDIO["output_dim"])
-    locator = FaceLocator(conditioning_embedding_channels=TINY_UNET["block_out_channels"][0],
+    ref = ReferenceNet(**unet_cfg)
+    net = AnimateNet(**unet_cfg, audio_attention_dim=TINY_AUDIO["output_dim"])
+    locator = FaceLocator(conditioning_embedding_channels=unet_cfg["block_out_channels"][0],
                           conditioning_channels=3, block_out_channels=(8, 16, 32, 32))
-    image_proj = ImageProj(cross_attention_dim=TINY_UNET["cross_attention_dim"],
+    image_proj = ImageProj(cross_attention_dim=unet_cfg["cross_attention_dim"],
                            clip_embeddings_dim=512, clip_extra_context_tokens=4)
     audio_proj = AudioProj(**TINY_AUDIO)
     tokenizer = text_encoder = adapter = None

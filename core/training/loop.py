@@ -1,4 +1,5 @@
-"""The training loop of both stages (`python main.py train`).
+"""The training loop of stages 1 and 2 (`python main.py train`); the VAE stage (stage 0,
+`--stage vae`) shares its run folder, checkpoints and helpers (core.training.vae_stage).
 
 A run folder:
     config.json            the run's settings (what `--resume` continues with)
@@ -65,6 +66,7 @@ class TrainConfig:
     val_frames: int = 4
     val_steps: int = 4
     clips: list[str] = field(default_factory=list)  # train on these clip ids only
+    config: str = "tiny"  # the starting configuration without --init (tiny | small)
 
 
 @dataclass
@@ -76,8 +78,12 @@ class RunResult:
 
 
 def _check(cfg: TrainConfig) -> None:
-    if cfg.stage not in (1, 2):
-        raise InputError(None, f"--stage {cfg.stage}: use 1 or 2")
+    from core.diffusion.tiny import CONFIGS
+
+    if cfg.stage not in (0, 1, 2):
+        raise InputError(None, f"--stage {cfg.stage}: use vae (0), 1 or 2")
+    if cfg.config not in CONFIGS:
+        raise InputError(None, f"--config {cfg.config}: use {' or '.join(CONFIGS)}")
     if cfg.mixed_precision not in PRECISIONS:
         raise InputError(None, f"--mixed-precision {cfg.mixed_precision}: use no, fp16 or bf16")
     for name in ("steps", "batch", "grad_accum", "frames"):
@@ -120,10 +126,14 @@ def train(cfg: TrainConfig, resume: bool = False,
     if resume:
         cfg = _resumed_config(run, cfg)
     _check(cfg)
+    if cfg.stage == 0:  # the VAE stage (core.training.vae_stage)
+        from core.training.vae_stage import train_vae
+
+        return train_vae(cfg, resume=resume, progress=progress, stop_after=stop_after)
     data = TrainData(cfg.data, cfg.clips or None)
     acc = _accelerator(cfg)
     device = acc.device
-    pipe = M.load_init(cfg.init, seed=cfg.seed)
+    pipe = M.load_init(cfg.init, seed=cfg.seed, config=cfg.config)
     pipe.to(device)
     if any(c.latents_vae for c in data.clips):
         from core.training.data import vae_fingerprint

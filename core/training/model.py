@@ -10,7 +10,9 @@ and the diffusion loss of one batch.
   projectors) fresh;
 * a motion-module file (.ckpt/.pth/.safetensors, read by the safe loader of
   core.diffusion.hallo.checkpoint: no code runs) loaded into the denoiser's motion modules.
-Nothing given → the tiny configuration (core.diffusion.tiny), for tests and benches.
+Nothing given → the tiny (tests) or small (`--config small`: one face on a CPU)
+configuration of core.diffusion.tiny. A VAE-stage run folder (`train --stage vae`) is a
+run folder like the others: stage 1 from it starts with its trained VAE, kept frozen.
 """
 
 from __future__ import annotations
@@ -65,14 +67,17 @@ def trainable_parameters(pipe, stage: int, text: bool) -> dict[str, list]:
     elif stage == 2:
         take("animate_net", lambda n: _is_temporal(n) or _is_audio(n))
         take("audio_proj", lambda n: True)
+    elif stage == 0:
+        take("vae", lambda n: True)
     else:
-        raise InputError(None, f"--stage {stage}: use 1 or 2")
+        raise InputError(None, f"--stage {stage}: use vae (0), 1 or 2")
     return out
 
 
 # ---------------------------------------------------------------- --init
-def load_init(sources: list[str | Path] | None, seed: int = 0):
-    """The starting MagicTalkPipeline (float32, CPU) from the --init sources."""
+def load_init(sources: list[str | Path] | None, seed: int = 0, config: str = "tiny"):
+    """The starting MagicTalkPipeline (float32, CPU) from the --init sources; without a base
+    folder, the named configuration of core.diffusion.tiny (random weights)."""
     from core.diffusion.tiny import tiny_pipeline
 
     sources = [Path(s) for s in sources or []]
@@ -84,7 +89,7 @@ def load_init(sources: list[str | Path] | None, seed: int = 0):
         if not f.is_file():
             raise InputError(f, "--init: not found")
     if not base:
-        pipe = tiny_pipeline(seed=seed, zero_guider=True)
+        pipe = tiny_pipeline(seed=seed, zero_guider=True, config=config)
     else:
         pipe = _load_folder(base[0])
     for f in files:

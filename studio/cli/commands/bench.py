@@ -24,7 +24,7 @@ SUITES = {
     "cluster": "studio.bench.cluster_bench",  # a local Ray cluster vs the local queue
     "script": "studio.bench.script_bench",  # edit one sentence of a script: what re-renders
     "train": "studio.bench.train_bench",  # diffusion training: speed, memory, learning
-    "learn": "studio.bench.train_proof",  # ~15 min: train on the astronaut, evaluate
+    "learn": "studio.bench.train_proof",  # ~40 min: VAE + 2 stages on the astronaut, evaluate
 }
 
 

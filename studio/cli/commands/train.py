@@ -1,5 +1,8 @@
-"""`train`: the two training stages of the diffusion engine (see core.training.loop).
+"""`train`: the training stages of the diffusion engine (see core.training.loop).
 
+    python main.py train --stage vae --data dataset/ --out runs/vae --config small
+                                                 # stage 0: the VAE (core.training.vae_stage)
+    python main.py train --stage 1 --data dataset/ --out runs/s1 --init runs/vae
     python main.py train --stage 1 --data dataset/ --out runs/s1 [--init WEIGHTS_DIR]
     python main.py train --stage 2 --data dataset/ --out runs/s2 --init runs/s1
     python main.py train ... --resume            # continue a run from its last checkpoint
@@ -15,11 +18,18 @@ from pathlib import Path
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("train", help="train or fine-tune the diffusion engine (stage 1 or 2)",
-                       description="Stage 1: ReferenceNet, spatial layers, guider, image/text "
-                                   "projections on frame pairs. Stage 2: motion modules and "
-                                   "audio attention on clips, the rest frozen.")
-    p.add_argument("--stage", type=int, required=True, choices=(1, 2))
+    p = sub.add_parser("train", help="train or fine-tune the diffusion engine (stage vae, 1, 2)",
+                       description="Stage vae (or 0): the VAE on the dataset's frames, for a "
+                                   "configuration without a pretrained VAE. Stage 1: "
+                                   "ReferenceNet, spatial layers, guider, image/text "
+                                   "projections on frame pairs, the VAE frozen. Stage 2: "
+                                   "motion modules and audio attention on clips, the rest "
+                                   "frozen.")
+    p.add_argument("--stage", required=True, choices=("vae", "0", "1", "2"),
+                   help="vae (= 0), 1 or 2")
+    p.add_argument("--config", default="tiny", choices=("tiny", "small"),
+                   help="starting configuration when no --init folder is given: tiny "
+                        "(tests, 64 px) or small (one face at 128 px on a CPU)")
     p.add_argument("--data", type=Path, required=True, help="dataset folder (`data prepare`)")
     p.add_argument("--out", type=Path, required=True, help="run folder")
     p.add_argument("--init", type=Path, action="append", default=[],
@@ -46,12 +56,14 @@ def run(args: argparse.Namespace) -> int:
     from core.training.loop import TrainConfig, train
     from studio.cli.progress import progress_bar
 
+    stage = 0 if args.stage == "vae" else int(args.stage)
     cfg = TrainConfig(
-        stage=args.stage, data=str(args.data), out=str(args.out),
+        stage=stage, data=str(args.data), out=str(args.out),
         init=[str(p) for p in args.init], steps=args.steps, batch=args.batch,
         grad_accum=args.grad_accum, lr=args.lr, warmup=args.warmup,
         mixed_precision=args.mixed_precision, ema=args.ema, val_every=args.val_every,
-        save_every=args.save_every, seed=args.seed, frames=args.frames, clips=args.clip)
+        save_every=args.save_every, seed=args.seed, frames=args.frames, clips=args.clip,
+        config=args.config)
     with progress_bar(f"train stage {args.stage}", enabled=not args.quiet) as progress:
         result = train(cfg, resume=args.resume, progress=progress)
     last = result.losses[-1] if result.losses else float("nan")
