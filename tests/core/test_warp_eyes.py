@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from core.engines.warp import WarpEngine
-from core.engines.warp_eyes import lid_skin_mask
+from core.engines.warp_eyes import lid_skin_mask, under_eye_mask
 from core.motion import plan
 from core.types import Expression, RenderRequest
 from tests.core.test_motion_support import synthetic_features
@@ -76,7 +76,7 @@ def _upper_opening(lm: np.ndarray, eye: list[int], shape) -> np.ndarray:
 @pytest.mark.parametrize("name", ["hallo_3.jpg", "hallo_5.jpg", "vasa-1_10"])
 def test_closed_lid_is_textured_skin(samples, peers, name):
     """At full closure the skin over the eye has the portrait's own fine texture: the robust
-    std of its high-pass is 0.5-2x that of the portrait's upper-lid skin (a greyscale photo,
+    std of its high-pass is 0.5-2x that of the portrait's skin (a greyscale photo,
     a statue, a held-out peer photo). Before, a flat painted patch: 0.07x on hallo_3,
     0.1x on hallo_5, 0.35x on vasa-1_10."""
     path = str(peers / name / "ref.jpg") if "." not in name else str(samples / "portraits" / name)
@@ -86,10 +86,14 @@ def test_closed_lid_is_textured_skin(samples, peers, name):
     f_closed = eng.render_frame(req, idx["closed"])
     lm = _lm(rig, m, idx["open"])
     hp_open, hp_closed = _high_pass(f_open), _high_pass(f_closed)
-    skin = np.concatenate([hp_open[lid_skin_mask(lm, e, hp_open.shape)] for e in (0, 1)])
+    # the skin's grain: the plainer of the lid band and the skin under the eye (hallo_3's
+    # lid band is liner and eye-shadow edges, 7x its skin's grain: copying those onto the
+    # closed lid made a hatched weave)
+    ref = min(_robust_std(np.concatenate([hp_open[mk(lm, e, hp_open.shape)] for e in (0, 1)]))
+              for mk in (lid_skin_mask, under_eye_mask))
     lid = np.concatenate([hp_closed[_upper_opening(lm, EYES[e], hp_open.shape)] for e in (0, 1)])
-    assert len(lid) > 50 and len(skin) > 50
-    ratio = _robust_std(lid) / _robust_std(skin)
+    assert len(lid) > 50
+    ratio = _robust_std(lid) / ref
     assert 0.5 <= ratio <= 2.0, (name, round(ratio, 3))
 
 
