@@ -58,6 +58,8 @@ SHADE = 0.10
 """Darkening of the stretched lid skin towards its edge over the eyeball (roundness)."""
 LOWER_SKIP = 0.05
 """Eye rows below the lower-lid landmarks hidden by a closed lid (eye widths)."""
+LOWER_MAX = 0.1
+"""Most of the measured eye below the lower-lid landmarks a closed lid also hides (eye widths)."""
 MEET_SHADOW = 0.16
 """Darkening of the line where the lids meet (a statue without lashes still shows it)."""
 
@@ -79,6 +81,9 @@ class LidModel:
     spectrum: tuple = (None, None)
     """Per eye: the lid skin high-pass's radial power spectrum (cycles per src px, power), or
     None (then white grain at the photo's blur)."""
+    lower: tuple[float, float] = (0.0, 0.0)
+    """Per eye: how far the visible eye (iris, sclera) reaches below the lower-lid landmarks'
+    curve (eye widths): a closed lid covers it too."""
     seed: int = 0
     """Grain phase seed: from the portrait's pixels (the same grain in every frame)."""
 
@@ -106,6 +111,7 @@ class LidModel:
         model.lash = lash
         model.texture = tuple(_skin_texture(model, e) for e in (0, 1))  # type: ignore[assignment]
         model.spectrum = tuple(_skin_spectrum(model, e) for e in (0, 1))
+        model.lower = tuple(_lower_extent(model, e) for e in (0, 1))  # type: ignore[assignment]
         model.seed = zlib.crc32(np.ascontiguousarray(src[::5, ::5]).tobytes())
         return model
 
@@ -241,6 +247,42 @@ def _grain(model: LidModel, eye: int, scale: float, x: np.ndarray, y: np.ndarray
     ix = np.clip(np.rint(x - ox).astype(np.int64), 0, field.shape[1] - 1)
     iy = np.clip(np.rint(y - oy).astype(np.int64), 0, field.shape[0] - 1)
     return field[iy, ix]
+
+
+def _lower_extent(model: LidModel, eye: int) -> float:
+    """How far below the lower-lid landmarks' curve the open eye still shows (eye widths,
+    capped at LOWER_MAX): landmarks often sit inside the eye (a stylised face, heavy
+    liner), and a closed lid that stops at them keeps a sliver of iris under its lashes.
+    Per middle column, on the low pass: from the curve down, the rows whose colour lies
+    nearer the eye's own just inside the curve (iris or sclera) than the skin's below the
+    eye, projected on the line between them; the median run over the columns."""
+    c0, u, v, ew = _eye_axes(model.pts, eye)
+    if ew < 6:
+        return 0.0
+    axes = np.stack([u, v], 1)
+    ids = EYES[eye]
+    low = np.stack([(model.pts[k] - c0) @ axes / ew for k in (ids[0], ids[5], ids[4], ids[3])])
+    if np.any(np.diff(low[:, 0]) <= 0.02):
+        return 0.0
+    cl = _cubic(low[:, 0], low[:, 1])
+    ss = np.linspace(0.3, 0.7, 9)
+    dt = np.arange(-0.05, 0.46, 0.01)
+    t = np.polyval(cl, ss)[:, None] + dt[None]
+    x = (c0[0] + ew * (ss[:, None] * u[0] + t * v[0])).astype(np.float32)
+    y = (c0[1] + ew * (ss[:, None] * u[1] + t * v[1])).astype(np.float32)
+    img = cv2.remap(model.low_pass(), x, y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
+    runs = []
+    for i in range(len(ss)):
+        eye_c = img[i, 1]  # 0.04 inside the curve
+        skin = np.median(img[i, (dt >= 0.3) & (dt <= 0.45)], axis=0)
+        d = eye_c - skin
+        if float(d @ d) < 15.0 ** 2:  # the eye there looks like skin: nothing to hide
+            runs.append(0.0)
+            continue
+        p = (img[i] - skin) @ d / float(d @ d)
+        below = np.flatnonzero((dt >= 0) & (p < 0.5))
+        runs.append(float(dt[below[0]]) if len(below) else LOWER_MAX)
+    return float(np.clip(np.median(runs), 0.0, LOWER_MAX))
 
 
 def _eye_axes(pts: np.ndarray, eye: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
@@ -430,7 +472,11 @@ def lid_frame(
     low = (t >= Lb) & (t < bot)
     # (the lower-lid landmarks often sit a little inside the eye: a closing lid hides the
     # eye's bottom rows too, or a closed eye keeps a sliver of iris under its lashes)
-    lo0 = L + LOWER_SKIP * float(np.clip(closure, 0, 1))
+    # (and the eye measured below them, at the end of the closure, where the lids meet,
+    # tapering into the corners: earlier it would cut the bottom off a visible iris)
+    extra = model.lower[eye] * float(_smooth(np.asarray((closure - 0.5) / 0.5))) * np.sqrt(
+        np.clip(np.sin(np.pi * sc), 0, 1))
+    lo0 = L + LOWER_SKIP * float(np.clip(closure, 0, 1)) + extra
     ts = np.where(low, lo0 + (t - Lb) * (bot - lo0) / np.maximum(bot - Lb, 1e-6), ts)
     sx, sy = s.copy(), ts
     if gaze is not None and np.any(gaze != 0):
