@@ -20,13 +20,16 @@ widths), with the lid curves as cubics through the landmarks (no polyline, no ki
   travel does;
 * between them, the lid skin the closing eye unfolds: its colour is the portrait's lid skin
   (per column, the brightest of three rows between lid and brow, blended into the band
-  edges so both seams vanish), its fine texture the lid skin's own high-pass folded back
-  and forth at scale 1 (less its mean along the lid, so no crease or liner stroke folds into
-  stripes); the crease and any liner left above the band fade toward the skin as the lid
+  edges so both seams vanish), its fine texture grain synthesised in random phase with
+  the skin's own measured spectrum and level (the plainer of lid band and under-eye skin),
+  fixed to the moving lid and seeded per portrait: the skin copied at offsets repeated
+  into a hatched weave on a grainy photo, and a made-up lid band is liner edges); the crease and any liner left above the band fade toward the skin as the lid
   stretches, a little shading darkens the skin towards the lashes (the lid curves over the
   cornea), and a soft shadow marks where the lids meet;
 * below the moving lid edge: the photo's eye, unsqueezed (the lid covers the iris, it does
-  not flatten it), with the lower lid's small rise; the edge is softened to the photo's
+  not flatten it), with the lower lid's small rise; where the lids meet the closed lid
+  also hides the eye measured below the lower-lid landmarks (they often sit inside the
+  eye, which left a sliver of iris under the lashes); the edge is softened to the photo's
   own edge blur (core.engines.mouth.photomatch).
 
 Geometry comes from the frame's posed landmarks: an affine fitted on points the blink does
@@ -236,7 +239,9 @@ def _grain(model: LidModel, eye: int, scale: float, x: np.ndarray, y: np.ndarray
         amp = np.where(f_src > 0.5, 0.0, amp)
         field = np.fft.irfft2(np.fft.rfft2(white) * amp, (h, w))
         level = 1.4826 * np.median(np.abs(field - np.median(field)))
-        field *= model.texture[eye] / max(level, 1e-6)
+        # never weaker than the photo's own sensor/film noise (measured on its flat areas):
+        # a lid smoother than the noise around it reads as a pasted patch
+        field *= max(model.texture[eye], model.noise) / max(level, 1e-6)
         # the skin around it reaches the frame through the warp's bilinear resampling,
         # which softens its finest grain: so does the lid's (at the source's own spacing)
         step = min(scale, 1.0)
