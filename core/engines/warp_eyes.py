@@ -211,46 +211,44 @@ def _skin_spectrum(model: LidModel, eye: int) -> tuple[np.ndarray, np.ndarray] |
     return bins + 0.5 / n, rad
 
 
-def _grain(model: LidModel, eye: int, scale: float, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+def _grain(model: LidModel, eye: int, x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """The unfolded lid's fine texture at lid coordinates (x along the eye, y from the moving
-    lid edge; frame px): Gaussian noise shaped to the lid skin's measured spectrum as seen at
-    this frame scale, its robust level the skin's. One field per eye and scale (cached),
-    phase from the portrait's seed: stable across frames, no period anywhere (the field is
-    larger than the lid, so its FFT wrap never shows)."""
+    lid edge; src px): Gaussian noise shaped to the lid skin's measured spectrum, its robust
+    level the skin's. One field per eye in source pixels (cached; not per frame scale, or a
+    nodding head would redraw the grain each frame), phase from the portrait's seed: stable
+    across frames, no period anywhere (the field is larger than the lid, so its FFT wrap
+    never shows). Drawn on a 2x finer grid and read nearest: no bilinear mixing, whose
+    varying sub-pixel weights would modulate the grain's level in streaks."""
     ew = float(np.linalg.norm(model.pts[EYES[eye][3]] - model.pts[EYES[eye][0]]))
-    key = (eye, round(scale, 3))
     cache = getattr(model, "_grain", None)
     if cache is None:
         cache = model._grain = {}  # type: ignore[attr-defined]
-    if key not in cache:
-        span = ew / max(scale, 1e-3)  # eye width in frame px
-        ox, oy = -0.3 * span, -1.4 * span
-        w, h = int(np.ceil(1.6 * span)) + 8, int(np.ceil(1.6 * span)) + 8
-        rng = np.random.default_rng([model.seed, eye, int(round(scale * 1000))])
+    if eye not in cache:
+        ox, oy = -0.3 * ew, -1.4 * ew
+        w = h = int(np.ceil(1.6 * ew)) + 8
+        rng = np.random.default_rng([model.seed, eye])
         white = rng.standard_normal((h, w))
         fy = np.fft.fftfreq(h)[:, None]
         fx = np.fft.rfftfreq(w)[None, :]
-        f_src = np.hypot(fy, fx) / max(scale, 1e-3)  # cycles per src px
+        f = np.hypot(fy, fx)  # cycles per src px
         spec = model.spectrum[eye]
         if spec is None:  # white grain softened to the photo's blur
-            amp = np.exp(-2 * (np.pi * f_src * max(model.sigma, 0.5)) ** 2)
+            amp = np.exp(-2 * (np.pi * f * max(model.sigma, 0.5)) ** 2)
         else:
-            amp = np.sqrt(np.interp(f_src, spec[0], spec[1], right=0.0))
-        amp = np.where(f_src > 0.5, 0.0, amp)
+            amp = np.sqrt(np.interp(f, spec[0], spec[1], right=0.0))
         field = np.fft.irfft2(np.fft.rfft2(white) * amp, (h, w))
         level = 1.4826 * np.median(np.abs(field - np.median(field)))
         # never weaker than the photo's own sensor/film noise (measured on its flat areas):
         # a lid smoother than the noise around it reads as a pasted patch
         field *= max(model.texture[eye], model.noise) / max(level, 1e-6)
-        # the skin around it reaches the frame through the warp's bilinear resampling,
-        # which softens its finest grain: so does the lid's (at the source's own spacing)
-        step = min(scale, 1.0)
-        soft = (np.sinc(fy * step) * np.sinc(fx * step)) ** 2
-        field = np.fft.irfft2(np.fft.rfft2(field) * soft, (h, w))
-        cache[key] = (ox, oy, field.astype(np.float32))
-    ox, oy, field = cache[key]
-    ix = np.clip(np.rint(x - ox).astype(np.int64), 0, field.shape[1] - 1)
-    iy = np.clip(np.rint(y - oy).astype(np.int64), 0, field.shape[0] - 1)
+        # the skin around it reaches the frame through the warp's bilinear sampling of the
+        # source (a 1 src px triangle at any scale), which softens its finest grain
+        field = np.fft.irfft2(np.fft.rfft2(field) * (np.sinc(fy) * np.sinc(fx)) ** 2, (h, w))
+        fine = cv2.resize(field.astype(np.float32), (2 * w, 2 * h), interpolation=cv2.INTER_CUBIC)
+        cache[eye] = (ox, oy, fine)
+    ox, oy, field = cache[eye]
+    ix = np.clip(np.rint(2 * (x - ox)).astype(np.int64), 0, field.shape[1] - 1)
+    iy = np.clip(np.rint(2 * (y - oy)).astype(np.int64), 0, field.shape[0] - 1)
     return field[iy, ix]
 
 
@@ -516,8 +514,7 @@ def lid_frame(
         # the unfolded skin's fine texture: grain with the lid skin's own spectrum and
         # level in random phase (no copied patch, so no period to read as a weave), fixed
         # to the lid (it rides down with the edge) and seeded per portrait (no crawl)
-        fine = np.repeat(_grain(model, eye, scale, s * ew / scale,
-                                (t - Ub) * ew / scale)[..., None], 3, axis=2)
+        fine = np.repeat(_grain(model, eye, s * ew, (t - Ub) * ew)[..., None], 3, axis=2)
         hp = np.where(new[..., None], fine, col - lo_here)
         # a lid stretching over the eye smooths its crease and any liner left above the
         # lash band: towards the skin colour, the detail held to the skin's texture level
