@@ -20,13 +20,16 @@ widths), with the lid curves as cubics through the landmarks (no polyline, no ki
   travel does;
 * between them, the lid skin the closing eye unfolds: its colour is the portrait's lid skin
   (per column, the brightest of three rows between lid and brow, blended into the band
-  edges so both seams vanish), its fine texture the lid skin's own high-pass folded back
-  and forth at scale 1 (less its mean along the lid, so no crease or liner stroke folds into
-  stripes); the crease and any liner left above the band fade toward the skin as the lid
+  edges so both seams vanish), its fine texture grain synthesised in random phase with
+  the skin's own measured spectrum and level (the plainer of lid band and under-eye skin),
+  fixed to the moving lid and seeded per portrait: the skin copied at offsets repeated
+  into a hatched weave on a grainy photo, and a made-up lid band is liner edges); the crease and any liner left above the band fade toward the skin as the lid
   stretches, a little shading darkens the skin towards the lashes (the lid curves over the
   cornea), and a soft shadow marks where the lids meet;
 * below the moving lid edge: the photo's eye, unsqueezed (the lid covers the iris, it does
-  not flatten it), with the lower lid's small rise; the edge is softened to the photo's
+  not flatten it), with the lower lid's small rise; where the lids meet the closed lid
+  also hides the eye measured below the lower-lid landmarks (they often sit inside the
+  eye, which left a sliver of iris under the lashes); the edge is softened to the photo's
   own edge blur (core.engines.mouth.photomatch).
 
 Geometry comes from the frame's posed landmarks: an affine fitted on points the blink does
@@ -37,6 +40,7 @@ blink; at blink 0 nothing is drawn (open eyes are the warp's, bit for bit).
 
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass
 
 import cv2
@@ -55,10 +59,10 @@ FADE_IN = 0.2
 little, and a gradual hand-over hides any difference)."""
 SHADE = 0.10
 """Darkening of the stretched lid skin towards its edge over the eyeball (roundness)."""
-PASS_SHIFT = 0.23
-"""Shift along the lid (eye widths) between passes of the folded skin texture."""
 LOWER_SKIP = 0.05
 """Eye rows below the lower-lid landmarks hidden by a closed lid (eye widths)."""
+LOWER_MAX = 0.1
+"""Most of the measured eye below the lower-lid landmarks a closed lid also hides (eye widths)."""
 MEET_SHADOW = 0.16
 """Darkening of the line where the lids meet (a statue without lashes still shows it)."""
 
@@ -77,6 +81,14 @@ class LidModel:
     """Per eye: the lid skin's fine-texture level (robust std of its high-pass, levels)."""
     lash: tuple = ((LASH_BAND, np.zeros(3)), (LASH_BAND, np.zeros(3)))
     """Per eye: lash band width and the margin's offset curve from the landmarks' (eye widths)."""
+    spectrum: tuple = (None, None)
+    """Per eye: the lid skin high-pass's radial power spectrum (cycles per src px, power), or
+    None (then white grain at the photo's blur)."""
+    lower: tuple[float, float] = (0.0, 0.0)
+    """Per eye: how far the visible eye (iris, sclera) reaches below the lower-lid landmarks'
+    curve (eye widths): a closed lid covers it too."""
+    seed: int = 0
+    """Grain phase seed: from the portrait's pixels (the same grain in every frame)."""
 
     def low_pass(self) -> np.ndarray:
         """The source blurred to the scale of skin shading (cached): the unfolded lid takes
@@ -101,6 +113,9 @@ class LidModel:
         model = cls(src, pts, noise, sigma)
         model.lash = lash
         model.texture = tuple(_skin_texture(model, e) for e in (0, 1))  # type: ignore[assignment]
+        model.spectrum = tuple(_skin_spectrum(model, e) for e in (0, 1))
+        model.lower = tuple(_lower_extent(model, e) for e in (0, 1))  # type: ignore[assignment]
+        model.seed = zlib.crc32(np.ascontiguousarray(src[::5, ::5]).tobytes())
         return model
 
 
@@ -126,14 +141,151 @@ def high_pass(img: np.ndarray, sigma: float) -> np.ndarray:
     return lum - cv2.GaussianBlur(lum, (0, 0), sigma)
 
 
-def _skin_texture(model: LidModel, eye: int) -> float:
-    """Robust std of the lid skin's high-pass (at the scale the lid's low pass uses)."""
+def under_eye_mask(pts: np.ndarray, eye: int, shape: tuple[int, int]) -> np.ndarray:
+    """Bool mask of the skin under `eye`: 0.25-0.5 eye widths below the lower lid, inside
+    the middle of the eye (plain skin when the lid band is all liner or eye shadow)."""
+    ids = EYES[eye]
+    c0, u, v, ew = _eye_axes(pts, eye)
+    low = pts[[ids[5], ids[4]]]
+    a = low + 0.25 * ew * v
+    b = low + 0.5 * ew * v
+    mask = np.zeros(shape, np.uint8)
+    cv2.fillPoly(mask, [np.round(np.concatenate([a, b[::-1]])).astype(np.int32)], 1)
+    return mask > 0
+
+
+def _skin_region(model: LidModel, eye: int) -> tuple[np.ndarray, np.ndarray]:
+    """(high-pass at the lid's low-pass scale, mask) of the plainer of the lid skin band and
+    the skin under the eye (lower robust level): the lid band of a made-up eye is liner and
+    eye shadow, whose edges are no skin grain."""
     ew = float(np.mean([np.linalg.norm(model.pts[e[3]] - model.pts[e[0]]) for e in EYES]))
     hp = high_pass(model.src, max(1.5, 0.035 * ew))  # the scale of LidModel.low_pass
-    vals = hp[lid_skin_mask(model.pts, eye, hp.shape)]
+    best, best_level = lid_skin_mask(model.pts, eye, hp.shape), np.inf
+    for mask in (best, under_eye_mask(model.pts, eye, hp.shape)):
+        vals = hp[mask]
+        if len(vals) < 10:
+            continue
+        level = 1.4826 * np.median(np.abs(vals - np.median(vals)))
+        if level < best_level:
+            best, best_level = mask, level
+    return hp, best
+
+
+def _skin_texture(model: LidModel, eye: int) -> float:
+    """Robust std of the skin's high-pass (lid band or under the eye, the plainer)."""
+    hp, mask = _skin_region(model, eye)
+    vals = hp[mask]
     if len(vals) < 10:
         return 2.0
     return float(max(1.4826 * np.median(np.abs(vals - np.median(vals))), 0.5))
+
+
+def _skin_spectrum(model: LidModel, eye: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """Radial power spectrum of the lid skin's high-pass (the grain's size and softness:
+    film grain, pores, JPEG blocks, a statue's pitted stone), from the soft-windowed lid skin
+    band; None when the band is too small to measure."""
+    hp, mask = _skin_region(model, eye)
+    ys, xs = np.nonzero(mask)
+    if len(ys) < 40:
+        return None
+    y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
+    win = cv2.GaussianBlur(mask[y0:y1, x0:x1].astype(np.float32), (0, 0), 1.0) * \
+        mask[y0:y1, x0:x1]
+    patch = hp[y0:y1, x0:x1]
+    # grain only: liner, lash tips and crease edges in the band (far above the band's
+    # robust level) are left out of the window, or their edges would sharpen the grain
+    edge = (np.abs(patch) > 2.5 * model.texture[eye]).astype(np.uint8)
+    win = win * (cv2.dilate(edge, np.ones((5, 5), np.uint8)) == 0)
+    if win.sum() < 30:
+        return None
+    patch = (patch - np.sum(patch * win) / win.sum()) * win
+    n = max(64, 1 << int(np.ceil(np.log2(max(patch.shape)))))
+    power = np.abs(np.fft.fft2(patch, (n, n))) ** 2 / max(float(np.sum(win ** 2)), 1.0)
+    f = np.hypot(*np.meshgrid(np.fft.fftfreq(n), np.fft.fftfreq(n), indexing="ij"))
+    bins = np.linspace(0, 0.5, n // 2 + 1)
+    idx = np.clip(np.digitize(f.ravel(), bins) - 1, 0, len(bins) - 1)
+    tot = np.bincount(idx, power.ravel(), len(bins))
+    cnt = np.bincount(idx, minlength=len(bins))
+    rad = tot / np.maximum(cnt, 1)
+    rad[0] = 0.0  # no mean
+    return bins + 0.5 / n, rad
+
+
+def _grain(model: LidModel, eye: int, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """The unfolded lid's fine texture at lid coordinates (x along the eye, y from the moving
+    lid edge; src px): Gaussian noise shaped to the lid skin's measured spectrum, its robust
+    level the skin's. One field per eye in source pixels (cached; not per frame scale, or a
+    nodding head would redraw the grain each frame), phase from the portrait's seed: stable
+    across frames, no period anywhere (the field is larger than the lid, so its FFT wrap
+    never shows). Drawn on a 2x finer grid and read nearest: no bilinear mixing, whose
+    varying sub-pixel weights would modulate the grain's level in streaks."""
+    ew = float(np.linalg.norm(model.pts[EYES[eye][3]] - model.pts[EYES[eye][0]]))
+    cache = getattr(model, "_grain", None)
+    if cache is None:
+        cache = model._grain = {}  # type: ignore[attr-defined]
+    if eye not in cache:
+        ox, oy = -0.3 * ew, -1.4 * ew
+        w = h = int(np.ceil(1.6 * ew)) + 8
+        rng = np.random.default_rng([model.seed, eye])
+        white = rng.standard_normal((h, w))
+        fy = np.fft.fftfreq(h)[:, None]
+        fx = np.fft.rfftfreq(w)[None, :]
+        f = np.hypot(fy, fx)  # cycles per src px
+        spec = model.spectrum[eye]
+        if spec is None:  # white grain softened to the photo's blur
+            amp = np.exp(-2 * (np.pi * f * max(model.sigma, 0.5)) ** 2)
+        else:
+            amp = np.sqrt(np.interp(f, spec[0], spec[1], right=0.0))
+        field = np.fft.irfft2(np.fft.rfft2(white) * amp, (h, w))
+        level = 1.4826 * np.median(np.abs(field - np.median(field)))
+        # never weaker than the photo's own sensor/film noise (measured on its flat areas):
+        # a lid smoother than the noise around it reads as a pasted patch
+        field *= max(model.texture[eye], model.noise) / max(level, 1e-6)
+        # the skin around it reaches the frame through the warp's bilinear sampling of the
+        # source (a 1 src px triangle at any scale), which softens its finest grain
+        field = np.fft.irfft2(np.fft.rfft2(field) * (np.sinc(fy) * np.sinc(fx)) ** 2, (h, w))
+        fine = cv2.resize(field.astype(np.float32), (2 * w, 2 * h), interpolation=cv2.INTER_CUBIC)
+        cache[eye] = (ox, oy, fine)
+    ox, oy, field = cache[eye]
+    ix = np.clip(np.rint(2 * (x - ox)).astype(np.int64), 0, field.shape[1] - 1)
+    iy = np.clip(np.rint(2 * (y - oy)).astype(np.int64), 0, field.shape[0] - 1)
+    return field[iy, ix]
+
+
+def _lower_extent(model: LidModel, eye: int) -> float:
+    """How far below the lower-lid landmarks' curve the open eye still shows (eye widths,
+    capped at LOWER_MAX): landmarks often sit inside the eye (a stylised face, heavy
+    liner), and a closed lid that stops at them keeps a sliver of iris under its lashes.
+    Per middle column, on the low pass: from the curve down, the rows whose colour lies
+    nearer the eye's own just inside the curve (iris or sclera) than the skin's below the
+    eye, projected on the line between them; the median run over the columns."""
+    c0, u, v, ew = _eye_axes(model.pts, eye)
+    if ew < 6:
+        return 0.0
+    axes = np.stack([u, v], 1)
+    ids = EYES[eye]
+    low = np.stack([(model.pts[k] - c0) @ axes / ew for k in (ids[0], ids[5], ids[4], ids[3])])
+    if np.any(np.diff(low[:, 0]) <= 0.02):
+        return 0.0
+    cl = _cubic(low[:, 0], low[:, 1])
+    ss = np.linspace(0.3, 0.7, 9)
+    dt = np.arange(-0.05, 0.46, 0.01)
+    t = np.polyval(cl, ss)[:, None] + dt[None]
+    x = (c0[0] + ew * (ss[:, None] * u[0] + t * v[0])).astype(np.float32)
+    y = (c0[1] + ew * (ss[:, None] * u[1] + t * v[1])).astype(np.float32)
+    img = cv2.remap(model.low_pass(), x, y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
+    runs = []
+    for i in range(len(ss)):
+        eye_c = img[i, 1]  # 0.04 inside the curve
+        skin = np.median(img[i, (dt >= 0.3) & (dt <= 0.45)], axis=0)
+        d = eye_c - skin
+        if float(d @ d) < 15.0 ** 2:  # the eye there looks like skin: nothing to hide
+            runs.append(0.0)
+            continue
+        p = (img[i] - skin) @ d / float(d @ d)
+        below = np.flatnonzero((dt >= 0) & (p < 0.5))
+        runs.append(float(dt[below[0]]) if len(below) else LOWER_MAX)
+    return float(np.clip(np.median(runs), 0.0, LOWER_MAX))
 
 
 def _eye_axes(pts: np.ndarray, eye: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
@@ -323,7 +475,11 @@ def lid_frame(
     low = (t >= Lb) & (t < bot)
     # (the lower-lid landmarks often sit a little inside the eye: a closing lid hides the
     # eye's bottom rows too, or a closed eye keeps a sliver of iris under its lashes)
-    lo0 = L + LOWER_SKIP * float(np.clip(closure, 0, 1))
+    # (and the eye measured below them, at the end of the closure, where the lids meet,
+    # tapering into the corners: earlier it would cut the bottom off a visible iris)
+    extra = model.lower[eye] * float(_smooth(np.asarray((closure - 0.5) / 0.5))) * np.sqrt(
+        np.clip(np.sin(np.pi * sc), 0, 1))
+    lo0 = L + LOWER_SKIP * float(np.clip(closure, 0, 1)) + extra
     ts = np.where(low, lo0 + (t - Lb) * (bot - lo0) / np.maximum(bot - Lb, 1e-6), ts)
     sx, sy = s.copy(), ts
     if gaze is not None and np.any(gaze != 0):
@@ -354,32 +510,11 @@ def lid_frame(
         lums = np.stack([r @ lum_w for r in rows])
         soft = np.exp((lums - lums.max(0)) / 6.0)  # soft choice: no seams between columns
         skin = sum(r * (wk / soft.sum(0))[..., None] for r, wk in zip(rows, soft, strict=True))
-        # the unfolded skin's fine texture from that band, folded to scale ~1
-        # the lid skin band from a quarter of the way up to the brow
-        h2 = 0.15 * (U - B)
-        # at scale 1 everywhere (a count of folds per column would crowd them into a fan
-        # where the unfolded skin thins out towards the corners)
-        x2 = np.maximum(t - base, 0.0) / np.maximum(2 * h2, 1e-6)
-        fold2 = U - 0.28 * (U - B) - h2 * (1.0 - np.abs(1.0 - 2.0 * (x2 - np.floor(x2))))
         lo_here = np.where(new[..., None], sample(lo, s, base), sample(lo, s, ts))
-        # folding repeats whatever runs along the lid (crease, liner edges) as stripes:
-        # the folded detail less its mean along the lid keeps only the isotropic grain
-        def detail(ds: float) -> np.ndarray:
-            # nearest pixel: bilinear sampling between pixels would average the grain
-            # away (std x ~0.67 over sub-pixel offsets); texture has no edges to alias
-            # (where the frame magnifies the source a lot, nearest pixels would be blocks)
-            how = cv2.INTER_NEAREST if scale >= 0.6 else cv2.INTER_LINEAR
-            return sample(model.src, sf + ds, fold2, how) - sample(lo, sf + ds, fold2, how)
-
-        # each pass of the fold reads the band a little further along the lid: mirrored
-        # repeats of the same pixels would read as a regular mesh
-        sf = s + PASS_SHIFT * np.floor(x2)
-        fine = detail(0.0)
-        # its mean along the lid at the same source row (the lid's own curve, 0.3 eye
-        # widths, many sub-pixel offsets: a box filter, not a comb)
-        along = [sample(model.src, sf + d, fold2) - sample(lo, sf + d, fold2)
-                 for d in np.linspace(-0.15, 0.15, 11)]
-        fine = fine - 0.5 * np.mean(along, axis=0)  # half: grain keeps its level
+        # the unfolded skin's fine texture: grain with the lid skin's own spectrum and
+        # level in random phase (no copied patch, so no period to read as a weave), fixed
+        # to the lid (it rides down with the edge) and seeded per portrait (no crawl)
+        fine = np.repeat(_grain(model, eye, s * ew, (t - Ub) * ew)[..., None], 3, axis=2)
         hp = np.where(new[..., None], fine, col - lo_here)
         # a lid stretching over the eye smooths its crease and any liner left above the
         # lash band: towards the skin colour, the detail held to the skin's texture level
