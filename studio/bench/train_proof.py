@@ -19,8 +19,13 @@ reconstructions), `render_sheet.png` (the prepared portrait crop, then frames of
 diffusion render), the renders and the evaluator's sheet. Runs are resumed, not redone,
 when the bench is started again (`train --resume`), so an interrupted bench continues.
 
-Steps: VAE 500, stage 1 800, stage 2 100 (60 / 80 / 20 with --quick); about 45 min of one
-free CPU core for the full bench. Numbers are reported, not judged: a face is "recognised"
+The small configuration's VAE down-samples 4× (32×32 latents at 128 px): with 8× the mouth
+was 2-3 latent cells and the VAE's reconstructions lost the parted lips, so the render could
+not talk. `mouth_sheet.png` shows the mouth crops of the training video's widest-open and
+most-closed frames over the render's at the same times.
+
+Steps: VAE 500, stage 1 450, stage 2 60 (60 / 40 / 10 with --quick); about 35 min of one
+CPU core for the full bench (stage 1 ~3 s a step at 32×32 latents). Numbers are reported, not judged: a face is "recognised"
 by the evaluator at identity distance < 0.6 (dlib's threshold for the same person).
 """
 
