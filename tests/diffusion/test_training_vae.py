@@ -168,3 +168,19 @@ def test_small_configuration_is_the_size_it_claims(tmp_path):
             == (side, side)
     with pytest.raises(ValueError, match="unknown configuration"):
         tiny_pipeline(config="huge")
+
+
+def test_bench_learn_mouth_correlation_drops_missing_frames():
+    """The render-vs-training mouth correlation skips frames without a face (None) and
+    says None rather than a number when one series never moves."""
+    import numpy as np
+
+    from studio.bench.train_proof import _series_r
+
+    t = np.sin(np.linspace(0, 12, 60))
+    a = [None if i % 7 == 0 else float(v) for i, v in enumerate(t)]
+    b = [float(2 * v + 1) for v in t] + [5.0]  # one frame longer: cut to the shorter
+    assert _series_r(a, b) == 1.0
+    assert _series_r(a, [float(-v) for v in t]) == -1.0
+    assert _series_r(a, [0.3] * 60) is None
+    assert _series_r([None] * 60, b) is None
