@@ -148,7 +148,7 @@ def _series_r(a: list, b: list) -> float | None:
     x = np.array([np.nan if v is None else v for v in a[:n]], float)
     y = np.array([np.nan if v is None else v for v in b[:n]], float)
     ok = np.isfinite(x) & np.isfinite(y)
-    if ok.sum() < 10 or x[ok].std() == 0 or y[ok].std() == 0:
+    if ok.sum() < 10 or np.ptp(x[ok]) == 0 or np.ptp(y[ok]) == 0:
         return None
     return round(float(np.corrcoef(x[ok], y[ok])[0, 1]), 3)
 
