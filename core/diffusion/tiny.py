@@ -192,13 +192,16 @@ SMALL_UNET = {
     "layers_per_block": 1,
     "cross_attention_dim": 64,
     "attention_head_dim": 8,
-    "sample_size": 16,
+    "sample_size": 32,
 }
-"""The "small" configuration's UNet widths: big enough to learn one face at 128 px (16×16
+"""The "small" configuration's UNet widths: big enough to learn one face at 128 px (32×32
 latents) in about an hour of one CPU core (`bench learn`); the tiny one is for tests."""
-SMALL_VAE = {"block_out_channels": (16, 32, 64, 128), "layers_per_block": 1,
+SMALL_VAE = {"block_out_channels": (16, 32, 64), "layers_per_block": 1,
              "norm_num_groups": 16}
-"""The small VAE: 8× down-sampling like SD's, wide enough to reconstruct a 128 px face."""
+"""The small VAE: 3 blocks, so 4× down-sampling (32×32 latents at 128 px). With SD's 8× a
+128 px face's mouth is 2-3 latent cells and the VAE's reconstructions lose parted lips
+(`bench learn` measured it: no open mouth in the reconstructions of the training crops);
+at 4× the mouth covers 6-8 cells. The down-sampling follows len(block_out_channels)."""
 SMALL_SIZE = 128
 CONFIGS = {"tiny": (TINY_VAE, TINY_UNET, TINY_SIZE), "small": (SMALL_VAE, SMALL_UNET, SMALL_SIZE)}
 """Named configurations of `tiny_pipeline(config=...)`: (VAE, UNet, native size)."""
@@ -252,15 +255,17 @@ def tiny_pipeline(
         raise ValueError(f"unknown configuration {config!r}: use {', '.join(CONFIGS)}")
     vae_cfg, unet_cfg, native = CONFIGS[config]
     torch.manual_seed(seed)
+    blocks = len(vae_cfg["block_out_channels"])
     vae = AutoencoderKL(
-        in_channels=3, out_channels=3, down_block_types=("DownEncoderBlock2D",) * 4,
-        up_block_types=("UpDecoderBlock2D",) * 4, latent_channels=4, sample_size=native,
-        **vae_cfg,
+        in_channels=3, out_channels=3, down_block_types=("DownEncoderBlock2D",) * blocks,
+        up_block_types=("UpDecoderBlock2D",) * blocks, latent_channels=4,
+        sample_size=native, **vae_cfg,
     )
     ref = ReferenceNet(**unet_cfg)
     net = AnimateNet(**unet_cfg, audio_attention_dim=TINY_AUDIO["output_dim"])
+    # the guider maps full-size guides to the latent grid: one stride-2 conv per VAE halving
     locator = FaceLocator(conditioning_embedding_channels=unet_cfg["block_out_channels"][0],
-                          conditioning_channels=3, block_out_channels=(8, 16, 32, 32))
+                          conditioning_channels=3, block_out_channels=(8, 16, 32, 32)[:blocks])
     image_proj = ImageProj(cross_attention_dim=unet_cfg["cross_attention_dim"],
                            clip_embeddings_dim=512, clip_extra_context_tokens=4)
     audio_proj = AudioProj(**TINY_AUDIO)

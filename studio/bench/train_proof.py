@@ -19,8 +19,13 @@ reconstructions), `render_sheet.png` (the prepared portrait crop, then frames of
 diffusion render), the renders and the evaluator's sheet. Runs are resumed, not redone,
 when the bench is started again (`train --resume`), so an interrupted bench continues.
 
-Steps: VAE 500, stage 1 800, stage 2 100 (60 / 80 / 20 with --quick); about 45 min of one
-free CPU core for the full bench. Numbers are reported, not judged: a face is "recognised"
+The small configuration's VAE down-samples 4× (32×32 latents at 128 px): with 8× the mouth
+was 2-3 latent cells and the VAE's reconstructions lost the parted lips, so the render could
+not talk. `mouth_sheet.png` shows the mouth crops of the training video's widest-open and
+most-closed frames over the render's at the same times.
+
+Steps: VAE 500, stage 1 450, stage 2 60 (60 / 40 / 10 with --quick); about 35 min of one
+CPU core for the full bench (stage 1 ~3 s a step at 32×32 latents). Numbers are reported, not judged: a face is "recognised"
 by the evaluator at identity distance < 0.6 (dlib's threshold for the same person).
 """
 
@@ -36,8 +41,8 @@ from studio.bench.common import ROOT, sample
 
 OUT = ROOT / "out" / "bench_learn"
 SIZE = 128
-FULL = {"vae": 500, "1": 800, "2": 100}
-QUICK = {"vae": 60, "1": 80, "2": 20}
+FULL = {"vae": 500, "1": 450, "2": 60}
+QUICK = {"vae": 60, "1": 40, "2": 10}
 LR = {"vae": "8e-4", "1": "5e-4", "2": "3e-4"}
 
 
@@ -100,6 +105,54 @@ def _render_sheet(video: Path, data: Path, out: Path, n: int = 8) -> None:
     contact_sheet([truth, rendered]).save(out)
 
 
+def _mouth_sheet(video: Path, data: Path, opening: list, out: Path, n: int = 10) -> None:
+    """Mouth crops, enlarged 3x: row 1 the training crops at the `n` frames where the
+    training video's mouth is widest (evaluator series `opening`) and `n` where it is most
+    closed, row 2 the render at the same frames. The box is the union of the training
+    clip's lip masks, padded: the render's crop of the portrait is framed like training's."""
+    import cv2
+    import numpy as np
+
+    from core.training.dataset import TrainData
+    from core.training.plots import contact_sheet
+    from core.video import read_frames
+
+    frames = list(read_frames(video))
+    clip = TrainData(data).clips[0]
+    m = min(len(frames), clip.frames, len(opening))
+    o = np.array([np.nan if v is None else float(v) for v in opening[:m]])
+    o = np.where(np.isfinite(o), o, np.nanmedian(o))
+    order = np.argsort(o)
+    idx = sorted(order[-(n // 2):]) + sorted(order[: n - n // 2])
+    ys, xs = np.nonzero(clip.lip[:m].max(0))
+    if not len(ys):
+        return
+    pad = max(4, (xs.max() - xs.min()) // 3)
+    y0, y1 = max(0, ys.min() - pad), min(SIZE, ys.max() + pad)
+    x0, x1 = max(0, xs.min() - pad), min(SIZE, xs.max() + pad)
+
+    def cut(img: np.ndarray) -> np.ndarray:
+        c = np.ascontiguousarray(img[y0:y1, x0:x1])
+        return cv2.resize(c, (3 * c.shape[1], 3 * c.shape[0]), interpolation=cv2.INTER_CUBIC)
+
+    contact_sheet([[cut(clip.image(int(i))) for i in idx],
+                   [cut(frames[int(i)][:SIZE, :SIZE]) for i in idx]]).save(out)
+
+
+def _series_r(a: list, b: list) -> float | None:
+    """Pearson r of two per-frame series (None entries dropped): the render's mouth opening
+    against the training video's at the same times (same speech, same frame rate)."""
+    import numpy as np
+
+    n = min(len(a), len(b))
+    x = np.array([np.nan if v is None else v for v in a[:n]], float)
+    y = np.array([np.nan if v is None else v for v in b[:n]], float)
+    ok = np.isfinite(x) & np.isfinite(y)
+    if ok.sum() < 10 or np.ptp(x[ok]) == 0 or np.ptp(y[ok]) == 0:
+        return None
+    return round(float(np.corrcoef(x[ok], y[ok])[0, 1]), 3)
+
+
 def _upscale(video: Path, out: Path, side: int = 256) -> None:
     """The render resized to `side` px (Lanczos), with its audio, for the evaluator."""
     from core.audio import load
@@ -136,7 +189,7 @@ def _controls(data: Path, vae_run: Path, source: Path, portrait: Path, log: Path
         ev = json.loads(_run("evaluate", str(big), "--portrait", str(portrait), "--json",
                              log=log).stdout)["metrics"]
         out[name] = {k: ev[k]["value"] for k in ("identity_distance", "face_found",
-                                                 "lip_sync_r", "lipsync_r_bp")}
+                                                 "lip_sync_r", "lip_sync_z", "lipsync_r_bp")}
     return out
 
 
@@ -195,11 +248,12 @@ def run(quick: bool = False) -> dict:
     # (the CPU engine's astronaut barely parts her lips, so lip sync is weak there too)
     src = json.loads(_run("evaluate", str(videos / "astronaut_talk.mp4"), "--portrait",
                           str(portrait), "--json", log=log).stdout)
-    source = {k: src["metrics"][k]["value"] for k in ("identity_distance", "face_found",
-                                                      "lip_sync_r", "lipsync_r_bp")}
+    keys = ("identity_distance", "face_found", "lip_sync_r", "lip_sync_z", "lipsync_r_bp")
+    source = {k: src["metrics"][k]["value"] for k in keys}
     _stack([p for r in runs.values() for p in sorted((r / "val").glob("*.png"))],
            OUT / "contact_sheet.png")
     _render_sheet(video, data, OUT / "render_sheet.png")
+    _mouth_sheet(video, data, src["series"]["mouth_opening"], OUT / "mouth_sheet.png")
     return {
         "steps": {f"stage_{k}": v for k, v in steps.items()},
         **times,
@@ -208,13 +262,18 @@ def run(quick: bool = False) -> dict:
         "identity_distance": metrics.get("identity_distance"),
         "face_found": metrics.get("face_found"),
         "lip_sync_r": metrics.get("lip_sync_r"),
+        "lip_sync_z": metrics.get("lip_sync_z"),
+        "lipsync_r_bp": metrics.get("lipsync_r_bp"),
+        "mouth_r_vs_training_video": _series_r(ev["series"]["mouth_opening"],
+                                               src["series"]["mouth_opening"]),
         "metrics": metrics,
         "lip_sync_note": ev.get("metrics", {}).get("mouth_interior_texture", {}).get("note"),
         "training_video": source,
         "controls": _controls(data, runs["vae"], videos / "astronaut_talk.mp4", portrait, log),
         "evaluated": f"{big.name} (the 128 px render upscaled to 256 px for dlib's detector)",
         "outputs": str(OUT),
-        "sheets": [str(OUT / "contact_sheet.png"), str(OUT / "render_sheet.png")],
+        "sheets": [str(OUT / f) for f in ("contact_sheet.png", "render_sheet.png",
+                                           "mouth_sheet.png")],
     }
 
 

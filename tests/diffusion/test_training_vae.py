@@ -138,16 +138,49 @@ def test_cli_stage_vae_and_bad_settings(dataset, tmp_path):
     assert r.returncode == 2 and "--config" in r.stderr
 
 
-def test_small_configuration_is_the_size_it_claims():
-    """The small configuration encodes 128 px to 16x16 latents and its UNet runs there."""
+def test_small_configuration_is_the_size_it_claims(tmp_path):
+    """The small configuration down-samples 4x (128 px -> 32x32 latents, so a mouth spans
+    several latent cells), its guider lands on the same grid, its UNet runs there, and all
+    of it survives save_pretrained / from_pretrained (what `--init RUN` and render load)."""
     import torch
 
+    from core.diffusion.pipeline import MagicTalkPipeline
     from core.diffusion.tiny import SMALL_SIZE, tiny_pipeline
 
     pipe = tiny_pipeline(config="small", with_text=False)
-    assert pipe.vae_scale_factor == 8
+    assert pipe.vae_scale_factor == 4
+    side = SMALL_SIZE // 4
     with torch.no_grad():
         z = pipe.vae.encode(torch.zeros(1, 3, SMALL_SIZE, SMALL_SIZE)).latent_dist.mean
-    assert tuple(z.shape) == (1, 4, SMALL_SIZE // 8, SMALL_SIZE // 8)
+        assert tuple(z.shape) == (1, 4, side, side)
+        assert pipe.vae.decode(z).sample.shape[-1] == SMALL_SIZE
+        g = pipe.face_locator(torch.zeros(1, 3, SMALL_SIZE, SMALL_SIZE))
+    assert tuple(g.shape[-2:]) == (side, side)
+    pipe.save_pretrained(tmp_path / "w")
+    back = MagicTalkPipeline.from_pretrained(tmp_path / "w")
+    assert back.vae_scale_factor == 4
+    x = torch.rand(1, 3, SMALL_SIZE, SMALL_SIZE) * 2 - 1
+    with torch.no_grad():
+        a = pipe.vae.decode(pipe.vae.encode(x).latent_dist.mean).sample
+        b = back.vae.decode(back.vae.encode(x).latent_dist.mean).sample
+        assert torch.equal(a, b)
+        assert tuple(back.face_locator(torch.zeros(1, 3, SMALL_SIZE, SMALL_SIZE)).shape[-2:]) \
+            == (side, side)
     with pytest.raises(ValueError, match="unknown configuration"):
         tiny_pipeline(config="huge")
+
+
+def test_bench_learn_mouth_correlation_drops_missing_frames():
+    """The render-vs-training mouth correlation skips frames without a face (None) and
+    says None rather than a number when one series never moves."""
+    import numpy as np
+
+    from studio.bench.train_proof import _series_r
+
+    t = np.sin(np.linspace(0, 12, 60))
+    a = [None if i % 7 == 0 else float(v) for i, v in enumerate(t)]
+    b = [float(2 * v + 1) for v in t] + [5.0]  # one frame longer: cut to the shorter
+    assert _series_r(a, b) == 1.0
+    assert _series_r(a, [float(-v) for v in t]) == -1.0
+    assert _series_r(a, [0.3] * 60) is None
+    assert _series_r([None] * 60, b) is None
