@@ -205,19 +205,7 @@ def train(cfg: TrainConfig, resume: bool = False,
                 raise RuntimeError(f"the loss is {loss.item()} at step {step}: lower --lr")
             acc.backward(loss / cfg.grad_accum)
             total += float(loss.detach()) / cfg.grad_accum
-        if acc.num_processes > 1:
-            for p in params:
-                if p.grad is not None:
-                    p.grad = acc.reduce(p.grad, "mean")
-        if cfg.max_grad_norm:
-            acc.clip_grad_norm_(params, cfg.max_grad_norm)
-        opt.step()
-        sched.step()
-        opt.zero_grad(set_to_none=True)
-        if ema is not None:
-            with torch.no_grad():
-                for k, p in named.items():
-                    ema[k].mul_(cfg.ema).add_(p.detach().float(), alpha=1.0 - cfg.ema)
+        optimizer_step(acc, params, named, opt, sched, ema, cfg)
         step += 1
         losses.append(total)
         if acc.is_main_process:
@@ -231,6 +219,28 @@ def train(cfg: TrainConfig, resume: bool = False,
                 _write_curve(run, losses)
     acc.wait_for_everyone()
     return RunResult(step, losses, run / "weights", time.perf_counter() - t0)
+
+
+def optimizer_step(acc, params: list, named: dict, opt, sched, ema: dict | None,
+                   cfg: TrainConfig) -> None:
+    """One optimiser update after the micro-batches' backward passes, shared by every stage
+    (the VAE stage too): gradients averaged over processes, clipped, the step and the
+    schedule, then the EMA copy moved towards the weights."""
+    import torch
+
+    if acc.num_processes > 1:
+        for p in params:
+            if p.grad is not None:
+                p.grad = acc.reduce(p.grad, "mean")
+    if cfg.max_grad_norm:
+        acc.clip_grad_norm_(params, cfg.max_grad_norm)
+    opt.step()
+    sched.step()
+    opt.zero_grad(set_to_none=True)
+    if ema is not None:
+        with torch.no_grad():
+            for k, p in named.items():
+                ema[k].mul_(cfg.ema).add_(p.detach().float(), alpha=1.0 - cfg.ema)
 
 
 # ---------------------------------------------------------------- state

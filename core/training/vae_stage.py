@@ -208,19 +208,7 @@ def train_vae(cfg, resume: bool = False, progress: Callable[[float, str], None] 
                 raise RuntimeError(f"the loss is {loss.item()} at step {step}: lower --lr")
             acc.backward(loss / cfg.grad_accum)
             total += float(loss.detach()) / cfg.grad_accum
-        if acc.num_processes > 1:
-            for p in params:
-                if p.grad is not None:
-                    p.grad = acc.reduce(p.grad, "mean")
-        if cfg.max_grad_norm:
-            acc.clip_grad_norm_(params, cfg.max_grad_norm)
-        opt.step()
-        sched.step()
-        opt.zero_grad(set_to_none=True)
-        if ema is not None:
-            with torch.no_grad():
-                for k, p in named.items():
-                    ema[k].mul_(cfg.ema).add_(p.detach().float(), alpha=1.0 - cfg.ema)
+        L.optimizer_step(acc, params, named, opt, sched, ema, cfg)
         step += 1
         losses.append(total)
         if acc.is_main_process:
