@@ -31,7 +31,6 @@ def _grey(frame: np.ndarray) -> np.ndarray:
 def _render(portrait, wave: Waveform | None, n: int, size: int, tmp):
     """(decoded frames, drawn 68 points per frame, planned blink closure per frame) of a warp
     render: the speech of `wave`, or `n` frames of synthetic loud speech without it."""
-    import core.engines.warp as W
     from core import audio, face, motion
     from core.image import load_image
     from core.types import RenderRequest
@@ -45,20 +44,11 @@ def _render(portrait, wave: Waveform | None, n: int, size: int, tmp):
         feats = audio.analyze(wave, fps=FPS)
     plan = motion.plan(rig, feats)
     req = RenderRequest(rig=rig, features=feats, motion=plan, size=size)
-    drawn: list[np.ndarray] = []
-    paint = W.paint_mouth
+    from tests.core.test_motion_support import render_drawn
 
-    def spy(frame, out_lm, *a, **k):  # the lips as the renderer draws them, frame pixels
-        drawn.append(np.array(out_lm, np.float64))
-        return paint(frame, out_lm, *a, **k)
-
-    W.paint_mouth = spy
-    try:
-        frames = list(W.WarpEngine().render(req))
-    finally:
-        W.paint_mouth = paint
+    frames, drawn = render_drawn(req)
     path = write_mp4(iter(frames), FPS, tmp / "r.mp4", audio=wave)
-    return list(read_frames(path)), np.stack(drawn), np.asarray(plan.blink)
+    return list(read_frames(path)), drawn, np.asarray(plan.blink)
 
 
 def _track(frames: list[np.ndarray]) -> np.ndarray:

@@ -25,7 +25,6 @@ FPS = 25.0
 def render(samples, tmp_path_factory):
     """(decoded frames, drawn 68 points per frame) of a 256 px warp render of hallo_1 with
     the first 3 s of echomimic_en, encoded and decoded like any video we evaluate."""
-    import core.engines.warp as W
     from core import audio, face, motion
     from core.image import load_image
     from core.types import RenderRequest
@@ -35,20 +34,11 @@ def render(samples, tmp_path_factory):
     wave = Waveform(wave.samples[: 3 * wave.sample_rate], "first 3 s", wave.sample_rate)
     feats = audio.analyze(wave, fps=FPS)
     req = RenderRequest(rig=rig, features=feats, motion=motion.plan(rig, feats), size=256)
-    drawn: list[np.ndarray] = []
-    paint = W.paint_mouth
+    from tests.core.test_motion_support import render_drawn
 
-    def spy(frame, out_lm, *a, **k):  # the lips as the renderer draws them, frame pixels
-        drawn.append(np.array(out_lm, np.float64))
-        return paint(frame, out_lm, *a, **k)
-
-    W.paint_mouth = spy
-    try:
-        frames = list(W.WarpEngine().render(req))
-    finally:
-        W.paint_mouth = paint
+    frames, drawn = render_drawn(req)
     path = write_mp4(iter(frames), FPS, tmp_path_factory.mktemp("lipgap") / "r.mp4", audio=wave)
-    return list(read_frames(path)), np.stack(drawn)
+    return list(read_frames(path)), drawn
 
 
 def test_render_opening_is_measured_at_its_drawn_size(render):
