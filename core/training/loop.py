@@ -157,24 +157,7 @@ def train(cfg: TrainConfig, resume: bool = False,
         if isinstance(module, torch.nn.Module):
             module.eval()
     params = list(named.values())
-    opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=1e-2)
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: min(1.0, (s + 1) / cfg.warmup) if cfg.warmup else 1.0)
-    opt = acc.prepare(opt)
-    ema = {k: p.detach().float().clone() for k, p in named.items()} if cfg.ema else None
-
-    run.mkdir(parents=True, exist_ok=True)
-    step, losses = 0, []
-    if resume and (last := ckpt.latest(run)) is not None:
-        step, losses = _restore(last, named, opt, sched, ema, acc)
-    elif acc.is_main_process:
-        if not resume and (run / "config.json").is_file():
-            raise InputError(run, "already holds a run: pass --resume to continue it, "
-                                  "or choose a new --out folder")
-        _atomic_json(run / "config.json", asdict(cfg))
-        (run / "loss.csv").unlink(missing_ok=True)  # a run that never saved starts afresh
-    if acc.is_main_process:
-        _write_curve(run, losses)
+    opt, sched, ema, step, losses = start_run(run, named, cfg, acc, resume)
 
     audio_cache: dict[int, np.ndarray] = {}
 
@@ -219,6 +202,34 @@ def train(cfg: TrainConfig, resume: bool = False,
                 _write_curve(run, losses)
     acc.wait_for_everyone()
     return RunResult(step, losses, run / "weights", time.perf_counter() - t0)
+
+
+def start_run(run: Path, named: dict, cfg: TrainConfig, acc, resume: bool):
+    """(optimizer, schedule, EMA copy or None, step, losses) of a run folder, for every
+    stage (the VAE stage too): AdamW with linear warm-up over the trained parameters
+    `named`; resumed from the newest checkpoint with --resume, else a fresh run that refuses
+    a folder already holding one."""
+    import torch
+
+    params = list(named.values())
+    opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=1e-2)
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: min(1.0, (s + 1) / cfg.warmup) if cfg.warmup else 1.0)
+    opt = acc.prepare(opt)
+    ema = {k: p.detach().float().clone() for k, p in named.items()} if cfg.ema else None
+    run.mkdir(parents=True, exist_ok=True)
+    step, losses = 0, []
+    if resume and (last := ckpt.latest(run)) is not None:
+        step, losses = _restore(last, named, opt, sched, ema, acc)
+    elif acc.is_main_process:
+        if not resume and (run / "config.json").is_file():
+            raise InputError(run, "already holds a run: pass --resume to continue it, "
+                                  "or choose a new --out folder")
+        _atomic_json(run / "config.json", asdict(cfg))
+        (run / "loss.csv").unlink(missing_ok=True)  # a run that never saved starts afresh
+    if acc.is_main_process:
+        _write_curve(run, losses)
+    return opt, sched, ema, step, losses
 
 
 def optimizer_step(acc, params: list, named: dict, opt, sched, ema: dict | None,

@@ -173,24 +173,7 @@ def train_vae(cfg, resume: bool = False, progress: Callable[[float, str], None] 
     vae.requires_grad_(True)
     named = {f"vae.{n}": p for n, p in vae.named_parameters()}
     params = list(named.values())
-    opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=1e-2)
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: min(1.0, (s + 1) / cfg.warmup) if cfg.warmup else 1.0)
-    opt = acc.prepare(opt)
-    ema = {k: p.detach().float().clone() for k, p in named.items()} if cfg.ema else None
-
-    run.mkdir(parents=True, exist_ok=True)
-    step, losses = 0, []
-    if resume and (last := L.ckpt.latest(run)) is not None:
-        step, losses = L._restore(last, named, opt, sched, ema, acc)
-    elif acc.is_main_process:
-        if not resume and (run / "config.json").is_file():
-            raise InputError(run, "already holds a run: pass --resume to continue it, "
-                                  "or choose a new --out folder")
-        L._atomic_json(run / "config.json", L.asdict(cfg))
-        (run / "loss.csv").unlink(missing_ok=True)
-    if acc.is_main_process:
-        L._write_curve(run, losses)
+    opt, sched, ema, step, losses = L.start_run(run, named, cfg, acc, resume)
 
     t0 = time.perf_counter()
     end = cfg.steps if stop_after is None else min(cfg.steps, stop_after)
