@@ -59,14 +59,24 @@ class TrainConfig:
     save_every: int = 0
     seed: int = 0
     frames: int = 8  # stage 2 clip length
-    face_weight: float = 1.0
-    lip_weight: float = 2.0
+    # Extra loss weight on the face and lip masks (1 + w·mask). None = the stage's default:
+    # Hallo's 1.0 / 2.0 in stage 2 (and the VAE stage's face weight), none in stage 1.
+    # A small face on a CPU-sized frame can want lip weight in stage 1 too: there the
+    # guider must learn to move the lips, which are a few latent cells of the frame.
+    face_weight: float | None = None
+    lip_weight: float | None = None
     drop: float = 0.05
     max_grad_norm: float = 1.0
     val_frames: int = 4
     val_steps: int = 4
     clips: list[str] = field(default_factory=list)  # train on these clip ids only
     config: str = "tiny"  # the starting configuration without --init (tiny | small)
+
+    def loss_weights(self) -> tuple[float, float]:
+        """(face, lip) extra loss weights of this stage (see face_weight)."""
+        face, lip = (0.0, 0.0) if self.stage == 1 else (1.0, 2.0)
+        return (face if self.face_weight is None else self.face_weight,
+                lip if self.lip_weight is None else self.lip_weight)
 
 
 @dataclass
@@ -182,8 +192,7 @@ def train(cfg: TrainConfig, resume: bool = False,
                 int(np.random.default_rng([seed, step, micro, 9]).integers(2**62)))
             with acc.autocast():
                 loss = M.diffusion_loss(pipe, batch, cfg.stage, gen, device, text,
-                                        cfg.face_weight if cfg.stage == 2 else 0.0,
-                                        cfg.lip_weight if cfg.stage == 2 else 0.0, cfg.drop)
+                                        *cfg.loss_weights(), cfg.drop)
             if not torch.isfinite(loss):
                 raise RuntimeError(f"the loss is {loss.item()} at step {step}: lower --lr")
             acc.backward(loss / cfg.grad_accum)
@@ -434,6 +443,5 @@ def fixed_loss(pipe, data, cfg: TrainConfig, batches: int = 8, device="cpu") -> 
                                       lambda ci: M.audio_states_for(pipe, data.clips[ci]))
             gen = torch.Generator().manual_seed(4242 + i)
             total += float(M.diffusion_loss(pipe, batch, cfg.stage, gen, device, text,
-                                            cfg.face_weight if cfg.stage == 2 else 0.0,
-                                            cfg.lip_weight if cfg.stage == 2 else 0.0, 0.0))
+                                            *cfg.loss_weights(), 0.0))
     return total / batches

@@ -143,7 +143,7 @@ def fixed_vae_loss(vae, data, cfg, batches: int = 4, device="cpu") -> float:
             x = _pixels(b["images"], device)
             y = vae.decode(vae.encode(x).latent_dist.mean).sample
             total += float(reconstruction_error(y, x, torch.from_numpy(b["face"]).to(device),
-                                                cfg.face_weight))
+                                                cfg.loss_weights()[0]))
     return total / batches
 
 
@@ -186,7 +186,7 @@ def train_vae(cfg, resume: bool = False, progress: Callable[[float, str], None] 
             gen = torch.Generator().manual_seed(
                 int(np.random.default_rng([seed, step, micro, 8]).integers(2**62)))
             with acc.autocast():
-                loss = vae_loss(vae, batch, gen, device, cfg.face_weight)
+                loss = vae_loss(vae, batch, gen, device, cfg.loss_weights()[0])
             if not torch.isfinite(loss):
                 raise RuntimeError(f"the loss is {loss.item()} at step {step}: lower --lr")
             acc.backward(loss / cfg.grad_accum)

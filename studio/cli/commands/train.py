@@ -47,6 +47,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--save-every", type=int, default=0, help="checkpoint every N steps")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--frames", type=int, default=8, help="stage 2 clip length (default 8)")
+    p.add_argument("--face-weight", type=float, default=None,
+                   help="extra loss weight on the face mask (default: 1 in stages vae and "
+                        "2, 0 in stage 1)")
+    p.add_argument("--lip-weight", type=float, default=None,
+                   help="extra loss weight on the lip mask (default: 2 in stage 2, 0 in "
+                        "stage 1)")
     p.add_argument("--clip", action="append", default=[], help="train on this clip id only")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
@@ -63,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
         grad_accum=args.grad_accum, lr=args.lr, warmup=args.warmup,
         mixed_precision=args.mixed_precision, ema=args.ema, val_every=args.val_every,
         save_every=args.save_every, seed=args.seed, frames=args.frames, clips=args.clip,
-        config=args.config)
+        config=args.config, face_weight=args.face_weight, lip_weight=args.lip_weight)
     with progress_bar(f"train stage {args.stage}", enabled=not args.quiet) as progress:
         result = train(cfg, resume=args.resume, progress=progress)
     last = result.losses[-1] if result.losses else float("nan")
