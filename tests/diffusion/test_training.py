@@ -316,3 +316,26 @@ def test_bench_step_rows_run_the_gpu_code_path_on_the_cpu():
     rows = step_rows(tiny_pipeline(), "cpu", 64, 2, 1)
     assert rows["stage1_steps_per_s"] > 0 and rows["stage2_steps_per_s"] > 0
     assert rows["stage1_peak_mb"] > 0
+
+
+def test_loss_weights_default_per_stage_and_reach_the_loss(dataset, tmp_path):
+    """Stage 1 weights nothing by default and stage 2 uses Hallo's face 1 / lip 2; given
+    weights override both, travel through the CLI into the run's config, and change the
+    loss (the lip cells dominate it when their weight is huge)."""
+    from core.training import model as M
+    from core.training.dataset import TrainData
+
+    assert _cfg(dataset, tmp_path).loss_weights() == (0.0, 0.0)
+    assert _cfg(dataset, tmp_path, stage=2).loss_weights() == (1.0, 2.0)
+    assert _cfg(dataset, tmp_path, stage=0).loss_weights()[0] == 1.0
+    assert _cfg(dataset, tmp_path, lip_weight=4.0).loss_weights() == (0.0, 4.0)
+    data = TrainData(dataset)
+    pipe = M.load_init([], seed=3)
+    plain = fixed_loss(pipe, data, _cfg(dataset, tmp_path), batches=2)
+    lips = fixed_loss(pipe, data, _cfg(dataset, tmp_path, lip_weight=1e6), batches=2)
+    assert abs(lips - plain) > 1e-3 * plain, (plain, lips)
+    r = _cli("train", "--stage", "1", "--data", str(dataset), "--out", str(tmp_path / "r"),
+             "--steps", "1", "--batch", "2", "--lip-weight", "3", "--quiet")
+    assert r.returncode == 0, r.stderr
+    saved = json.loads((tmp_path / "r" / "config.json").read_text())
+    assert (saved["face_weight"], saved["lip_weight"]) == (None, 3.0)
