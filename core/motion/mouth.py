@@ -23,8 +23,10 @@ Pipeline (all at video frame rate, all global: lip motion never depends on segme
    vowel to vowel barely) and up to the next; runs open from / close to rest over ~0.15 s.
    The phone-led track (jaw_track) holds the vowels' height across the consonants, pulled
    down by the same dips. Half and half on an alignment; on a phone loop, blend() picks
-   the share of cycles and the dip depth that keep the voice's rhythm (sync z) and tie
-   the mouth least to loudness.
+   the share of cycles, the dip depth, the per-syllable draw and how far loudness
+   modulates the opening so that the finished opening keeps the voice's rhythm (lip-sync
+   z) and its band-passed r against the loudness lands mid-range (LOUDNESS_R), both as
+   core.evaluate measures them.
 4. Silence: a gate from voice activity closes the lips in pauses; energy opens it only
    next to detected speech (silero VAD lags onsets), and only relative to the clip's own
    noise floor, so music, breaths and room noise never open the mouth.
