@@ -25,7 +25,7 @@ Pipeline (all at video frame rate, all global: lip motion never depends on segme
    down by the same dips. Half and half on an alignment; on a phone loop, blend() picks
    the share of cycles, the dip depth, the per-syllable draw and how far loudness
    modulates the opening so that the finished opening keeps the voice's rhythm (lip-sync
-   z) and its band-passed r against the loudness lands mid-range (LOUDNESS_R), both as
+   z) and its band-passed r against the loudness lands mid-range (mouth_blend.LOUDNESS_R), both as
    core.evaluate measures them.
 4. Silence: a gate from voice activity closes the lips in pauses; energy opens it only
    next to detected speech (silero VAD lags onsets), and only relative to the clip's own
@@ -38,13 +38,13 @@ coarticulation: rounding and spreading anticipate their phone by ~100 ms).
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
 from core.audio.visemes import BILABIALS, VOWELS, viseme_of
 from core.motion import visemes as vz
+from core.motion.mouth_blend import blend, loudness_pump
 from core.types import AudioFeatures
 
 ANTICIPATION_S = 0.10
@@ -121,10 +121,6 @@ CYCLE_SHARE_ALIGNED = 0.5
 """Share of the opening that follows the syllable cycles on a forced alignment; the rest
 follows the phones' own viseme targets (dominance-weighted over their spans), which hold
 each vowel's opening over its length."""
-CYCLE_SHARE_MIN, CYCLE_SHARE_MAX = 0.0, 0.9
-"""On a phone-loop track: the range of cycle shares blend() tries (the cycles alone read as
-mechanical: band-passed r 0.63-0.74 on the VASA-1 inputs; the phones alone miss the rhythm
-where they are mistimed: z 1.6-2.6 on echomimic_en_girl and emo_talk_mola)."""
 GATE_HOLD_S = 0.1
 """The silence gate holds over +-0.1 s: the dip between two syllables is not a pause;
 pauses of ~0.3 s still close the lips."""
@@ -207,7 +203,7 @@ def mouth_channels(features: AudioFeatures) -> dict[str, np.ndarray]:
             cyc, ph = tracks(1.0)
             open_ = finish(CYCLE_SHARE_ALIGNED * cyc + (1 - CYCLE_SHARE_ALIGNED) * ph)
         else:
-            open_ = blend(tracks, finish, rms, fps, pump=_pump(e, gate))
+            open_ = blend(tracks, finish, rms, fps, pump=loudness_pump(e, gate))
     else:  # no vowel and no nucleus in speech: a small energy-led opening, gated
         open_ = finish(0.06 * np.clip(e - 0.1, 0, 1.3))
         width_t = np.zeros(n)
@@ -463,111 +459,6 @@ def jaw_cycles(syl: list[Syllable], n: int, fps: float,
     out = kv[j] + (kv[j + 1] - kv[j]) * c
     out[(t < kt[0]) | (t > kt[-1])] = 0.0
     return np.maximum(out, 0.0)
-
-
-BLEND_Z = 4.5
-"""Lip-sync z (core.evaluate's own: 2-7 Hz, best of +-5 lags, against the audio circularly
-shifted by >= 1 s) the finished phone-loop opening keeps where the clip allows. The render
-keeps the plan's opening (band-passed r 0.84-0.99 between plan and the evaluator's reading
-on the bench clips) and its z at 0.95-1.08x the plan's on most, 0.74x on echomimic_en and
-0.53x on emo_talk_mola (the null of a short clip is wide)."""
-BLEND_Z_SHARE = 0.65
-"""The bar is this share of the best candidate's z, between BLEND_Z_FLOOR and BLEND_Z: z
-grows with the clip's length at the same r (a 7 s clip reads 4.8 where a 30 s one reads
-10), so a fixed bar leaves a short clip only its few best-synced candidates, whatever
-their r (hallo_1: all candidates with z >= 3.5 read r >= 0.53)."""
-BLEND_Z_FLOOR = 3.0
-"""The bar never drops below the evaluator's pass mark for lip-sync z (while any candidate
-reaches it)."""
-LOUDNESS_R = 0.43
-"""Band-passed lip-sync r (core.evaluate's lipsync_r_bp: 1-8 Hz against the audio RMS, best
-of +-2 lags) that blend() aims the finished opening at: the middle of 0.35-0.50, where the
-VASA-1 videos' range (0.35-0.53) meets the evaluator's documented one (0.15-0.50). Real
-speakers read 0.15-0.45, a loudness-driven mouth 0.8."""
-LOUDNESS_R_TOL = 0.01
-"""Candidates this close to the best one's distance from LOUDNESS_R count as equally close;
-the best-synced of them wins."""
-BLEND_STEPS = np.linspace(CYCLE_SHARE_MIN, CYCLE_SHARE_MAX, 7)
-BLEND_DEPTHS = (0.3, 0.6, 1.0, 1.4, 1.8)
-"""Consonant-dip scales blend() tries: the table's (the jaw stays fairly open through the
-tongue consonants) and deeper, for decoded phones too mistimed to keep the rhythm with
-shallow dips."""
-BLEND_VARY = (SYLLABLE_SPREAD, 0.5)
-"""Per-syllable opening draws blend() tries (1 +- this): a phone loop names few vowels
-(LOOP_VOWEL_TRUST), so its syllables open alike and their peaks follow the loudness peaks
-one for one; real jaw openings differ from syllable to syllable with the vowel (an open
-vowel opens ~3x a close one). The wider draw loosens the mouth from the loudness where
-every other candidate is tied to it (vasa-1_12: all read r >= 0.51 at +-0.2)."""
-BLEND_PUMP = (0.0, 0.3, 0.6)
-"""How strongly the syllable-scale loudness modulates the opening in blend()'s candidates
-(1 + k (loudness / its mean in speech - 1)): where the decoded phones and nuclei follow the
-voice only loosely, a share of loudness restores the tie a real mouth has (echomimic_en:
-r <= 0.35 and z <= 3.3 at k = 0)."""
-
-
-def _pump(e: np.ndarray, gate: np.ndarray) -> np.ndarray:
-    """[n] the smoothed loudness relative to its mean over the frames the gate opens, clipped
-    to 0..2 (a shout does not open the jaw without bound)."""
-    on = gate > 0.5
-    ref = float(e[on].mean()) if on.sum() >= 5 else float(e.mean())
-    return np.clip(e / max(ref, 1e-6), 0.0, 2.0)
-
-
-def blend(tracks: Callable[..., tuple[np.ndarray, np.ndarray]],
-          finish: Callable[[np.ndarray], np.ndarray], rms: np.ndarray, fps: float,
-          pump: np.ndarray | None = None) -> np.ndarray:
-    """Phone-loop opening, finished (gated, closures cut in): among the blends of syllable
-    cycles and the phone-led track (shares BLEND_STEPS, consonant dips scaled by
-    BLEND_DEPTHS, per-syllable draws BLEND_VARY, loudness modulation BLEND_PUMP of `pump`),
-    the one whose band-passed r against the loudness lands closest to LOUDNESS_R among
-    those that keep the voice's syllable rhythm (lip-sync z >= BLEND_Z, or within
-    BLEND_Z_SHARE of the best z where none does).
-
-    Why the evaluator's own measures (core.evaluate.metrics.lip_sync / lip_sync_bp, against
-    the raw RMS `rms`): the render reproduces the plan's opening closely, so the plan's
-    numbers are the render's, but only when computed the same way; the smoothed energy and
-    a difference-of-Gaussians band-pass read 0.03-0.08 higher (vasa-1_5: aimed at 0.40,
-    rendered 0.31).
-
-    Why choose per clip: the cycles sit on the loudness peaks, so each share of them (and
-    each deeper dip) ties the mouth tighter to the loudness envelope; shallow dips and few
-    cycles read as real speech where the decoded phones are well timed, and lose the rhythm
-    where they are not. Judged on the finished opening: the p/b/m closures of mistimed
-    phones can cut through the cycles' peaks (hallo_1: z 4.6 before the closures, 1.4
-    after). A clip too short to tell (< 3 s) gets CYCLE_SHARE_MAX at the table's dips."""
-    from core.evaluate.metrics import lip_sync, lip_sync_bp
-
-    cyc, ph = tracks(1.0)
-    if len(ph) < 3 * fps:
-        return finish(CYCLE_SHARE_MAX * cyc + (1 - CYCLE_SHARE_MAX) * ph)
-    pumps = BLEND_PUMP if pump is not None else (0.0,)
-    scored: list[tuple[float, float, tuple[float, float, float, float]]] = []
-    for vary in BLEND_VARY:
-        for depth in BLEND_DEPTHS:
-            cyc, ph = tracks(depth, vary)
-            for s in BLEND_STEPS:
-                mix = s * cyc + (1 - s) * ph
-                for k in pumps:
-                    out = finish(_pumped(mix, pump, k))
-                    z = lip_sync(out, rms, fps)["z"]
-                    r = lip_sync_bp(out, rms, fps)
-                    scored.append((-np.inf if z is None else z, np.inf if r is None else r,
-                                   (vary, depth, float(s), k)))
-    z_best = max(z for z, _, _ in scored)
-    need = min(max(BLEND_Z_SHARE * z_best, BLEND_Z_FLOOR), BLEND_Z, z_best)
-    ok = [c for c in scored if c[0] >= need]
-    miss = min(abs(r - LOUDNESS_R) for _, r, _ in ok)
-    z, r, (vary, depth, s, k) = max((c for c in ok if abs(c[1] - LOUDNESS_R)
-                                     <= miss + LOUDNESS_R_TOL), key=lambda c: c[0])
-    cyc, ph = tracks(depth, vary)
-    return finish(_pumped(s * cyc + (1 - s) * ph, pump, k))
-
-
-def _pumped(x: np.ndarray, pump: np.ndarray | None, k: float) -> np.ndarray:
-    """x modulated by the loudness: x (1 + k (pump - 1)), never below 0."""
-    if pump is None or k == 0.0:
-        return x
-    return x * np.maximum(1.0 + k * (pump - 1.0), 0.0)
 
 
 def _vowel_gain(features: AudioFeatures, ph) -> float:

@@ -110,7 +110,7 @@ def test_phone_loop_plan_aims_band_passed_r_at_the_middle_of_the_range(samples, 
     (no candidate tied the mouth to the voice enough). The syllable rhythm stays above
     chance (z >= the evaluator's 3)."""
     import core.audio
-    from core.motion.mouth import LOUDNESS_R
+    from core.motion.mouth_blend import LOUDNESS_R
 
     wave = core.audio.load(SAMPLES / "audio" / wav)
     f = features_of(wav, None)
