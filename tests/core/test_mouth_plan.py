@@ -124,6 +124,24 @@ def test_phone_loop_plan_aims_band_passed_r_at_the_middle_of_the_range(samples, 
     assert z is not None and z >= 3.0, z
 
 
+def test_blend_choice_prefers_sync_then_relaxes_it_to_reach_the_target_r():
+    """choose(): a well-synced candidate on target wins over a closer, weakly synced one; a
+    short clip whose well-synced candidates are all tied to the loudness (hallo_1's case)
+    gets the on-target one above the floor instead; below the floor nothing is chosen
+    while anything reaches it, and with nothing reaching it the best-synced tier is used."""
+    from core.motion.mouth_blend import BLEND_Z_FLOOR, BLEND_Z_GOOD, LOUDNESS_R, choose
+
+    t = LOUDNESS_R
+    long_clip = [(BLEND_Z_GOOD + 3, t + 0.03, "synced"), (BLEND_Z_FLOOR + 0.1, t, "weak"),
+                 (BLEND_Z_GOOD + 6, t + 0.2, "loud")]
+    assert choose(long_clip) == "synced"
+    short_clip = [(BLEND_Z_GOOD + 0.5, t + 0.1, "loud"), (BLEND_Z_FLOOR + 0.1, t + 0.02, "mid"),
+                  (BLEND_Z_FLOOR - 1.0, t, "unsynced")]
+    assert choose(short_clip) == "mid"
+    hopeless = [(2.0, t + 0.2, "best z"), (1.0, t, "on target")]
+    assert choose(hopeless) == "best z"
+
+
 @pytest.fixture(scope="module")
 def hiatus(tmp_path_factory):
     """espeak-ng speech, aligned, full of words with two vowels side by side (no consonant
