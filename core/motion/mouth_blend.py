@@ -72,9 +72,8 @@ def blend(tracks: Callable[..., tuple[np.ndarray, np.ndarray]],
     """Phone-loop opening, finished (gated, closures cut in): among the blends of syllable
     cycles and the phone-led track (shares BLEND_STEPS, consonant dips scaled by
     BLEND_DEPTHS, per-syllable draws the plan's own or BLEND_WIDE_VARY, loudness
-    modulation BLEND_PUMP of `pump`),
-    the one choose() picks: band-passed r against the loudness at LOUDNESS_R, the voice's
-    syllable rhythm kept (lip-sync z).
+    modulation BLEND_PUMP of `pump`), the one choose() picks: band-passed r against the
+    loudness at LOUDNESS_R, the voice's syllable rhythm kept (lip-sync z).
 
     Why the evaluator's own measures (core.evaluate.metrics.lip_sync / lip_sync_bp, against
     the raw RMS `rms`): the render reproduces the plan's opening closely, so the plan's
