@@ -9,6 +9,7 @@ function documents why it measures what it measures and how the target was chose
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import lru_cache
 
 import numpy as np
 
@@ -115,12 +116,22 @@ def bandpass(x: np.ndarray, fps: float, lo: float = 2.0, hi: float = 7.0) -> np.
     """Zero-phase band-pass to the syllable rate (2-7 Hz): keeps the open/close rhythm of
     speech and drops both slow drifts (pose, loudness trends) and frame noise. Zero-phase
     (forward-backward) so filtering adds no lag to the lag we measure."""
-    from scipy.signal import butter, sosfiltfilt
+    from scipy.signal import sosfiltfilt
 
-    hi = min(hi, 0.45 * fps)
-    sos = butter(2, [lo, hi], btype="bandpass", fs=fps, output="sos")
+    sos = _band_sos(float(lo), float(min(hi, 0.45 * fps)), float(fps)).copy()
     padlen = min(len(x) - 1, 3 * (2 * len(sos) + 1))
     return sosfiltfilt(sos, np.asarray(x, dtype=np.float64), padlen=padlen)
+
+
+@lru_cache(maxsize=16)
+def _band_sos(lo: float, hi: float, fps: float) -> np.ndarray:
+    """bandpass()'s filter, designed once per band and rate: the mouth planner
+    (core.motion.mouth_blend) scores a few hundred candidate openings with it per clip, and
+    designing the filter cost more than filtering."""
+    from scipy.signal import butter
+
+    sos = butter(2, [lo, hi], btype="bandpass", fs=fps, output="sos")
+    return sos
 
 
 # ---------------------------------------------------------------- lip sync

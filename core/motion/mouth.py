@@ -23,8 +23,10 @@ Pipeline (all at video frame rate, all global: lip motion never depends on segme
    vowel to vowel barely) and up to the next; runs open from / close to rest over ~0.15 s.
    The phone-led track (jaw_track) holds the vowels' height across the consonants, pulled
    down by the same dips. Half and half on an alignment; on a phone loop, blend() picks
-   the share of cycles and the dip depth that keep the voice's rhythm (sync z) and tie
-   the mouth least to loudness.
+   the share of cycles, the dip depth, the per-syllable draw and how far loudness
+   modulates the opening so that the finished opening keeps the voice's rhythm (lip-sync
+   z) and its band-passed r against the loudness lands mid-range (mouth_blend.LOUDNESS_R), both as
+   core.evaluate measures them.
 4. Silence: a gate from voice activity closes the lips in pauses; energy opens it only
    next to detected speech (silero VAD lags onsets), and only relative to the clip's own
    noise floor, so music, breaths and room noise never open the mouth.
@@ -36,13 +38,13 @@ coarticulation: rounding and spreading anticipate their phone by ~100 ms).
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
 from core.audio.visemes import BILABIALS, VOWELS, viseme_of
 from core.motion import visemes as vz
+from core.motion.mouth_blend import blend, loudness_pump
 from core.types import AudioFeatures
 
 ANTICIPATION_S = 0.10
@@ -119,10 +121,6 @@ CYCLE_SHARE_ALIGNED = 0.5
 """Share of the opening that follows the syllable cycles on a forced alignment; the rest
 follows the phones' own viseme targets (dominance-weighted over their spans), which hold
 each vowel's opening over its length."""
-CYCLE_SHARE_MIN, CYCLE_SHARE_MAX = 0.0, 0.9
-"""On a phone-loop track: the range of cycle shares blend() tries (the cycles alone read as
-mechanical: band-passed r 0.63-0.74 on the VASA-1 inputs; the phones alone miss the rhythm
-where they are mistimed: z 1.6-2.6 on echomimic_en_girl and emo_talk_mola)."""
 GATE_HOLD_S = 0.1
 """The silence gate holds over +-0.1 s: the dip between two syllables is not a pause;
 pauses of ~0.3 s still close the lips."""
@@ -185,19 +183,27 @@ def mouth_channels(features: AudioFeatures) -> dict[str, np.ndarray]:
 
     syl = syllables(features, e)
     if syl:  # (syllables exist whenever a vowel phone does)
-        loud = loudness_gain(smooth(e, LOUD_SMOOTH_S * fps)) * _vowel_gain_track(features, n, fps)
+        loud = loudness_gain(smooth(e, LOUD_SMOOTH_S * fps))
         phones = list(features.phones)
+        pause = gate < 0.3
+        per_vary: dict[float, tuple[list[Syllable], np.ndarray]] = {}
 
-        def tracks(depth: float) -> tuple[np.ndarray, np.ndarray]:
-            """(syllable cycles, phone-led opening) with consonant dips scaled by depth."""
-            cyc = jaw_cycles(syl, n, fps, gate < 0.3, phones, features.aligned, depth)
-            return cyc, jaw_track(spread, names, t_open * ARTICULATION, fps, depth) * loud
+        def tracks(depth: float, vary: float = SYLLABLE_SPREAD
+                   ) -> tuple[np.ndarray, np.ndarray]:
+            """(syllable cycles, phone-led opening) with consonant dips scaled by `depth`
+            and per-syllable draws of size `vary` (SYLLABLE_SPREAD)."""
+            if vary not in per_vary:
+                per_vary[vary] = (syl if vary == SYLLABLE_SPREAD else syllables(features, e, vary),
+                                  loud * _vowel_gain_track(features, n, fps, vary))
+            sy, gain = per_vary[vary]
+            cyc = jaw_cycles(sy, n, fps, pause, phones, features.aligned, depth)
+            return cyc, jaw_track(spread, names, t_open * ARTICULATION, fps, depth) * gain
 
         if features.aligned:
             cyc, ph = tracks(1.0)
             open_ = finish(CYCLE_SHARE_ALIGNED * cyc + (1 - CYCLE_SHARE_ALIGNED) * ph)
         else:
-            open_ = blend(tracks, finish, e, fps)
+            open_ = blend(tracks, finish, rms, fps, pump=loudness_pump(e, gate))
     else:  # no vowel and no nucleus in speech: a small energy-led opening, gated
         open_ = finish(0.06 * np.clip(e - 0.1, 0, 1.3))
         width_t = np.zeros(n)
@@ -321,14 +327,17 @@ def _energy_nuclei(e: np.ndarray, speech: np.ndarray, fps: float
     return (k + 0.5) / fps, np.clip(x[k] / 1.2, 0, 1)
 
 
-def _draw(t: float) -> float:
-    """Deterministic per-syllable spread factor, seeded by the syllable's time."""
+def _draw(t: float, spread: float = SYLLABLE_SPREAD) -> float:
+    """Deterministic per-syllable spread factor 1 +- spread, seeded by the syllable's time
+    (the same syllable draws the same way at every spread: only the size changes)."""
     rng = np.random.default_rng(int(round(t * 1000)) & 0xFFFFFFFF)
-    return 1.0 + SYLLABLE_SPREAD * (2.0 * rng.random() - 1.0)
+    return 1.0 + spread * (2.0 * rng.random() - 1.0)
 
 
-def syllables(features: AudioFeatures, e: np.ndarray) -> list[Syllable]:
-    """The syllables of the clip (see the module doc, steps 1-2), in time order."""
+def syllables(features: AudioFeatures, e: np.ndarray,
+              spread: float = SYLLABLE_SPREAD) -> list[Syllable]:
+    """The syllables of the clip (see the module doc, steps 1-2), in time order; `spread`
+    is the size of the per-syllable draw (SYLLABLE_SPREAD)."""
     n, fps = len(e), float(features.fps)
     nuc_t, nuc_p = _nuclei(features, e)
     loud = loudness_gain(smooth(e, LOUD_SMOOTH_S * fps))
@@ -337,7 +346,7 @@ def syllables(features: AudioFeatures, e: np.ndarray) -> list[Syllable]:
 
     def amp(open_v: float, prom: float, t: float) -> float:
         f = _frame_of(t, fps, n)
-        return open_v * (PROM_MIN + (PROM_MAX - PROM_MIN) * prom) * loud[f] * _draw(t)
+        return open_v * (PROM_MIN + (PROM_MAX - PROM_MIN) * prom) * loud[f] * _draw(t, spread)
 
     if features.aligned or len(nuc_t) == 0:  # no voiced nuclei: the vowels place them
         for ph in vowels:
@@ -452,93 +461,6 @@ def jaw_cycles(syl: list[Syllable], n: int, fps: float,
     return np.maximum(out, 0.0)
 
 
-def _band(x: np.ndarray, fps: float, lo: float, hi: float) -> np.ndarray:
-    """Zero-phase band-pass as a difference of Gaussians (cheap, no filter design)."""
-    return smooth(x, fps / (2 * np.pi * hi)) - smooth(x, fps / (2 * np.pi * lo))
-
-
-def sync_z(a: np.ndarray, b: np.ndarray, fps: float, max_lag: int = 2) -> float:
-    """How far above chance `a` keeps the syllable rhythm of `b`: the best r within
-    +-max_lag frames of both band-passed to 2-7 Hz, as a z-score against the same statistic
-    for `b` circularly shifted by 1 s or more (the null: same spectra, no sync)."""
-    n = len(a)
-    x, y = _band(a, fps, 2.0, 7.0), _band(b, fps, 2.0, 7.0)
-    if n < 16 or x.std() < 1e-12 or y.std() < 1e-12:
-        return 0.0
-    x, y = (x - x.mean()) / x.std(), (y - y.mean()) / y.std()
-    c = np.fft.irfft(np.fft.rfft(x) * np.conj(np.fft.rfft(y)), n) / n
-    lags = np.arange(-max_lag, max_lag + 1)
-    r = float(c[lags % n].max())
-    s0 = int(np.ceil(fps)) + max_lag
-    shifts = np.arange(s0, n - s0 + 1)
-    if len(shifts) < 10:
-        return 0.0
-    null = c[(shifts[:, None] + lags[None, :]) % n].max(1)
-    return float((r - null.mean()) / max(null.std(), 1e-9))
-
-
-BLEND_Z = 5.5
-"""Sync z (sync_z, 2-7 Hz against the voice's energy, +-BLEND_LAG frames: as the evaluator's
-lip-sync z) the finished phone-loop opening must keep. Well above the target of 3: the
-rendered clip reads lower than its plan (emo_talk_mola: plan 4.5 -> render 2.8, plan 5.3 ->
-render 3.2)."""
-LOUDNESS_R = 0.4
-"""Band-passed r against the loudness (loudness_r) that blend() aims at: real speakers read
-0.15-0.45, VASA-1's videos 0.35-0.53; a loudness-driven mouth 0.8."""
-BLEND_LAG = 5
-"""Lags (frames) sync_z searches in blend(), as the evaluator's lip-sync z does."""
-BLEND_STEPS = np.linspace(CYCLE_SHARE_MIN, CYCLE_SHARE_MAX, 7)
-BLEND_DEPTHS = (0.3, 0.6, 1.0, 1.4, 1.8)
-"""Consonant-dip scales blend() tries: the table's (the jaw stays fairly open through the
-tongue consonants) and deeper, for decoded phones too mistimed to keep the rhythm with
-shallow dips."""
-
-
-def blend(tracks: Callable[[float], tuple[np.ndarray, np.ndarray]],
-          finish: Callable[[np.ndarray], np.ndarray], e: np.ndarray, fps: float) -> np.ndarray:
-    """Phone-loop opening, finished (gated, closures cut in): of the blends of syllable
-    cycles and the phone-led track (shares BLEND_STEPS, consonant dips scaled by
-    BLEND_DEPTHS), the one least tied to the loudness envelope (loudness_r) among those
-    that keep the voice's syllable rhythm (sync z >= BLEND_Z); else the best-synced one.
-
-    Why choose per clip: the cycles sit on the loudness peaks, so each share of them (and
-    each deeper dip) ties the mouth tighter to the loudness envelope (band-passed r 0.6-0.7:
-    mechanical); shallow dips and few cycles read as real speech where the decoded phones
-    are well timed, and lose the rhythm where they are not (hallo_1's loop phones, z 4.5 at
-    the old deep dips, 2.9 at the shallow ones; echomimic_en's cycles, 3.8 -> 2.3). Judged
-    on the finished opening: the p/b/m closures of mistimed phones can cut through the
-    cycles' peaks (hallo_1: z 4.6 before the closures, 1.4 after). A clip too short to
-    tell (< 3 s) gets CYCLE_SHARE_MAX at the table's dips."""
-    cyc, ph = tracks(1.0)
-    if len(ph) < 3 * fps:
-        return finish(CYCLE_SHARE_MAX * cyc + (1 - CYCLE_SHARE_MAX) * ph)
-    best, best_z, best_ok, best_r = None, -np.inf, None, np.inf
-    for depth in BLEND_DEPTHS:
-        cyc, ph = tracks(depth)
-        for s in BLEND_STEPS:
-            mix = finish(s * cyc + (1 - s) * ph)
-            z = sync_z(mix, e, fps, BLEND_LAG)
-            if z >= BLEND_Z:
-                r = abs(loudness_r(mix, e, fps) - LOUDNESS_R)
-                if r < best_r:
-                    best_ok, best_r = mix, r
-            elif best_ok is None and z > best_z:
-                best, best_z = mix, z
-    return best_ok if best_ok is not None else best
-
-
-def loudness_r(a: np.ndarray, b: np.ndarray, fps: float, max_lag: int = 2) -> float:
-    """How tightly `a` follows the loudness `b`: the best Pearson r within +-max_lag frames
-    of both band-passed to 1-8 Hz (what a loudness-driven mouth maximises)."""
-    x, y = _band(a, fps, 1.0, 8.0), _band(b, fps, 1.0, 8.0)
-    best = -1.0
-    for k in range(-max_lag, max_lag + 1):
-        u, v = (x[k:], y[: len(y) - k]) if k >= 0 else (x[:k], y[-k:])
-        if u.std() > 1e-12 and v.std() > 1e-12:
-            best = max(best, float(np.corrcoef(u, v)[0, 1]))
-    return best
-
-
 def _vowel_gain(features: AudioFeatures, ph) -> float:
     """Stress / reduction factor of one vowel phone (core.motion.visemes.vowel_gain); an
     alignment whose vowels carry no stress at all (no espeak-ng) counts as the loop."""
@@ -546,15 +468,16 @@ def _vowel_gain(features: AudioFeatures, ph) -> float:
     return vz.vowel_gain(ph.label, ph.end - ph.start, ph.stressed, stress_known)
 
 
-def _vowel_gain_track(features: AudioFeatures, n: int, fps: float) -> np.ndarray:
+def _vowel_gain_track(features: AudioFeatures, n: int, fps: float,
+                      spread: float = SYLLABLE_SPREAD) -> np.ndarray:
     """[n] opening factor of the phone-led part: per vowel phone, its stress / reduction
-    gain times 1 +- SYLLABLE_SPREAD (deterministic, seeded by the vowel's time), held over
+    gain times 1 +- spread (deterministic, seeded by the vowel's time), held over
     the consonants up to the next vowel and smoothed over ~40 ms."""
     g = np.full(n, np.nan)
     for ph in features.phones:
         if ph.label.upper() in VOWELS:
             a, b = _frame_of(ph.start, fps, n), _frame_of(ph.end, fps, n)
-            g[a : b + 1] = _draw(ph.start) * _vowel_gain(features, ph)
+            g[a : b + 1] = _draw(ph.start, spread) * _vowel_gain(features, ph)
     ok = np.isfinite(g)
     if not ok.any():
         return np.ones(n)

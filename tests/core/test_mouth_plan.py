@@ -101,6 +101,47 @@ def test_loudness_modulates_but_does_not_drive(samples, wav):
     assert np.corrcoef(o, e)[0, 1] < 0.7
 
 
+@pytest.mark.parametrize("wav", ["hallo_1.wav", "echomimic_en.wav", "hallo_2.wav"])
+def test_phone_loop_plan_aims_band_passed_r_at_the_middle_of_the_range(samples, wav):
+    """The phone-loop plan's band-passed lip-sync r, read as core.evaluate reads it (raw
+    RMS, 1-8 Hz), lands near blend()'s target (the middle of 0.35-0.50) on voices that
+    left it at the edges: hallo_1 read 0.55 (the mouth slaved to loudness: a short clip
+    whose only candidates above the fixed z bar followed the loudness), echomimic_en 0.35
+    (no candidate tied the mouth to the voice enough). The syllable rhythm stays above
+    chance (z >= the evaluator's 3)."""
+    import core.audio
+    from core.motion.mouth_blend import LOUDNESS_R
+
+    wave = core.audio.load(SAMPLES / "audio" / wav)
+    f = features_of(wav, None)
+    assert not f.aligned
+    o = mouth_channels(f)["mouth_open"]
+    e = M.frame_energy(wave.samples, wave.sample_rate, FPS, f.n_frames)
+    r_bp = M.lip_sync_bp(o, e, FPS)
+    assert abs(r_bp - LOUDNESS_R) <= 0.06, r_bp
+    assert 0.37 <= r_bp <= 0.49, r_bp  # inside VASA-1's 0.35-0.53 with room for the render
+    z = M.lip_sync(o, e, FPS)["z"]
+    assert z is not None and z >= 3.0, z
+
+
+def test_blend_choice_prefers_sync_then_relaxes_it_to_reach_the_target_r():
+    """choose(): a well-synced candidate on target wins over a closer, weakly synced one; a
+    short clip whose well-synced candidates are all tied to the loudness (hallo_1's case)
+    gets the on-target one above the floor instead; below the floor nothing is chosen
+    while anything reaches it, and with nothing reaching it the best-synced tier is used."""
+    from core.motion.mouth_blend import BLEND_Z_FLOOR, BLEND_Z_GOOD, LOUDNESS_R, choose
+
+    t = LOUDNESS_R
+    long_clip = [(BLEND_Z_GOOD + 3, t + 0.03, "synced"), (BLEND_Z_FLOOR + 0.1, t, "weak"),
+                 (BLEND_Z_GOOD + 6, t + 0.2, "loud")]
+    assert choose(long_clip) == "synced"
+    short_clip = [(BLEND_Z_GOOD + 0.5, t + 0.1, "loud"), (BLEND_Z_FLOOR + 0.1, t + 0.02, "mid"),
+                  (BLEND_Z_FLOOR - 1.0, t, "unsynced")]
+    assert choose(short_clip) == "mid"
+    hopeless = [(2.0, t + 0.2, "best z"), (1.0, t, "on target")]
+    assert choose(hopeless) == "best z"
+
+
 @pytest.fixture(scope="module")
 def hiatus(tmp_path_factory):
     """espeak-ng speech, aligned, full of words with two vowels side by side (no consonant
