@@ -46,6 +46,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from core.engines.lid_tone import lid_tone, toward
 from core.types import FaceRig
 
 EYES = ((36, 37, 38, 39, 40, 41), (42, 43, 44, 45, 46, 47))
@@ -89,6 +90,10 @@ class LidModel:
     curve (eye widths): a closed lid covers it too."""
     seed: int = 0
     """Grain phase seed: from the portrait's pixels (the same grain in every frame)."""
+    tone: tuple = ((0.0, 0.0), (0.0, 0.0))
+    """Per eye: (q, level): the closed lid's shading is moved a fraction q towards
+    luminance `level` where the lid band is a shadow (a statue's socket;
+    core.engines.lid_tone), q = 0 on lid skin."""
 
     def low_pass(self) -> np.ndarray:
         """The source blurred to the scale of skin shading (cached): the unfolded lid takes
@@ -116,6 +121,7 @@ class LidModel:
         model.spectrum = tuple(_skin_spectrum(model, e) for e in (0, 1))
         model.lower = tuple(_lower_extent(model, e) for e in (0, 1))  # type: ignore[assignment]
         model.seed = zlib.crc32(np.ascontiguousarray(src[::5, ::5]).tobytes())
+        model.tone = tuple(lid_tone(src, pts, e) for e in (0, 1))
         return model
 
 
@@ -499,6 +505,7 @@ def lid_frame(
 
     col = sample(model.src, sx, sy)
     strength = np.clip(dU / 0.12, 0, 1)
+    sc_side = np.sqrt(np.clip(np.sin(np.pi * sc), 0, 1))  # tapering into the corners
     top_c = U - 0.55 * (U - B)  # the lid zone: from about the crease to the lash band
     zone = (t >= top_c) & (t < Ub - wl) & (strength > 0)
     if zone.any():
@@ -524,8 +531,17 @@ def lid_frame(
         lim = 2.5 * model.texture[eye]
         hp_c = lim * np.tanh(hp / max(lim, 1e-3))
         hp = np.where(new[..., None], hp_c, hp * (1 - m) + hp_c * m)
-        lid = lo_here * (1 - m) + skin * m + hp
+        shading = lo_here * (1 - m) + skin * m
+        if model.tone[eye][0] > 0:  # a shadowed socket (a statue): lit like the skin
+            ramp = _smooth((t - top_c) / np.maximum(base - top_c, 1e-6))
+            shading = toward(shading, shading @ lum_w, model.tone[eye], strength * sc_side
+                             * np.where(new, 1.0, ramp))
+        lid = shading + hp
         col = np.where(zone[..., None], lid, col)
+    if model.tone[eye][0] > 0 and (lash & (strength > 0)).any():
+        # a statue has no lashes: the band above its lid margin is the socket's shadow too
+        lo_l = sample(model.low_pass(), sx, ts) @ np.array([0.299, 0.587, 0.114], np.float32)
+        col = toward(col, lo_l, model.tone[eye], strength * sc_side * lash)
 
     # shading: the unfolded lid curves away over the eyeball (darker towards the lashes and
     # the corners), and a soft shadow where the lids meet, at the photo's own edge blur
