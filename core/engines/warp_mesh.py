@@ -43,7 +43,7 @@ from core.face.head3d import (
     usable_mesh3d,
 )
 from core.face.mesh import build_mesh, check_mesh
-from core.motion.landmarks import RigGeometry, geometry, planner_depth
+from core.motion.landmarks import RigGeometry, planner_depth, rig_geometry
 from core.types import FaceRig
 
 SHIFT = 4  # sub-pixel bits for fillConvexPoly
@@ -193,7 +193,7 @@ class MeshWarp:
         else:
             src = np.ascontiguousarray(rig.image)
             src_scale = 1.0
-        geo = geometry(rig.landmarks)
+        geo = rig_geometry(rig)
         mesh3d = usable_mesh3d(rig) if dense else None
         dense = None if mesh3d is None else _dense_mesh(rig, mesh3d)
         if dense is not None:  # denser mesh: the Face Mesh points between the landmarks
