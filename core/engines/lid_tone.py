@@ -1,5 +1,6 @@
-"""How bright a closed eyelid should be: the portrait's lid band, unless that band is a
-shadow (a statue's carved eye socket), then the skin around the eye.
+"""Closed-eyelid helpers for core.engines.warp_eyes: how bright a closed lid should be
+(the portrait's lid band, unless that band is a shadow: a statue's carved eye socket,
+then the skin around the eye), and where a turned head's lids are (the warp's own map).
 
 Why: core.engines.warp_eyes builds the closing lid from the portrait's own lid band
 (between the lid and the brow). On a photograph that band is lid skin. On a marble bust it
@@ -78,3 +79,25 @@ def toward(img: np.ndarray, lum: np.ndarray, tone: tuple[float, float], k: np.nd
     the luminance level of `tone` = (q, level) (lid_tone), all channels alike."""
     q, level = tone
     return (img + (q * k * (level - lum))[..., None]).astype(np.float32)
+
+
+def map_points(src_map: tuple, p: np.ndarray) -> np.ndarray:
+    """Frame points `p` [..., 2] -> source pixels through the warp's backward map
+    (map_x, map_y) (bilinear; edge values outside the frame)."""
+    q = np.asarray(p, np.float32).reshape(1, -1, 2)
+    got = [cv2.remap(m, q[..., 0], q[..., 1], cv2.INTER_LINEAR,
+                     borderMode=cv2.BORDER_REPLICATE)[0] for m in src_map]
+    return np.stack(got, -1).astype(np.float64).reshape(np.shape(p))
+
+
+def map_rect(src_map: tuple, fx: np.ndarray, fy: np.ndarray, x0: int, y0: int) -> None:
+    """Overwrite, in place, the source coordinates `fx`, `fy` of a frame rectangle at
+    (x0, y0) with the warp's backward map where the rectangle lies inside the frame: on a
+    turned head an affine fit of the eye corners is off by pixels at the brows, where
+    the re-rendered eye meets the warped face (a visible patch edge)."""
+    hh, ww = src_map[0].shape
+    h, w = fx.shape
+    ix0, iy0, ix1, iy1 = max(x0, 0), max(y0, 0), min(x0 + w, ww), min(y0 + h, hh)
+    if ix1 > ix0 and iy1 > iy0:
+        fx[iy0 - y0:iy1 - y0, ix0 - x0:ix1 - x0] = src_map[0][iy0:iy1, ix0:ix1]
+        fy[iy0 - y0:iy1 - y0, ix0 - x0:ix1 - x0] = src_map[1][iy0:iy1, ix0:ix1]

@@ -138,7 +138,8 @@ class WarpEngine:
         mesh = prep.flat_mesh if still else prep.mesh
         lm = prep.interior.lips(np.asarray(m.landmarks[i], np.float64), float(m.mouth_width[i]), i)
         dst, depth = mesh.dst_points3d(lm, m.head_pose[i], m.head_shift[i])
-        map_x, map_y = mesh.maps(dst, depth, mesh.edge_source(m.head_pose[i], m.head_shift[i]))
+        src = mesh.edge_source(m.head_pose[i], m.head_shift[i])
+        map_x, map_y = mesh.maps(dst, depth, src)
         # the painted mouth, lids and irises follow the posed landmarks (the renderer's own
         # 3-D head, not the planner's small-angle one)
         out_lm = (dst[:68] + 0.5) * mesh.out_scale - 0.5
@@ -162,8 +163,12 @@ class WarpEngine:
                                                                   m.head_shift[i]))
         paint_seam(frame, out_lm, prep.palette, prep.src_gap, prep.face_h)
         if m.blink[i] > 0:
+            open_map = None
+            if not still:  # a turned head: the lids follow the warp's own map around them
+                dst_o, depth_o = mesh.dst_points3d(lm, m.head_pose[i], m.head_shift[i], True)
+                open_map = mesh.maps(dst_o, depth_o, src)
             paint_lids(frame, out_lm, prep.lids, float(m.blink[i]), prep.face_h,
-                       None if m.gaze is None else m.gaze[i])
+                       None if m.gaze is None else m.gaze[i], open_map)
         return frame
 
 

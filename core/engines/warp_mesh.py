@@ -290,7 +290,7 @@ class MeshWarp:
 
     # ---------------------------------------------------------------- per frame
     def dst_points3d(
-        self, landmarks: np.ndarray, pose: np.ndarray, shift: np.ndarray
+        self, landmarks: np.ndarray, pose: np.ndarray, shift: np.ndarray, open_eyes: bool = False
     ) -> tuple[np.ndarray, np.ndarray | None]:
         """(destination mesh [N,2] in rig pixels, posed depth [N] or None at zero pose).
 
@@ -300,6 +300,10 @@ class MeshWarp:
         pts = self.pts
         rig_lm = pts[:68]
         flat = unpose(self.geo, landmarks, pose, shift, self.poser, self.plan_depth)
+        if open_eyes:  # the lids at rest, moved with their eye corners (warp.paint_lids)
+            flat = flat.copy()
+            for lids, corners in (([37, 38, 40, 41], [36, 39]), ([43, 44, 46, 47], [42, 45])):
+                flat[lids] = rig_lm[lids] + (flat[corners] - rig_lm[corners]).mean(0)
         local = flat - rig_lm  # deformation without the head
         full = self.full_w @ local  # dense face points: as inside the 68-point mesh
         # the eyelids must not drag skin anchors: a blink moves the upper lid by a third of
