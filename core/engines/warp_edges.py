@@ -49,20 +49,25 @@ def ease_edges(map_x: np.ndarray, map_y: np.ndarray, w: int, h: int) -> None:
     stretched by (T + D - T / 4) / (T - T / 4) = 4 / 3, instead of a mirror image of
     the hair (a zigzag where strands meet the edge) or the strip between the hair and a
     still border stretched several times over."""
-    for coord, lim, axis, far in ((map_y, h, 0, False), (map_y, h, 0, True),
-                                  (map_x, w, 1, False), (map_x, w, 1, True)):
-        edge = coord[-1 if far else 0] if axis == 0 else coord[:, -1 if far else 0]
+    for full, lim, axis, far in ((map_y, h, 0, False), (map_y, h, 0, True),
+                                 (map_x, w, 1, False), (map_x, w, 1, True)):
+        edge = full[-1 if far else 0] if axis == 0 else full[:, -1 if far else 0]
         over = (edge - (lim - 1)) if far else -edge
         d = np.maximum(over - 0.5, 0.0)
         if not (d > 0).any():
             continue
         t = EASE_BAND * d
+        # only the rows (columns) that reach into the band: a strip along the edge
+        inner = ((lim - 1) - full.max(axis=1 - axis)) if far else full.min(axis=1 - axis)
+        hit = np.flatnonzero(inner < t.max())
+        if not len(hit):
+            continue
+        cut = slice(int(hit.min()), None) if far else slice(0, int(hit.max()) + 1)
+        coord = full[cut] if axis == 0 else full[:, cut]
         d = d[None, :] if axis == 0 else d[:, None]
         t = t[None, :] if axis == 0 else t[:, None]
         s = ((lim - 1) - coord) if far else coord  # distance inside the edge
         band = s < t
-        if not band.any():
-            continue
         # slope a from the edge to T - K, then rising linearly to 1 at T (K = T / 2):
         # the integral over [-D, T] is T
         k = 0.5 * t
