@@ -48,9 +48,10 @@ class Planner:
         p = assets.portrait(tl.portrait_id)
         a = assets.audio(tl.audio_id)
         lm = assets.portrait_landmarks_json(tl.portrait_id)
-        # head="3d": tracks posed by the renderer's 3-D head (core.motion.landmarks.pose_head);
-        # older cached tracks carry the small-angle model the renderer no longer inverts
-        return key_of("motion", v=SPEC_VERSION, head="3d", portrait=p.sha256, landmarks=lm,
+        # head="3d-rig": tracks posed by the renderer's 3-D head (core.motion.landmarks.pose_head)
+        # at the rig's own depth; older cached tracks carry the small-angle model or the
+        # template's depth, which the renderer no longer inverts exactly
+        return key_of("motion", v=SPEC_VERSION, head="3d-rig", portrait=p.sha256, landmarks=lm,
                       audio=a.sha256, transcript=a.transcript, fps=tl.fps, seed=tl.seed,
                       **motion_key_parts(plan, base_expr))
 

@@ -411,11 +411,11 @@ def stitch_motion(old, new, lo: int, hi: int, shift: int, rig=None,
         kw[f.name] = (o + ww * (b - o)).astype(b.dtype)
     out = replace(new, **kw)
     if rig is not None:
-        from core.motion.landmarks import geometry, synthesize
+        from core.motion.landmarks import rig_geometry, synthesize
 
         ch = {f.name: np.asarray(getattr(out, f.name), np.float64) for f in fields(out)
               if isinstance(getattr(out, f.name), np.ndarray) and f.name != "landmarks"}
-        out = replace(out, landmarks=synthesize(geometry(rig.landmarks), ch).astype(
+        out = replace(out, landmarks=synthesize(rig_geometry(rig), ch).astype(
             new.landmarks.dtype))
     return out
 

@@ -3,7 +3,8 @@
 Each frame warps the square rig image along the face mesh, from the portrait's landmarks to
 the frame's planned landmarks (piecewise affine), turned by the head pose in 3-D (depth per
 mesh point, rotation about the neck, perspective, painter's order: core.engines.warp_pose;
-border anchors stay put), then paints the mouth interior where
+border anchors stay put, their source follows the head where the hair reaches an edge),
+then paints the mouth interior where
 the mouth opens wider than in the photo (see core.engines.warp_mouth) and shifts the irises
 by the planned gaze.
 
@@ -137,7 +138,8 @@ class WarpEngine:
         mesh = prep.flat_mesh if still else prep.mesh
         lm = prep.interior.lips(np.asarray(m.landmarks[i], np.float64), float(m.mouth_width[i]), i)
         dst, depth = mesh.dst_points3d(lm, m.head_pose[i], m.head_shift[i])
-        map_x, map_y = mesh.maps(dst, depth)
+        src = mesh.edge_source(m.head_pose[i], m.head_shift[i])
+        map_x, map_y = mesh.maps(dst, depth, src)
         # the painted mouth, lids and irises follow the posed landmarks (the renderer's own
         # 3-D head, not the planner's small-angle one)
         out_lm = (dst[:68] + 0.5) * mesh.out_scale - 0.5
@@ -161,8 +163,12 @@ class WarpEngine:
                                                                   m.head_shift[i]))
         paint_seam(frame, out_lm, prep.palette, prep.src_gap, prep.face_h)
         if m.blink[i] > 0:
+            open_map = None
+            if not still:  # a turned head: the lids follow the warp's own map around them
+                dst_o, depth_o = mesh.dst_points3d(lm, m.head_pose[i], m.head_shift[i], True)
+                open_map = mesh.maps(dst_o, depth_o, src)
             paint_lids(frame, out_lm, prep.lids, float(m.blink[i]), prep.face_h,
-                       None if m.gaze is None else m.gaze[i])
+                       None if m.gaze is None else m.gaze[i], open_map)
         return frame
 
 

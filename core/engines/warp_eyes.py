@@ -46,6 +46,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from core.engines.lid_tone import lid_tone, map_points, map_rect, toward
 from core.types import FaceRig
 
 EYES = ((36, 37, 38, 39, 40, 41), (42, 43, 44, 45, 46, 47))
@@ -89,6 +90,10 @@ class LidModel:
     curve (eye widths): a closed lid covers it too."""
     seed: int = 0
     """Grain phase seed: from the portrait's pixels (the same grain in every frame)."""
+    tone: tuple = ((0.0, 0.0), (0.0, 0.0))
+    """Per eye: (q, level): the closed lid's shading is moved a fraction q towards
+    luminance `level` where the lid band is a shadow (a statue's socket;
+    core.engines.lid_tone), q = 0 on lid skin."""
 
     def low_pass(self) -> np.ndarray:
         """The source blurred to the scale of skin shading (cached): the unfolded lid takes
@@ -116,6 +121,7 @@ class LidModel:
         model.spectrum = tuple(_skin_spectrum(model, e) for e in (0, 1))
         model.lower = tuple(_lower_extent(model, e) for e in (0, 1))  # type: ignore[assignment]
         model.seed = zlib.crc32(np.ascontiguousarray(src[::5, ::5]).tobytes())
+        model.tone = tuple(lid_tone(src, pts, e) for e in (0, 1))
         return model
 
 
@@ -375,7 +381,7 @@ def _smooth(x: np.ndarray) -> np.ndarray:
 
 def lid_frame(
     model: LidModel, lm: np.ndarray, eye: int, closure: float, gaze: np.ndarray | None = None,
-    eye_rect: tuple[int, int, int, int] | None = None,
+    eye_rect: tuple[int, int, int, int] | None = None, src_map: tuple | None = None,
 ) -> tuple[tuple[int, int], np.ndarray, np.ndarray] | None:
     """The re-rendered eye `eye` (0 image-left, 1 image-right) for frame landmarks `lm`:
     ((x0, y0), colour [h,w,3] float32, weight [h,w] float32 in 0..1), or None when the eye
@@ -389,7 +395,7 @@ def lid_frame(
     inv = cv2.invertAffineTransform(aff)
 
     def to_src(p: np.ndarray) -> np.ndarray:
-        return p @ aff[:, :2].T + aff[:, 2]
+        return p @ aff[:, :2].T + aff[:, 2] if src_map is None else map_points(src_map, p)
 
     c0, c1 = src_pts[ids[0]], src_pts[ids[3]]
     ew = float(np.linalg.norm(c1 - c0))
@@ -439,6 +445,8 @@ def lid_frame(
     yy, xx = np.mgrid[y0:y1, x0:x1].astype(np.float64)
     fx = xx * aff[0, 0] + yy * aff[0, 1] + aff[0, 2]
     fy = xx * aff[1, 0] + yy * aff[1, 1] + aff[1, 2]
+    if src_map is not None:  # a turned head: where the warp itself takes each pixel from
+        map_rect(src_map, fx, fy, x0, y0)
     s = ((fx - c0[0]) * u[0] + (fy - c0[1]) * u[1]) / ew
     t = ((fx - c0[0]) * v[0] + (fy - c0[1]) * v[1]) / ew
     sc = np.clip(s, 0.0, 1.0)
@@ -499,6 +507,7 @@ def lid_frame(
 
     col = sample(model.src, sx, sy)
     strength = np.clip(dU / 0.12, 0, 1)
+    sc_side = np.sqrt(np.clip(np.sin(np.pi * sc), 0, 1))  # tapering into the corners
     top_c = U - 0.55 * (U - B)  # the lid zone: from about the crease to the lash band
     zone = (t >= top_c) & (t < Ub - wl) & (strength > 0)
     if zone.any():
@@ -524,8 +533,17 @@ def lid_frame(
         lim = 2.5 * model.texture[eye]
         hp_c = lim * np.tanh(hp / max(lim, 1e-3))
         hp = np.where(new[..., None], hp_c, hp * (1 - m) + hp_c * m)
-        lid = lo_here * (1 - m) + skin * m + hp
+        shading = lo_here * (1 - m) + skin * m
+        if model.tone[eye][0] > 0:  # a shadowed socket (a statue): lit like the skin
+            ramp = _smooth((t - top_c) / np.maximum(base - top_c, 1e-6))
+            shading = toward(shading, shading @ lum_w, model.tone[eye], strength * sc_side
+                             * np.where(new, 1.0, ramp))
+        lid = shading + hp
         col = np.where(zone[..., None], lid, col)
+    if model.tone[eye][0] > 0 and (lash & (strength > 0)).any():
+        # a statue has no lashes: the band above its lid margin is the socket's shadow too
+        lo_l = sample(model.low_pass(), sx, ts) @ np.array([0.299, 0.587, 0.114], np.float32)
+        col = toward(col, lo_l, model.tone[eye], strength * sc_side * lash)
 
     # shading: the unfolded lid curves away over the eyeball (darker towards the lashes and
     # the corners), and a soft shadow where the lids meet, at the photo's own edge blur
@@ -565,17 +583,19 @@ def paint_lids(
     closure: float,
     face_h: float = 0.0,
     gaze: np.ndarray | None = None,
+    src_map: tuple | None = None,
 ) -> None:
     """Re-render the eyes of `frame` (uint8 RGB, in place) for blink `closure` in [0, 1];
     `lm` [68,2] the frame's (posed) landmarks in frame pixels; `gaze` the planned gaze
-    (eye widths), kept by the iris under a closing lid. Nothing is drawn at closure 0."""
+    (eye widths), kept by the iris under a closing lid; `src_map` the warp's (map_x, map_y)
+    with the eyes open, for a turned head (lid_tone.map_rect). Nothing is drawn at 0."""
     del face_h  # kept for the caller's signature
     fade = float(_smooth(np.asarray(closure / FADE_IN)))
     if fade <= 0:
         return
     h, w = frame.shape[:2]
     for eye in (0, 1):
-        got = lid_frame(model, lm, eye, closure, gaze)
+        got = lid_frame(model, lm, eye, closure, gaze, src_map=src_map)
         if got is None:
             continue
         (x0, y0), col, wt = got

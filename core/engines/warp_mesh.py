@@ -18,8 +18,12 @@ How a frame is made (measured choices, see the report in core/engines/warp.py):
 4. cv2.remap samples the source image (reflect border: a pixel a hair outside the source
    never turns black).
 
-The border anchors never move, so the frame edge is always the portrait's edge: no tears,
-no black corners, whatever the head pose.
+The border anchors never move in the frame, so the frame stays covered: no tears, no
+black corners, whatever the head pose. Away from the head the frame edge is the
+portrait's edge; where the hair comes near an edge, the border anchors' SOURCE follows
+the head (MeshWarp.edge_source: the hair slides across the frame edge as under a real
+camera instead of the strip between hair and edge stretching), and content entering the
+frame is eased in from the band inside the edge (ease_edges).
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from core.engines.warp_edges import DENSE_BORDER_STEPS, ease_edges, edge_weights, follow_source
 from core.engines.warp_pose import HeadPoser, unpose
 from core.face.head3d import (
     EAR_DEPTH_MM,
@@ -38,7 +43,7 @@ from core.face.head3d import (
     usable_mesh3d,
 )
 from core.face.mesh import build_mesh, check_mesh
-from core.motion.landmarks import RigGeometry, geometry, planner_depth
+from core.motion.landmarks import RigGeometry, planner_depth, rig_geometry
 from core.types import FaceRig
 
 SHIFT = 4  # sub-pixel bits for fillConvexPoly
@@ -171,6 +176,8 @@ class MeshWarp:
     zeros: np.ndarray  # [S,S] float32 zeros (the row map of the coefficient gather)
     dense: bool = False  # built with the Face Mesh points (see build)
     plan_depth: np.ndarray | None = None  # [68] the planner's landmark depth (unpose)
+    edge_w: np.ndarray | None = None  # [N] how much of the head's motion each border
+    # anchor's source follows (0 off the border and far from the hair; see edge_source)
 
     # ---------------------------------------------------------------- build
     @classmethod
@@ -186,7 +193,7 @@ class MeshWarp:
         else:
             src = np.ascontiguousarray(rig.image)
             src_scale = 1.0
-        geo = geometry(rig.landmarks)
+        geo = rig_geometry(rig)
         mesh3d = usable_mesh3d(rig) if dense else None
         dense = None if mesh3d is None else _dense_mesh(rig, mesh3d)
         if dense is not None:  # denser mesh: the Face Mesh points between the landmarks
@@ -267,6 +274,7 @@ class MeshWarp:
             dense is not None,
         )
         self.plan_depth = planner_depth(geo)
+        self.edge_w = edge_weights(pts, rig.landmarks, geo, (w, h))
         dst0 = (pts + 0.5) * out_scale - 0.5
         base = np.full(
             (size, size), IDENTITY if use_lut else len(tris), np.uint8 if use_lut else np.uint16
@@ -282,7 +290,7 @@ class MeshWarp:
 
     # ---------------------------------------------------------------- per frame
     def dst_points3d(
-        self, landmarks: np.ndarray, pose: np.ndarray, shift: np.ndarray
+        self, landmarks: np.ndarray, pose: np.ndarray, shift: np.ndarray, open_eyes: bool = False
     ) -> tuple[np.ndarray, np.ndarray | None]:
         """(destination mesh [N,2] in rig pixels, posed depth [N] or None at zero pose).
 
@@ -292,6 +300,10 @@ class MeshWarp:
         pts = self.pts
         rig_lm = pts[:68]
         flat = unpose(self.geo, landmarks, pose, shift, self.poser, self.plan_depth)
+        if open_eyes:  # the lids at rest, moved with their eye corners (warp.paint_lids)
+            flat = flat.copy()
+            for lids, corners in (([37, 38, 40, 41], [36, 39]), ([43, 44, 46, 47], [42, 45])):
+                flat[lids] = rig_lm[lids] + (flat[corners] - rig_lm[corners]).mean(0)
         local = flat - rig_lm  # deformation without the head
         full = self.full_w @ local  # dense face points: as inside the 68-point mesh
         # the eyelids must not drag skin anchors: a blink moves the upper lid by a third of
@@ -309,11 +321,20 @@ class MeshWarp:
         )
         return out, depth
 
+    def edge_source(self, pose: np.ndarray, shift: np.ndarray) -> np.ndarray:
+        """[N,2] the mesh points' source pixels for a frame of this head pose: `src_pts`,
+        except the frame-border anchors near the hair, whose source follows the head
+        (core.engines.warp_edges.follow_source)."""
+        if self.edge_w is None:
+            return self.src_pts
+        return follow_source(self, pose, shift)
+
     def maps(
-        self, dst_rig: np.ndarray, depth: np.ndarray | None = None
+        self, dst_rig: np.ndarray, depth: np.ndarray | None = None, src: np.ndarray | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
-        """(map_x, map_y) float32 [S,S]: source pixel of every output pixel."""
-        idx, coef, ok = self.index(dst_rig, depth)
+        """(map_x, map_y) float32 [S,S]: source pixel of every output pixel (`src`: the
+        mesh points' source pixels for this frame, `edge_source`; default `src_pts`)."""
+        idx, coef, ok = self.index(dst_rig, depth, src)
         if self.use_lut:
             lut = np.zeros((256, 6), np.float32)
             lut[IDENTITY] = (1, 0, 0, 0, 1, 0)
@@ -332,10 +353,13 @@ class MeshWarp:
         ones = np.ones((1, 3), np.float32)
         map_x = cv2.transform(cv2.multiply(cx, self.xy1), ones)
         map_y = cv2.transform(cv2.multiply(cy, self.xy1), ones)
+        if src is not None and src is not self.src_pts:
+            h, w = self.src.shape[:2]
+            ease_edges(map_x, map_y, w, h)
         return map_x, map_y
 
     def index(
-        self, dst_rig: np.ndarray, depth: np.ndarray | None = None
+        self, dst_rig: np.ndarray, depth: np.ndarray | None = None, src: np.ndarray | None = None
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(triangle-index image [S,S], per-triangle affines [T,6], ok flags [T]).
 
@@ -345,7 +369,7 @@ class MeshWarp:
         rising mean depth, so the nose and the near cheek cover what they pass over instead
         of tearing. The mouth and eye interiors stay last, as at zero pose."""
         dst = (dst_rig + 0.5) * self.out_scale - 0.5
-        coef, ok = _affines(dst, self.src_pts, self.tris)
+        coef, ok = _affines(dst, self.src_pts if src is None else src, self.tris)
         idx = self.static_idx.copy()
         areas = _areas(dst, self.tris)
         # interior triangles thinner than ~1 px: nothing to show, and ill-conditioned
@@ -517,11 +541,12 @@ def _dense_mesh(rig: FaceRig, mesh3d: np.ndarray):
     None when that mesh breaks a guarantee of core.face.mesh (then the rig's own mesh is
     used: a bad dense mesh must never cost the render)."""
     try:
-        pts, tris, groups = build_mesh(rig.landmarks, rig.size, face_points=mesh3d[:, :2])
+        pts, tris, groups = build_mesh(rig.landmarks, rig.size, face_points=mesh3d[:, :2],
+                                       border_steps=DENSE_BORDER_STEPS)
     except (RuntimeError, ValueError):
         return None
-    if check_mesh(pts, tris, rig.size):
-        return None
+    if check_mesh(pts, tris, rig.size) or not len(groups.get("face", [])):
+        return None  # (no Face Mesh point kept: the rig's own mesh is the same warp)
     return pts, tris, groups
 
 

@@ -2,8 +2,8 @@
 them through a portrait lens.
 
 The model itself (core.face.head3d.HeadPoser) is shared with the motion planner: the
-track's landmarks are posed by it at the planner's landmark depth (the portrait's turned
-template; core.motion.landmarks.pose_head). The renderer takes that pose out again
+track's landmarks are posed by it at the planner's landmark depth (the rig's own, as
+below: core.motion.landmarks.rig_geometry / pose_head). The renderer takes that pose out again
 (`unpose`, Newton steps), keeps the expression (mouth, jaw, brows, lids) and poses every
 mesh point in 3-D with the rig's own depth:
 
@@ -96,13 +96,13 @@ def posed_track(rig, poses: np.ndarray, shift: np.ndarray | None = None, fps: fl
     """A MotionTrack holding the portrait's closed-lip rest shape at each of `poses`
     ([n,3] degrees), landmarks posed by the planner's head model as a planned track's
     are: for pose previews, contact sheets and tests."""
-    from core.motion.landmarks import geometry
+    from core.motion.landmarks import rig_geometry
     from core.types import MotionTrack
 
     poses = np.asarray(poses, np.float64).reshape(-1, 3)
     n = len(poses)
     shift = np.zeros((n, 2)) if shift is None else np.asarray(shift, np.float64).reshape(n, 2)
-    geo = geometry(rig.landmarks)
+    geo = rig_geometry(rig)
     lm = pose_head(geo, np.broadcast_to(geo.rest, (n, 68, 2)), poses, shift)
     z = np.zeros(n, np.float32)
     return MotionTrack(

@@ -116,11 +116,11 @@ def _anchor_candidates(p: np.ndarray) -> list[tuple[str, np.ndarray]]:
         n = float(np.hypot(*d))
         if n > 1e-6:
             out.append(("jaw_outer", p[i] + d / n * 0.3 * iod))
+    _, (rx, ry) = head_ellipse(p)
     cy = (brow_top - 0.5 + chin) / 2
-    ry = (chin - (brow_top - 0.5)) / 2 + 0.55
     for k in range(16):
         a = 2 * np.pi * k / 16
-        out.append(("head", at(1.75 * np.sin(a), cy - ry * np.cos(a))))
+        out.append(("head", at(rx / iod * np.sin(a), cy - ry / iod * np.cos(a))))
     for fx in (-0.65, 0.0, 0.65):
         out.append(("neck", at(fx, chin + 0.9 - 0.15 * abs(fx))))
     # ears: beside the jaw line's top (0, 16), from the eye line to the lobe
@@ -132,6 +132,24 @@ def _anchor_candidates(p: np.ndarray) -> list[tuple[str, np.ndarray]]:
     for fx, dy in SHOULDERS:
         out.append(("shoulders", at(fx, chin + dy)))
     return out
+
+
+HEAD_RX = 1.75
+"""Half-width (iod) of the head-and-hair ellipse that carries the "head" anchors."""
+
+
+def head_ellipse(landmarks: np.ndarray) -> tuple[np.ndarray, tuple[float, float]]:
+    """(centre [2] image px, (rx, ry) px) of the ellipse around head and hair whose ring
+    holds the "head" anchors (axes along the face frame's ex, ey): from half an iod above
+    the brows to the chin, plus 0.55 iod all round. Engines use it to tell how close the
+    hair comes to the image border."""
+    o, _, ey, iod = face_frame(landmarks)
+    p = np.asarray(landmarks, dtype=np.float64)
+    brow_top = min(float((p[i] - o) @ ey) for i in range(17, 27)) / iod
+    chin = float((p[8] - o) @ ey) / iod
+    cy = (brow_top - 0.5 + chin) / 2
+    ry = (chin - (brow_top - 0.5)) / 2 + 0.55
+    return o + iod * cy * ey, (HEAD_RX * iod, ry * iod)
 
 
 EAR_OUT = 0.4
@@ -147,9 +165,9 @@ SHOULDER_MIN_BELOW_CHIN = 1.15
 but no nearer the chin than this (iod), below the neck anchors."""
 
 
-def _border(w: int, h: int) -> np.ndarray:
-    xs = np.linspace(0, w - 1, BORDER_STEPS + 1)
-    ys = np.linspace(0, h - 1, BORDER_STEPS + 1)
+def _border(w: int, h: int, steps: int = BORDER_STEPS) -> np.ndarray:
+    xs = np.linspace(0, w - 1, steps + 1)
+    ys = np.linspace(0, h - 1, steps + 1)
     pts = [(x, 0.0) for x in xs] + [(w - 1.0, y) for y in ys[1:]]
     pts += [(x, h - 1.0) for x in xs[-2::-1]] + [(0.0, y) for y in ys[-2:0:-1]]
     return np.array(pts, dtype=np.float64)
@@ -370,7 +388,10 @@ def select_face_points(landmarks: np.ndarray, candidates: np.ndarray) -> np.ndar
 
 
 def build_mesh(
-    landmarks: np.ndarray, size: tuple[int, int], face_points: np.ndarray | None = None
+    landmarks: np.ndarray,
+    size: tuple[int, int],
+    face_points: np.ndarray | None = None,
+    border_steps: int = BORDER_STEPS,
 ) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
     """(mesh_points [N, 2] float32, triangles [T, 3] int32, groups name → indices).
 
@@ -378,12 +399,14 @@ def build_mesh(
     `face_points` (optional, [M,2+]): a dense face mesh in the same pixels (Face Mesh); the
     points `select_face_points` keeps follow the landmarks as group "face", which makes the
     mesh denser where a turning head bends (cheeks, nose sides, forehead).
+    `border_steps`: segments per image side of the border ring (a renderer whose border
+    follows the hair near an edge wants them denser, so that motion fades smoothly).
     """
     w, h = size
     p = np.asarray(landmarks, dtype=np.float64)
     _, _, ey, iod = face_frame(p)
     min_dist = max(3.0, 0.12 * iod)
-    border = _border(w, h)
+    border = _border(w, h, border_steps)
     pts = [*p]
     groups: dict[str, list[int]] = {"landmarks": list(range(68))}
     if face_points is not None:

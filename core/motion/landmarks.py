@@ -17,7 +17,7 @@ what makes segment overrides bit-exact outside their segment (see core.motion.pl
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -54,6 +54,10 @@ class RigGeometry:
     pivot: np.ndarray  # [2] neck pivot of the head rotation
     portrait_gap: float  # the portrait's inner-lip gap in face-height units
     fields: dict[str, np.ndarray]  # channel -> [68,2] pixel displacement per unit
+    depth: np.ndarray | None = None
+    """[68] the rig's own landmark depth (rig px, + towards the camera; `rig_geometry`),
+    which the planner poses the head with, as the renderer does; None: the template's
+    (`planner_depth`)."""
 
 
 def inner_gap(landmarks: np.ndarray) -> np.ndarray:
@@ -79,6 +83,20 @@ def geometry(landmarks: np.ndarray) -> RigGeometry:
     gap = float(inner_gap(lm) / face_h)
     fields = _fields(rest, ex, ey, face_h)
     return RigGeometry(lm, rest, ex, ey, face_h, center, pivot, gap, fields)
+
+
+def rig_geometry(rig) -> RigGeometry:
+    """`geometry` of a FaceRig's landmarks carrying the rig's own landmark depth
+    (core.face.head3d.landmark_depth: its Face Mesh's where the analysis gave one, else the
+    turned template), the depth the warp renderer turns the landmarks with.
+
+    Why: posed at the template's depth while the renderer turns the same points at the
+    Face Mesh's, the planner's landmarks (which place the painted mouth and lids and the
+    diffusion engines' guide maps) were 1-2 px off the rendered face at 15 degrees of yaw."""
+    from core.face.head3d import landmark_depth
+
+    geo = geometry(rig.landmarks)
+    return replace(geo, depth=np.asarray(landmark_depth(rig), np.float64))
 
 
 def _closed_lips(lm: np.ndarray, ey: np.ndarray, face_h: float) -> np.ndarray:
@@ -277,10 +295,13 @@ def synthesize(geo: RigGeometry, ch: dict[str, np.ndarray]) -> np.ndarray:
 
 def planner_depth(geo: RigGeometry) -> np.ndarray:
     """[68] depth (rig px, + towards the camera) the planner poses the landmarks with: the
-    generic face turned as the portrait is (core.face.head3d.turned_template), the depth
-    the renderer gives a rig without a Face Mesh."""
+    rig's own (`geo.depth`, see `rig_geometry`), else the generic face turned as the
+    portrait is (core.face.head3d.turned_template), the depth the renderer gives a rig
+    without a Face Mesh."""
     from core.face.head3d import pixels_per_mm, turned_template
 
+    if geo.depth is not None:
+        return np.asarray(geo.depth, np.float64)
     lm = np.asarray(geo.landmarks, np.float64)
     return turned_template(lm) * pixels_per_mm(lm)
 

@@ -39,7 +39,7 @@ import numpy as np
 
 from core.motion import blink as blinks
 from core.motion import emotion, head
-from core.motion.landmarks import RigGeometry, geometry, synthesize
+from core.motion.landmarks import RigGeometry, rig_geometry, synthesize
 from core.motion.mouth import mouth_channels
 from core.types import AudioFeatures, Expression, FaceRig, MotionTrack
 
@@ -106,7 +106,7 @@ def plan(
     Deterministic: the same inputs and seed give identical arrays. See the module
     docstring for how `segments` overrides behave (locality + continuity).
     """
-    geo = geometry(rig.landmarks)
+    geo = rig_geometry(rig)
     return plan_geometry(geo, features, expression, seed, segments)
 
 

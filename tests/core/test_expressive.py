@@ -38,9 +38,9 @@ def _unposed(rig, m) -> np.ndarray:
     alone moves the brow-to-eye distance the posed measure reads (0.011 IOD on hallo_2
     with expressiveness 0)."""
     from core.engines.warp_pose import unpose
-    from core.motion.landmarks import geometry
+    from core.motion.landmarks import rig_geometry
 
-    geo = geometry(rig.landmarks)
+    geo = rig_geometry(rig)
     return np.stack([unpose(geo, m.landmarks[i], m.head_pose[i], m.head_shift[i])
                      for i in range(len(m.landmarks))])
 

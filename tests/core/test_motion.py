@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from core.motion import SegmentControl, geometry, inner_gap, plan
+from core.motion.landmarks import rig_geometry
 from core.types import Expression, Phone
 from tests.core.test_motion_support import (
     espeak_features,
@@ -156,7 +157,7 @@ def test_lids_at_rest_are_the_portraits(rig, speech):
     ref = eye_opening(lm)
     from core.engines.warp_pose import unpose
 
-    geo = geometry(rig.landmarks)  # the lids themselves: a perspective nod alone moves the gap
+    geo = rig_geometry(rig)  # the lids themselves: a perspective nod alone moves the gap
     gaps = np.array([eye_opening(unpose(geo, m.landmarks[i], m.head_pose[i], m.head_shift[i]))
                      for i in still]) / ref
     assert gaps.min() > 0.9 and gaps.max() < 1.33, (gaps.min(), gaps.max())
@@ -414,7 +415,7 @@ def _emo(rig, emotion, intensity=1.0, **kw):
 
 
 def test_emotions_move_the_face_as_they_should(rig):
-    geo = geometry(rig.landmarks)
+    geo = rig_geometry(rig)  # the planner's (the rig's depth), so unpose inverts its pose
     fh = geo.face_h
     from core.engines.warp_pose import unpose
 
