@@ -137,7 +137,7 @@ class WarpEngine:
         mesh = prep.flat_mesh if still else prep.mesh
         lm = prep.interior.lips(np.asarray(m.landmarks[i], np.float64), float(m.mouth_width[i]), i)
         dst, depth = mesh.dst_points3d(lm, m.head_pose[i], m.head_shift[i])
-        map_x, map_y = mesh.maps(dst, depth)
+        map_x, map_y = mesh.maps(dst, depth, reuse=True)  # this thread's scratch buffers
         # the painted mouth, lids and irises follow the posed landmarks (the renderer's own
         # 3-D head, not the planner's small-angle one)
         out_lm = (dst[:68] + 0.5) * mesh.out_scale - 0.5
@@ -153,7 +153,9 @@ class WarpEngine:
         # fixed-point maps (1/32 px, OpenCV's own bilinear table): the remap runs ~40 %
         # faster than on float maps and the conversion costs a tenth of that; the samples
         # move by at most 1/64 px (measured: under a grey level on smooth skin)
-        fixed, frac = cv2.convertMaps(map_x, map_y, cv2.CV_16SC2)
+        buf = mesh.scratch()
+        fixed, frac = cv2.convertMaps(map_x, map_y, cv2.CV_16SC2, dstmap1=buf["fixed"],
+                                      dstmap2=buf["frac"])
         frame = cv2.remap(
             mesh.src, fixed, frac, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101
         )
