@@ -160,7 +160,7 @@ class WarpEngine:
             mesh.src, fixed, frac, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101
         )
         if depth is not None:
-            mesh.soften_folds(frame, dst)
+            mesh.soften_folds(frame, dst, areas=buf.get("areas"))
         paint_mouth(frame, out_lm, prep.palette, prep.src_gap, prep.face_h, prep.interior, i,
                     m.head_pose[i], m.head_shift[i],
                     frame_matrix=None if still else _skull_matrix(mesh, m.head_pose[i],
@@ -176,14 +176,19 @@ def _skull_matrix(mesh: MeshWarp, pose: np.ndarray, shift: np.ndarray) -> np.nda
     """2x3 affine (rig-output px -> frame px) of a patch rigid with the skull at the teeth,
     under this renderer's 3-D head (HeadPoser), so the drawn teeth turn exactly as the lips
     around them do (the planner's small-angle head model is up to ~20 px off at 15° yaw)."""
-    geo = mesh.geo
-    c = mesh.pts[62]
-    span = 0.2 * geo.face_h
-    src = np.array([c, c + geo.ex * span, c + geo.ey * span, c - geo.ex * span])
+    basis = mesh.__dict__.get("_skull_basis")
+    if basis is None:  # per mesh: the patch's points and the pseudo-inverse of their fit
+        geo = mesh.geo
+        c = mesh.pts[62]
+        span = 0.2 * geo.face_h
+        src = np.array([c, c + geo.ex * span, c + geo.ey * span, c - geo.ex * span])
+        s = (src + 0.5) * mesh.out_scale - 0.5
+        # the least-squares affine s -> d is pinv([s 1]) @ d (full rank: three of the
+        # points are not collinear), as lstsq gave it, without a solver call per frame
+        basis = mesh.__dict__["_skull_basis"] = (src, np.linalg.pinv(np.hstack([s, np.ones((4, 1))])))
+    src, pinv = basis
     dst, _ = mesh.poser.pose(src, np.full(4, mesh.depth[62]), pose, shift, 1.0)
-    s, d = (src + 0.5) * mesh.out_scale - 0.5, (dst + 0.5) * mesh.out_scale - 0.5
-    sol, *_ = np.linalg.lstsq(np.hstack([s, np.ones((4, 1))]), d, rcond=None)
-    return sol.T
+    return (pinv @ ((dst + 0.5) * mesh.out_scale - 0.5)).T
 
 
 def _shift_irises(map_x, map_y, lm, gaze, eye_w, openness) -> None:

@@ -321,7 +321,9 @@ class MeshWarp:
         handed back to the OS and faulted in again every frame (measured ~2,300 page faults,
         ~4 ms per 512 px frame: more than the warp itself)."""
         buf = self.scratch() if reuse else None
-        idx, coef, ok = self.index(dst_rig, depth, out=None if buf is None else buf["idx"])
+        idx, coef, ok, areas = self._index(dst_rig, depth, None if buf is None else buf["idx"])
+        if buf is not None:  # soften_folds of this frame reads them (same destination mesh)
+            buf["areas"] = areas
 
         def get(name: str):
             return None if buf is None else buf[name]
@@ -383,6 +385,12 @@ class MeshWarp:
         folded behind a nearer one, e.g. the far cheek under the nose), then the others by
         rising mean depth, so the nose and the near cheek cover what they pass over instead
         of tearing. The mouth and eye interiors stay last, as at zero pose."""
+        return self._index(dst_rig, depth, out)[:3]
+
+    def _index(
+        self, dst_rig: np.ndarray, depth: np.ndarray | None, out: np.ndarray | None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """`index` and the triangles' signed areas [T] in output pixels."""
         dst = (dst_rig + 0.5) * self.out_scale - 0.5
         coef, ok = _affines(dst, self.src_pts, self.tris)
         if out is None:
@@ -404,9 +412,11 @@ class MeshWarp:
             rank = np.lexsort((key, ~folded, inner))
             moving = moving[rank]
         self._fill(idx, dst, moving.tolist())
-        return idx, coef, ok
+        return idx, coef, ok, areas
 
-    def soften_folds(self, frame: np.ndarray, dst_rig: np.ndarray) -> None:
+    def soften_folds(
+        self, frame: np.ndarray, dst_rig: np.ndarray, areas: np.ndarray | None = None
+    ) -> None:
         """Feather, in place, the silhouette a turned head's fold draws: the edges between
         a folded (back-facing) triangle and a front-facing one, where the nose side covers
         the far cheek. The map jumps there, and the cut through the cheek's texture read
@@ -414,7 +424,9 @@ class MeshWarp:
         of `FOLD_FEATHER` px along those edges makes it a soft contour, as a photographed
         nose's is. Cost: a few line draws and one small blur, only when something folds."""
         dst = (dst_rig + 0.5) * self.out_scale - 0.5
-        folded = (_areas(dst, self.tris) < 0) & ~self.interior
+        if areas is None:  # (`areas`: the triangles' signed areas at dst_rig, if known)
+            areas = _areas(dst, self.tris)
+        folded = (areas < 0) & ~self.interior
         if not folded.any():
             return
         t1, t2, ends = self._edges()
@@ -480,8 +492,8 @@ class MeshWarp:
         p = p + d / np.maximum(n, 1e-6) * grow
         q = np.round(p * (1 << SHIFT)).astype(np.int32)
         fill = cv2.fillConvexPoly
-        for k, i in enumerate(order):
-            fill(img, q[k], int(i), cv2.LINE_8, SHIFT)
+        for qk, i in zip(q, order, strict=True):  # `order`: Python ints
+            fill(img, qk, i, cv2.LINE_8, SHIFT)
 
 
 def _anchor_weights(
