@@ -26,7 +26,7 @@ import numpy as np
 
 from core.engines.mouth.interior import MouthInterior
 from core.engines.warp_eyes import LidModel, paint_lids
-from core.engines.warp_mesh import MeshWarp
+from core.engines.warp_mesh import MeshWarp, Scratch
 from core.engines.warp_mouth import MouthPalette, paint_mouth, paint_seam
 from core.errors import Cancelled, InputError
 from core.motion.landmarks import EYE_L, EYE_R, inner_gap
@@ -153,14 +153,16 @@ class WarpEngine:
         # fixed-point maps (1/32 px, OpenCV's own bilinear table): the remap runs ~40 %
         # faster than on float maps and the conversion costs a tenth of that; the samples
         # move by at most 1/64 px (measured: under a grey level on smooth skin)
-        buf = mesh.scratch()
-        fixed, frac = cv2.convertMaps(map_x, map_y, cv2.CV_16SC2, dstmap1=buf["fixed"],
-                                      dstmap2=buf["frac"])
+        buf = Scratch.of(mesh.size)
+        size = mesh.size
+        fixed, frac = cv2.convertMaps(
+            map_x, map_y, cv2.CV_16SC2, dstmap1=buf.get("fixed", (size, size, 2), np.int16),
+            dstmap2=buf.get("frac", (size, size), np.uint16))
         frame = cv2.remap(
             mesh.src, fixed, frac, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101
         )
         if depth is not None:
-            mesh.soften_folds(frame, dst, areas=buf.get("areas"))
+            mesh.soften_folds(frame, dst, areas=buf.areas)
         paint_mouth(frame, out_lm, prep.palette, prep.src_gap, prep.face_h, prep.interior, i,
                     m.head_pose[i], m.head_shift[i],
                     frame_matrix=None if still else _skull_matrix(mesh, m.head_pose[i],

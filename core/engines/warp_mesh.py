@@ -145,6 +145,35 @@ def lip_edges(rig: FaceRig, geo: RigGeometry) -> np.ndarray:
     return lm
 
 
+class Scratch:
+    """Reusable full-size per-frame arrays of one thread at one output size.
+
+    One set per (thread, size), shared by every mesh and request that thread renders at
+    that size: a frame uses them only inside its own render call, and one engine serves a
+    render and a preview thread at once, so each thread has its own (thread-local)."""
+
+    _local = threading.local()
+
+    def __init__(self) -> None:
+        self.arrays: dict[str, np.ndarray] = {}
+        self.areas: np.ndarray | None = None  # the last maps() call's triangle areas
+
+    @classmethod
+    def of(cls, size: int) -> Scratch:
+        pools = cls._local.__dict__.setdefault("pools", {})
+        pool = pools.get(size)
+        if pool is None:
+            pool = pools[size] = cls()
+        return pool
+
+    def get(self, name: str, shape: tuple[int, ...], dtype) -> np.ndarray:
+        """The array `name`, (re)allocated when its shape or dtype differs."""
+        a = self.arrays.get(name)
+        if a is None or a.shape != tuple(shape) or a.dtype != np.dtype(dtype):
+            a = self.arrays[name] = np.empty(shape, dtype)
+        return a
+
+
 @dataclass
 class MeshWarp:
     """Everything about one rig at one output size that does not change per frame."""
@@ -316,63 +345,48 @@ class MeshWarp:
         """(map_x, map_y) float32 [S,S]: source pixel of every output pixel.
 
         `reuse`: write every full-size intermediate and the two maps into this thread's
-        scratch buffers (`scratch`) instead of fresh arrays; the maps are then valid until
-        this thread's next reuse call. Why: a frame's dozen fresh 0.5-3 MB arrays were
-        handed back to the OS and faulted in again every frame (measured ~2,300 page faults,
-        ~4 ms per 512 px frame: more than the warp itself)."""
-        buf = self.scratch() if reuse else None
-        idx, coef, ok, areas = self._index(dst_rig, depth, None if buf is None else buf["idx"])
+        scratch buffers (`Scratch`) instead of fresh arrays; the maps are then valid until
+        this thread's next reuse call at this size. Why: a frame's dozen fresh 0.5-3 MB
+        arrays were handed back to the OS and faulted in again every frame in some heap
+        states (measured ~2,300 page faults, ~4 ms per 512 px frame: more than the warp)."""
+        buf = Scratch.of(self.size) if reuse else None
+        kind = self.static_idx.dtype  # uint8 (68-point mesh) or uint16 (dense)
+        idx_out = None if buf is None else buf.get(f"idx_{kind}", self.static_idx.shape, kind)
+        idx, coef, ok, areas = self._index(dst_rig, depth, idx_out)
         if buf is not None:  # soften_folds of this frame reads them (same destination mesh)
-            buf["areas"] = areas
+            buf.areas = areas
+        s = self.size
 
-        def get(name: str):
-            return None if buf is None else buf[name]
+        def get(name: str, channels: int, dtype=np.float32):
+            shape = (s, s, channels) if channels > 1 else (s, s)
+            return None if buf is None else buf.get(name, shape, dtype)
 
         if self.use_lut:
             lut = np.zeros((256, 6), np.float32)
             lut[IDENTITY] = (1, 0, 0, 0, 1, 0)
             lut[: len(self.tris)] = coef
             lut[: len(self.tris)][~ok] = (1, 0, 0, 0, 1, 0)
-            idx3 = cv2.merge([idx, idx, idx], dst=get("idx3"))
-            cx = cv2.LUT(idx3, lut[None, :, 0:3].copy(), dst=get("cx"))
-            cy = cv2.LUT(idx3, lut[None, :, 3:6].copy(), dst=get("cy"))
+            idx3 = cv2.merge([idx, idx, idx], dst=get("idx3", 3, idx.dtype))
+            cx = cv2.LUT(idx3, lut[None, :, 0:3].copy(), dst=get("cx", 3))
+            cy = cv2.LUT(idx3, lut[None, :, 3:6].copy(), dst=get("cy", 3))
         else:  # a dense mesh: gather the coefficients with a nearest-neighbour remap (C)
             table = np.vstack([coef, [(1, 0, 0, 0, 1, 0)]]).astype(np.float32)
             table[: len(coef)][~ok] = (1, 0, 0, 0, 1, 0)
-            if buf is None:
-                col = idx.astype(np.float32)  # "no triangle" (len(tris)) -> the identity row
+            col = get("col", 1)  # "no triangle" (len(tris)) -> the identity row
+            if col is None:
+                col = idx.astype(np.float32)
             else:
-                col = buf["col"]
                 np.copyto(col, idx, casting="unsafe")
             row = self.zeros
-            cx = cv2.remap(table[None, :, 0:3].copy(), col, row, cv2.INTER_NEAREST, dst=get("cx"))
-            cy = cv2.remap(table[None, :, 3:6].copy(), col, row, cv2.INTER_NEAREST, dst=get("cy"))
+            cx = cv2.remap(table[None, :, 0:3].copy(), col, row, cv2.INTER_NEAREST,
+                           dst=get("cx", 3))
+            cy = cv2.remap(table[None, :, 3:6].copy(), col, row, cv2.INTER_NEAREST,
+                           dst=get("cy", 3))
         ones = np.ones((1, 3), np.float32)
         # products in place: (a, b, c) * (x, y, 1), then summed over the channels
-        map_x = cv2.transform(cv2.multiply(cx, self.xy1, dst=cx), ones, dst=get("map_x"))
-        map_y = cv2.transform(cv2.multiply(cy, self.xy1, dst=cy), ones, dst=get("map_y"))
+        map_x = cv2.transform(cv2.multiply(cx, self.xy1, dst=cx), ones, dst=get("map_x", 1))
+        map_y = cv2.transform(cv2.multiply(cy, self.xy1, dst=cy), ones, dst=get("map_y", 1))
         return map_x, map_y
-
-    def scratch(self) -> dict[str, np.ndarray]:
-        """This thread's reusable full-size per-frame buffers (one engine serves a render
-        and a preview thread at once, so each thread has its own)."""
-        tls = self.__dict__.setdefault("_tls", threading.local())
-        buf = getattr(tls, "buf", None)
-        if buf is None:
-            s = self.size
-            buf = {
-                "idx": np.empty_like(self.static_idx),
-                "idx3": np.empty((s, s, 3), self.static_idx.dtype),
-                "col": np.empty((s, s), np.float32),
-                "cx": np.empty((s, s, 3), np.float32),
-                "cy": np.empty((s, s, 3), np.float32),
-                "map_x": np.empty((s, s), np.float32),
-                "map_y": np.empty((s, s), np.float32),
-                "fixed": np.empty((s, s, 2), np.int16),
-                "frac": np.empty((s, s), np.uint16),
-            }
-            tls.buf = buf
-        return buf
 
     def index(
         self, dst_rig: np.ndarray, depth: np.ndarray | None = None, out: np.ndarray | None = None
