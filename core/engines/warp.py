@@ -9,9 +9,12 @@ by the planned gaze.
 
 Speed: everything that depends only on the rig and the output size (resized source,
 static border triangles, pixel grid, colour palette) is prepared once per (request, size)
-and cached; a frame costs one rasterisation of the moving triangles, two cv2.LUT +
-multiply-add passes and one cv2.remap, all O(pixels) in OpenCV's C code. Measure with
-`python -m core.engines.warp --bench` (single thread).
+and cached; a frame costs one rasterisation of the moving triangles, a coefficient gather
+(cv2.LUT, or a nearest remap for the dense mesh) + multiply-add passes and one cv2.remap on
+fixed-point maps, all O(pixels) in OpenCV's C code, into per-thread scratch buffers reused
+from frame to frame (core.engines.warp_mesh.Scratch); the lids and the mouth work on their
+own small windows. Measure with `python -m core.engines.warp --bench` (single thread) or
+`python main.py bench warp`.
 """
 
 from __future__ import annotations
@@ -67,7 +70,11 @@ class WarpEngine:
     (template-shaped) depth plus the Face Mesh's detail between them (see
     core.face.head3d._residual_field): the raw Face Mesh depth next to the template's drew
     seams through the nose and chin. dense_mesh=False (or a rig without mesh3d) uses the
-    68-point mesh."""
+    68-point mesh.
+
+    fixed_point_maps (default True): remap through OpenCV's fixed-point maps (1/32 px);
+    False samples with the float maps themselves, the reference the fast path is tested
+    against (tests/core/test_warp_fast.py)."""
 
     name = "warp"
 
@@ -155,11 +162,12 @@ class WarpEngine:
         # move by at most 1/64 px (measured: under a grey level on smooth skin)
         buf = Scratch.of(mesh.size)
         size = mesh.size
-        fixed, frac = cv2.convertMaps(
-            map_x, map_y, cv2.CV_16SC2, dstmap1=buf.get("fixed", (size, size, 2), np.int16),
-            dstmap2=buf.get("frac", (size, size), np.uint16))
+        if self.options.get("fixed_point_maps", True):
+            map_x, map_y = cv2.convertMaps(
+                map_x, map_y, cv2.CV_16SC2, dstmap1=buf.get("fixed", (size, size, 2), np.int16),
+                dstmap2=buf.get("frac", (size, size), np.uint16))
         frame = cv2.remap(
-            mesh.src, fixed, frac, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101
+            mesh.src, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101
         )
         if depth is not None:
             mesh.soften_folds(frame, dst, areas=buf.areas)
