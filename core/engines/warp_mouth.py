@@ -106,6 +106,14 @@ def _inner_lip_box(lm: np.ndarray, pad: int, shape: tuple) -> tuple[int, int, in
     return x0, y0, x1, y1
 
 
+def mouth_strength(lm: np.ndarray, src_gap: float) -> float:
+    """How much of the painted interior `paint_mouth` draws for frame landmarks `lm` (0:
+    none; the renderer then skips preparing it). Below the portrait's own opening the
+    warped photo is right; above it, the paint fades in."""
+    gap = _inner_gap(lm[[61, 62, 63]], lm[[67, 66, 65]])
+    return float(np.clip((gap - 1.1 * src_gap - 0.6) / (0.4 * src_gap + 2.0), 0, 1))
+
+
 def paint_seam(
     frame: np.ndarray,
     lm: np.ndarray,
@@ -170,8 +178,7 @@ def paint_mouth(
     `frame_matrix` places the skull-rigid teeth (the renderer's own 3-D head transform)."""
     up, lo = lm[[61, 62, 63]], lm[[67, 66, 65]]
     gap = _inner_gap(up, lo)
-    # below the portrait's own opening the warped photo is right; above it, fade in paint
-    strength = float(np.clip((gap - 1.1 * src_gap - 0.6) / (0.4 * src_gap + 2.0), 0, 1))
+    strength = mouth_strength(lm, src_gap)
     if strength <= 0:
         return
     if interior is not None:

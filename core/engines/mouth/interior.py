@@ -247,7 +247,7 @@ class MouthInterior:
         deep = np.clip((depth - 0.3) / 0.45, 0, 1)[..., None]
         col = self.rim * (1 - deep) + self.cavity * (0.7 + 0.3 * (1 - deep)) * deep
 
-        yy, xx = np.mgrid[0:rh, 0:rw].astype(np.float32)
+        yy, xx = gy, gx  # the window's pixel grid (float32)
         if frame_matrix is not None:
             fm = np.asarray(frame_matrix, np.float64)
             skull = np.vstack([fm, [0, 0, 1]]) if fm.shape == (2, 3) else fm
