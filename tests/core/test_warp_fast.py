@@ -90,3 +90,27 @@ def test_direct_lid_cubic_matches_polyfit(request_512):
             got = np.polyval(_cubic(st[:, 0], st[:, 1]), ss)
             want = np.polyval(np.polyfit(st[:, 0], st[:, 1], 3), ss)
             assert np.abs(got - want).max() * ew < 1e-3
+
+
+def test_boxed_tongue_layer_equals_the_whole_window():
+    """The tongue computed on the rows and columns its alphas reach gives the same alphas
+    everywhere and the same colour wherever it shows, over mouth windows of every shape,
+    with the raised tip and the "th" tip (the interior paints with the boxed one)."""
+    from core.engines.mouth.tongue import tongue_layer, tongue_layer_boxed
+
+    rng = np.random.default_rng(7)
+    colour, dark = np.array([180, 90, 90], np.float32), np.array([40, 20, 20], np.float32)
+    for _ in range(300):
+        h, w = int(rng.integers(8, 60)), int(rng.integers(10, 120))
+        yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+        lo_mid = np.array([rng.uniform(-5, w + 5), rng.uniform(0, h + 5)])
+        top_y = rng.uniform(-5, h)
+        front_y = max(rng.uniform(top_y, h + 8), top_y + 1.0)
+        args = (xx, yy, lo_mid, rng.uniform(0.3, w / 1.5), top_y, front_y, colour, dark,
+                float(rng.choice([0.0, rng.uniform(0, 1)])), rng.uniform(-8, h),
+                float(rng.choice([0.0, rng.uniform(0, 1)])), rng.uniform(0, h + 8))
+        want, got = tongue_layer(*args), tongue_layer_boxed(*args)
+        np.testing.assert_allclose(got[1], want[1], atol=1e-6)
+        np.testing.assert_allclose(got[2], want[2], atol=1e-6)
+        shows = (want[1] > 1e-6) | (want[2] > 1e-6)
+        np.testing.assert_allclose(got[0][shows], want[0][shows], atol=1e-3)
