@@ -13,10 +13,12 @@ How a frame is made (measured choices, see the report in core/engines/warp.py):
 3. A triangle-index image of the destination mesh is rasterised with cv2.fillConvexPoly
    (C code, one call per triangle, back to front by posed depth so the nose and near cheek
    cover what they turn over; the static border triangles are drawn once per request
-   and copied), then cv2.LUT turns indices into per-pixel affine coefficients and two
-   multiply-adds give map_x / map_y. All of that is O(pixels) in C: no numpy gathers.
+   and copied), then cv2.LUT (or, past 255 triangles, a nearest-neighbour remap) turns
+   indices into per-pixel affine coefficients and two multiply-adds give map_x / map_y.
+   All of that is O(pixels) in C: no numpy gathers. The renderer writes every full-size
+   array into per-thread scratch buffers (`Scratch`), reused from frame to frame.
 4. cv2.remap samples the source image (reflect border: a pixel a hair outside the source
-   never turns black).
+   never turns black), through OpenCV's fixed-point maps (core.engines.warp).
 
 The border anchors never move, so the frame edge is always the portrait's edge: no tears,
 no black corners, whatever the head pose.
