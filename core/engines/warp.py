@@ -29,8 +29,9 @@ import numpy as np
 
 from core.engines.mouth.interior import MouthInterior
 from core.engines.warp_eyes import LidModel, paint_lids
-from core.engines.warp_mesh import MeshWarp, Scratch
+from core.engines.warp_mesh import MeshWarp
 from core.engines.warp_mouth import MouthPalette, mouth_strength, paint_mouth, paint_seam
+from core.engines.warp_scratch import Scratch
 from core.errors import Cancelled, InputError
 from core.motion.landmarks import EYE_L, EYE_R, inner_gap
 from core.types import CancelFn, ProgressFn, RenderRequest

@@ -26,13 +26,13 @@ no black corners, whatever the head pose.
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
 
 from core.engines.warp_pose import HeadPoser, unpose
+from core.engines.warp_scratch import Scratch
 from core.face.head3d import (
     EAR_DEPTH_MM,
     anchor_depth,
@@ -145,35 +145,6 @@ def lip_edges(rig: FaceRig, geo: RigGeometry) -> np.ndarray:
         t = min(ts[k] + 1.0 / length, 0.6)
         lm[i_in] = a + t * (b - a)
     return lm
-
-
-class Scratch:
-    """Reusable full-size per-frame arrays of one thread at one output size.
-
-    One set per (thread, size), shared by every mesh and request that thread renders at
-    that size: a frame uses them only inside its own render call, and one engine serves a
-    render and a preview thread at once, so each thread has its own (thread-local)."""
-
-    _local = threading.local()
-
-    def __init__(self) -> None:
-        self.arrays: dict[str, np.ndarray] = {}
-        self.areas: np.ndarray | None = None  # the last maps() call's triangle areas
-
-    @classmethod
-    def of(cls, size: int) -> Scratch:
-        pools = cls._local.__dict__.setdefault("pools", {})
-        pool = pools.get(size)
-        if pool is None:
-            pool = pools[size] = cls()
-        return pool
-
-    def get(self, name: str, shape: tuple[int, ...], dtype) -> np.ndarray:
-        """The array `name`, (re)allocated when its shape or dtype differs."""
-        a = self.arrays.get(name)
-        if a is None or a.shape != tuple(shape) or a.dtype != np.dtype(dtype):
-            a = self.arrays[name] = np.empty(shape, dtype)
-        return a
 
 
 @dataclass

@@ -12,7 +12,7 @@ import pytest
 
 from core.engines.warp import WarpEngine
 from core.engines.warp_eyes import EYES, _cubic
-from core.engines.warp_mesh import Scratch
+from core.engines.warp_scratch import Scratch
 from core.motion import plan
 from core.types import RenderRequest
 from tests.core.test_motion_support import joined_features, rig_of
