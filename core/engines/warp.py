@@ -30,7 +30,7 @@ import numpy as np
 from core.engines.mouth.interior import MouthInterior
 from core.engines.warp_eyes import LidModel, paint_lids
 from core.engines.warp_mesh import MeshWarp
-from core.engines.warp_mouth import MouthPalette, mouth_strength, paint_mouth, paint_seam
+from core.engines.warp_mouth import MouthPalette, paint_mouth, paint_seam
 from core.engines.warp_scratch import Scratch
 from core.errors import Cancelled, InputError
 from core.motion.landmarks import EYE_L, EYE_R, inner_gap
@@ -172,11 +172,12 @@ class WarpEngine:
         )
         if depth is not None:
             mesh.soften_folds(frame, dst, areas=buf.areas)
-        if mouth_strength(out_lm, prep.src_gap) > 0:  # (else nothing to paint: no skull fit)
-            paint_mouth(frame, out_lm, prep.palette, prep.src_gap, prep.face_h, prep.interior,
-                        i, m.head_pose[i], m.head_shift[i],
-                        frame_matrix=None if still else _skull_matrix(mesh, m.head_pose[i],
-                                                                      m.head_shift[i]))
+        # the skull fit is made only when the mouth is painted (a callable: paint_mouth calls
+        # it past its strength check)
+        paint_mouth(frame, out_lm, prep.palette, prep.src_gap, prep.face_h, prep.interior, i,
+                    m.head_pose[i], m.head_shift[i],
+                    frame_matrix=None if still else (
+                        lambda: _skull_matrix(mesh, m.head_pose[i], m.head_shift[i])))
         paint_seam(frame, out_lm, prep.palette, prep.src_gap, prep.face_h)
         if m.blink[i] > 0:
             paint_lids(frame, out_lm, prep.lids, float(m.blink[i]), prep.face_h,
