@@ -13,10 +13,12 @@ How a frame is made (measured choices, see the report in core/engines/warp.py):
 3. A triangle-index image of the destination mesh is rasterised with cv2.fillConvexPoly
    (C code, one call per triangle, back to front by posed depth so the nose and near cheek
    cover what they turn over; the static border triangles are drawn once per request
-   and copied), then cv2.LUT turns indices into per-pixel affine coefficients and two
-   multiply-adds give map_x / map_y. All of that is O(pixels) in C: no numpy gathers.
+   and copied), then cv2.LUT (or, past 255 triangles, a nearest-neighbour remap) turns
+   indices into per-pixel affine coefficients and two multiply-adds give map_x / map_y.
+   All of that is O(pixels) in C: no numpy gathers. The renderer writes every full-size
+   array into per-thread scratch buffers (`Scratch`), reused from frame to frame.
 4. cv2.remap samples the source image (reflect border: a pixel a hair outside the source
-   never turns black).
+   never turns black), through OpenCV's fixed-point maps (core.engines.warp).
 
 The border anchors never move in the frame, so the frame stays covered: no tears, no
 black corners, whatever the head pose. Away from the head the frame edge is the
@@ -35,6 +37,7 @@ import numpy as np
 
 from core.engines.warp_edges import DENSE_BORDER_STEPS, ease_edges, edge_weights, follow_source
 from core.engines.warp_pose import HeadPoser, unpose
+from core.engines.warp_scratch import Scratch
 from core.face.head3d import (
     EAR_DEPTH_MM,
     anchor_depth,
@@ -330,47 +333,85 @@ class MeshWarp:
         return follow_source(self, pose, shift)
 
     def maps(
-        self, dst_rig: np.ndarray, depth: np.ndarray | None = None, src: np.ndarray | None = None
+        self, dst_rig: np.ndarray, depth: np.ndarray | None = None,
+        src: np.ndarray | None = None, reuse: bool = False,
     ) -> tuple[np.ndarray, np.ndarray]:
         """(map_x, map_y) float32 [S,S]: source pixel of every output pixel (`src`: the
-        mesh points' source pixels for this frame, `edge_source`; default `src_pts`)."""
-        idx, coef, ok = self.index(dst_rig, depth, src)
+        mesh points' source pixels for this frame, `edge_source`; default `src_pts`).
+
+        `reuse`: write every full-size intermediate and the two maps into this thread's
+        scratch buffers (`Scratch`) instead of fresh arrays; the maps are then valid until
+        this thread's next reuse call at this size. Why: a frame's dozen fresh 0.5-3 MB
+        arrays were handed back to the OS and faulted in again every frame in some heap
+        states (measured ~2,300 page faults, ~4 ms per 512 px frame: more than the warp)."""
+        buf = Scratch.of(self.size) if reuse else None
+        kind = self.static_idx.dtype  # uint8 (68-point mesh) or uint16 (dense)
+        idx_out = None if buf is None else buf.get(f"idx_{kind}", self.static_idx.shape, kind)
+        idx, coef, ok, areas = self._index(dst_rig, depth, idx_out, src)
+        if buf is not None:  # soften_folds of this frame reads them (same destination mesh)
+            buf.areas = areas
+        s = self.size
+
+        def get(name: str, channels: int, dtype=np.float32):
+            shape = (s, s, channels) if channels > 1 else (s, s)
+            return None if buf is None else buf.get(name, shape, dtype)
+
         if self.use_lut:
             lut = np.zeros((256, 6), np.float32)
             lut[IDENTITY] = (1, 0, 0, 0, 1, 0)
             lut[: len(self.tris)] = coef
             lut[: len(self.tris)][~ok] = (1, 0, 0, 0, 1, 0)
-            idx3 = cv2.merge([idx, idx, idx])
-            cx = cv2.LUT(idx3, lut[None, :, 0:3].copy())
-            cy = cv2.LUT(idx3, lut[None, :, 3:6].copy())
+            idx3 = cv2.merge([idx, idx, idx], dst=get("idx3", 3, idx.dtype))
+            cx = cv2.LUT(idx3, lut[None, :, 0:3].copy(), dst=get("cx", 3))
+            cy = cv2.LUT(idx3, lut[None, :, 3:6].copy(), dst=get("cy", 3))
         else:  # a dense mesh: gather the coefficients with a nearest-neighbour remap (C)
             table = np.vstack([coef, [(1, 0, 0, 0, 1, 0)]]).astype(np.float32)
             table[: len(coef)][~ok] = (1, 0, 0, 0, 1, 0)
-            col = idx.astype(np.float32)  # "no triangle" (len(tris)) -> the identity row
+            col = get("col", 1)  # "no triangle" (len(tris)) -> the identity row
+            if col is None:
+                col = idx.astype(np.float32)
+            else:
+                np.copyto(col, idx, casting="unsafe")
             row = self.zeros
-            cx = cv2.remap(table[None, :, 0:3].copy(), col, row, cv2.INTER_NEAREST)
-            cy = cv2.remap(table[None, :, 3:6].copy(), col, row, cv2.INTER_NEAREST)
+            cx = cv2.remap(table[None, :, 0:3].copy(), col, row, cv2.INTER_NEAREST,
+                           dst=get("cx", 3))
+            cy = cv2.remap(table[None, :, 3:6].copy(), col, row, cv2.INTER_NEAREST,
+                           dst=get("cy", 3))
         ones = np.ones((1, 3), np.float32)
-        map_x = cv2.transform(cv2.multiply(cx, self.xy1), ones)
-        map_y = cv2.transform(cv2.multiply(cy, self.xy1), ones)
+        # products in place: (a, b, c) * (x, y, 1), then summed over the channels
+        map_x = cv2.transform(cv2.multiply(cx, self.xy1, dst=cx), ones, dst=get("map_x", 1))
+        map_y = cv2.transform(cv2.multiply(cy, self.xy1, dst=cy), ones, dst=get("map_y", 1))
         if src is not None and src is not self.src_pts:
             h, w = self.src.shape[:2]
             ease_edges(map_x, map_y, w, h)
         return map_x, map_y
 
     def index(
-        self, dst_rig: np.ndarray, depth: np.ndarray | None = None, src: np.ndarray | None = None
+        self, dst_rig: np.ndarray, depth: np.ndarray | None = None,
+        src: np.ndarray | None = None, out: np.ndarray | None = None,
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(triangle-index image [S,S], per-triangle affines [T,6], ok flags [T]).
+        """(triangle-index image [S,S], per-triangle affines [T,6], ok flags [T]); the image
+        is drawn into `out` when given (a scratch buffer, see `maps`).
 
         With `depth` (a posed head) the moving triangles are drawn back to front (painter's
         order): first those that turned away from the camera (negative area: the surface
         folded behind a nearer one, e.g. the far cheek under the nose), then the others by
         rising mean depth, so the nose and the near cheek cover what they pass over instead
         of tearing. The mouth and eye interiors stay last, as at zero pose."""
+        return self._index(dst_rig, depth, out, src)[:3]
+
+    def _index(
+        self, dst_rig: np.ndarray, depth: np.ndarray | None, out: np.ndarray | None,
+        src: np.ndarray | None = None,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """`index` and the triangles' signed areas [T] in output pixels."""
         dst = (dst_rig + 0.5) * self.out_scale - 0.5
         coef, ok = _affines(dst, self.src_pts if src is None else src, self.tris)
-        idx = self.static_idx.copy()
+        if out is None:
+            idx = self.static_idx.copy()
+        else:
+            idx = out
+            np.copyto(idx, self.static_idx)
         areas = _areas(dst, self.tris)
         # interior triangles thinner than ~1 px: nothing to show, and ill-conditioned
         thin = self.interior & (np.abs(areas) < 1.0)
@@ -385,9 +426,11 @@ class MeshWarp:
             rank = np.lexsort((key, ~folded, inner))
             moving = moving[rank]
         self._fill(idx, dst, moving.tolist())
-        return idx, coef, ok
+        return idx, coef, ok, areas
 
-    def soften_folds(self, frame: np.ndarray, dst_rig: np.ndarray) -> None:
+    def soften_folds(
+        self, frame: np.ndarray, dst_rig: np.ndarray, areas: np.ndarray | None = None
+    ) -> None:
         """Feather, in place, the silhouette a turned head's fold draws: the edges between
         a folded (back-facing) triangle and a front-facing one, where the nose side covers
         the far cheek. The map jumps there, and the cut through the cheek's texture read
@@ -395,7 +438,9 @@ class MeshWarp:
         of `FOLD_FEATHER` px along those edges makes it a soft contour, as a photographed
         nose's is. Cost: a few line draws and one small blur, only when something folds."""
         dst = (dst_rig + 0.5) * self.out_scale - 0.5
-        folded = (_areas(dst, self.tris) < 0) & ~self.interior
+        if areas is None:  # (`areas`: the triangles' signed areas at dst_rig, if known)
+            areas = _areas(dst, self.tris)
+        folded = (areas < 0) & ~self.interior
         if not folded.any():
             return
         t1, t2, ends = self._edges()
@@ -461,8 +506,8 @@ class MeshWarp:
         p = p + d / np.maximum(n, 1e-6) * grow
         q = np.round(p * (1 << SHIFT)).astype(np.int32)
         fill = cv2.fillConvexPoly
-        for k, i in enumerate(order):
-            fill(img, q[k], int(i), cv2.LINE_8, SHIFT)
+        for qk, i in zip(q, order, strict=True):  # `order`: Python ints
+            fill(img, qk, i, cv2.LINE_8, SHIFT)
 
 
 def _anchor_weights(

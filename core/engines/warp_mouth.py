@@ -13,6 +13,7 @@ portrait's own opening the warped photo (its real teeth) is kept as is.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import cv2
@@ -106,6 +107,14 @@ def _inner_lip_box(lm: np.ndarray, pad: int, shape: tuple) -> tuple[int, int, in
     return x0, y0, x1, y1
 
 
+def mouth_strength(lm: np.ndarray, src_gap: float) -> float:
+    """How much of the painted interior `paint_mouth` draws for frame landmarks `lm` (0:
+    none). Below the portrait's own opening the warped photo is right; above it, the paint
+    fades in."""
+    gap = _inner_gap(lm[[61, 62, 63]], lm[[67, 66, 65]])
+    return float(np.clip((gap - 1.1 * src_gap - 0.6) / (0.4 * src_gap + 2.0), 0, 1))
+
+
 def paint_seam(
     frame: np.ndarray,
     lm: np.ndarray,
@@ -161,19 +170,21 @@ def paint_mouth(
     index: int = 0,
     pose: np.ndarray | None = None,
     shift: np.ndarray | None = None,
-    frame_matrix: np.ndarray | None = None,
+    frame_matrix: np.ndarray | Callable[[], np.ndarray] | None = None,
 ) -> None:
     """Paint the interior into `frame` (uint8 RGB, in place) for landmarks `lm` [68,2] in
     frame pixels. `src_gap` is the portrait's own inner gap and `face_h` the face height,
     both in frame pixels. `interior` (core.engines.mouth.interior.MouthInterior) paints
     teeth, tongue and cavity matched to the photo; without it, the old flat painter.
-    `frame_matrix` places the skull-rigid teeth (the renderer's own 3-D head transform)."""
+    `frame_matrix` places the skull-rigid teeth (the renderer's own 3-D head transform),
+    or a callable giving it (called only when something is painted)."""
     up, lo = lm[[61, 62, 63]], lm[[67, 66, 65]]
     gap = _inner_gap(up, lo)
-    # below the portrait's own opening the warped photo is right; above it, fade in paint
-    strength = float(np.clip((gap - 1.1 * src_gap - 0.6) / (0.4 * src_gap + 2.0), 0, 1))
+    strength = mouth_strength(lm, src_gap)
     if strength <= 0:
         return
+    if callable(frame_matrix):  # made only now that the interior is painted
+        frame_matrix = frame_matrix()
     if interior is not None:
         pad = 3 + int(np.ceil(2 * interior.stats.sigma))
         box = _inner_lip_box(lm, pad, frame.shape)

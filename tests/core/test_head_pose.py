@@ -122,7 +122,11 @@ def test_extremes_keep_the_background_and_leave_no_holes(samples, name, size):
         dst, depth = mesh.dst_points3d(m.landmarks[i], m.head_pose[i], m.head_shift[i])
         idx = mesh.index(dst, depth)[0]
         assert int((idx == mesh.empty).sum()) == 0, EXTREMES[i - 1]
-        assert int((f.max(axis=2) < 4).sum()) <= int((rest.max(axis=2) < 4).sum()) + 5
+        # (a handful of near-black pixels move with the hair; the count at this threshold
+        # also shifts by one or two with the remap's 1/32 px fixed-point sampling: hallo_2
+        # at 512 px has 7-8 in the rest frame and 13 at the first extreme with float or
+        # fixed-point maps alike; a tear would add dozens)
+        assert int((f.max(axis=2) < 4).sum()) <= int((rest.max(axis=2) < 4).sum()) + 8
         assert np.abs(f - rest).mean() > 2  # and the head did move
 
 
@@ -139,16 +143,20 @@ def test_zero_pose_is_the_two_dimensional_frame(rig):
     flat = replace(m, head_pose=z(m.head_pose), head_shift=z(m.head_shift), gaze=z(m.gaze))
     tiny = replace(flat, head_pose=np.full_like(m.head_pose, 1e-4))
     sparse = replace(rig, mesh3d=None)
+    # geometry, not sampling: the float-map reference (the default fixed-point remap rounds
+    # sample positions to 1/32 px, so a 1e-4 px change of the map may flip a rounding and
+    # move a hard edge's pixel by a level or two; tests/core/test_warp_fast.py bounds that)
+    ref = {"fixed_point_maps": False}
     for size in (256, 512):
-        a = WarpEngine().render_frame(RenderRequest(sparse, feats, flat, size=size), 12)
-        b = WarpEngine().render_frame(RenderRequest(sparse, feats, tiny, size=size), 12)
+        a = WarpEngine(**ref).render_frame(RenderRequest(sparse, feats, flat, size=size), 12)
+        b = WarpEngine(**ref).render_frame(RenderRequest(sparse, feats, tiny, size=size), 12)
         lips = np.zeros(a.shape[:2], np.uint8)
         inner = (m.landmarks[12, 48:60] + 0.5) * size / rig.image.shape[1] - 0.5
         cv2.fillPoly(lips, [np.round(inner).astype(np.int32)], 1)
         lips = cv2.dilate(lips, np.ones((7, 7), np.uint8)) > 0
         d = np.abs(a.astype(int) - b.astype(int)).max(axis=2)
         assert d[~lips].max() <= 1
-        eng = WarpEngine(dense_mesh=True)
+        eng = WarpEngine(dense_mesh=True, **ref)
         dense = eng.render_frame(RenderRequest(rig, feats, flat, size=size), 12)
         assert np.array_equal(dense, a)
         moved = eng.render_frame(RenderRequest(rig, feats, tiny, size=size), 12)

@@ -23,7 +23,7 @@ import numpy as np
 from core.engines.mouth import photomatch as pm
 from core.engines.mouth.lips import pressed_track, shape_lips
 from core.engines.mouth.teeth import Sprite, draw_arch, place
-from core.engines.mouth.tongue import tongue_layer, tongue_track
+from core.engines.mouth.tongue import tongue_layer_boxed, tongue_track
 from core.motion.landmarks import RigGeometry, apply_head
 from core.types import FaceRig
 
@@ -76,13 +76,12 @@ def inner_outline(P: np.ndarray, per_segment: int = 6) -> np.ndarray:
     lip has (a lip edge is a curve; the corners are where the two curves meet)."""
     def arc(pts: np.ndarray) -> np.ndarray:
         ext = np.vstack([2 * pts[0] - pts[1], pts, 2 * pts[-1] - pts[-2]])
-        t = np.linspace(0, 1, per_segment, endpoint=False)[:, None]
-        out = []
-        for k in range(1, len(ext) - 2):
-            p0, p1, p2, p3 = ext[k - 1], ext[k], ext[k + 1], ext[k + 2]
-            out.append(0.5 * (2 * p1 + (p2 - p0) * t + (2 * p0 - 5 * p1 + 4 * p2 - p3) * t**2
-                              + (3 * p1 - p0 - 3 * p2 + p3) * t**3))
-        return np.vstack(out)
+        t = np.linspace(0, 1, per_segment, endpoint=False)[None, :, None]
+        # every segment at once ([segment, t, xy]; the same arithmetic per point as a loop)
+        p0, p1, p2, p3 = (ext[k:len(ext) - 3 + k, None] for k in range(4))
+        out = 0.5 * (2 * p1 + (p2 - p0) * t + (2 * p0 - 5 * p1 + 4 * p2 - p3) * t**2
+                     + (3 * p1 - p0 - 3 * p2 + p3) * t**3)
+        return out.reshape(-1, 2)
 
     P = np.asarray(P, np.float64)
     return np.vstack([arc(P[[60, 61, 62, 63, 64]]), arc(P[[64, 65, 66, 67, 60]])])
@@ -247,7 +246,7 @@ class MouthInterior:
         deep = np.clip((depth - 0.3) / 0.45, 0, 1)[..., None]
         col = self.rim * (1 - deep) + self.cavity * (0.7 + 0.3 * (1 - deep)) * deep
 
-        yy, xx = np.mgrid[0:rh, 0:rw].astype(np.float32)
+        yy, xx = gy, gx  # the window's pixel grid (float32)
         if frame_matrix is not None:
             fm = np.asarray(frame_matrix, np.float64)
             skull = np.vstack([fm, [0, 0, 1]]) if fm.shape == (2, 3) else fm
@@ -278,7 +277,7 @@ class MouthInterior:
         top_y = float(lo_mid[1] - min(TONGUE_RISE * th, TONGUE_MAX) * gap)
         top_y = max(top_y, float(up_edge[1]) + 0.12 * gap)
         front_y = float(lo_edge[1])
-        t_col, t_a, t_fwd = tongue_layer(
+        t_col, t_a, t_fwd = tongue_layer_boxed(
             xx, yy, lo_mid, 0.42 * mouth_w, top_y, max(front_y, top_y + 1.0), self.tongue_rgb,
             self.cavity, tip_up=tu, tip_y=float(up_edge[1]) + 0.05 * gap, forward=tf,
             fwd_y=float(lo_mid[1]) + 0.5)

@@ -200,7 +200,8 @@ def place(
     m3 = np.array([[1, 0, -x0], [0, 1, -y0], [0, 0, 1]], np.float64) @ m3
     size = (x1 - x0, y1 - y0)
     rgba = np.dstack([sprite.colour, sprite.alpha])
-    if np.allclose(m3[2], [0, 0, 1]):
+    # (np.allclose(m3[2], [0, 0, 1]) without its per-call array machinery: once per frame)
+    if abs(m3[2, 0]) <= 1e-8 and abs(m3[2, 1]) <= 1e-8 and abs(m3[2, 2] - 1) <= 1e-8 + 1e-5:
         out = cv2.warpAffine(rgba, m3[:2], size, flags=cv2.INTER_LINEAR,
                              borderMode=cv2.BORDER_CONSTANT, borderValue=0)
     else:

@@ -1,0 +1,116 @@
+"""The warp renderer's fast paths against their references, on a real portrait with planned
+speech and head motion: fixed-point remap vs the float maps, scratch buffers vs fresh
+arrays, the lids' direct cubic vs polyfit. Tolerances are in grey levels and pixels, never
+bit equality (OpenCV's SIMD paths differ between CPUs)."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+
+from core.engines.warp import WarpEngine
+from core.engines.warp_eyes import EYES, _cubic
+from core.engines.warp_scratch import Scratch
+from core.motion import plan
+from core.types import RenderRequest
+from tests.core.test_motion_support import joined_features, rig_of
+
+
+@pytest.fixture(scope="module")
+def request_512(samples):
+    rig = rig_of("hallo_3.jpg")  # photo with teeth: lids, painted interior, seam all run
+    feats = joined_features()
+    return RenderRequest(rig=rig, features=feats, motion=plan(rig, feats, seed=0), size=512)
+
+
+def _frames_to_check(req: RenderRequest) -> list[int]:
+    """A deep blink, the widest mouth, the largest head turn and a few ordinary frames."""
+    m = req.motion
+    gap = np.linalg.norm(m.landmarks[:, 66] - m.landmarks[:, 62], axis=1)
+    turn = np.abs(m.head_pose[:, 0]) + np.abs(m.head_pose[:, 1])
+    picks = {int(np.argmax(m.blink)), int(np.argmax(gap)), int(np.argmax(turn)),
+             int(np.argmax(gap * (turn > np.median(turn))))}
+    picks |= set(range(0, req.n_frames, max(1, req.n_frames // 6)))
+    return sorted(picks)
+
+
+def test_fixed_point_frames_match_the_float_map_reference(request_512):
+    req = request_512
+    frames = _frames_to_check(req)
+    assert float(req.motion.blink[frames].max()) > 0.5  # a real blink is among them
+    fast, ref = WarpEngine(), WarpEngine(fixed_point_maps=False)
+    for i in frames:
+        a = fast.render_frame(req, i).astype(np.int16)
+        b = ref.render_frame(req, i).astype(np.int16)
+        d = np.abs(a - b)
+        # 1/32 px sample positions: a level or two on edges, nothing on smooth skin
+        assert d.max() <= 10, (i, int(d.max()))
+        assert d.mean() < 0.15, (i, float(d.mean()))
+        assert np.mean(d > 3) < 1e-3, (i, float(np.mean(d > 3)))
+
+
+def test_scratch_maps_equal_fresh_maps_and_stay_per_thread(request_512):
+    req = request_512
+    prep = WarpEngine()._prepare(req)
+    m = req.motion
+    i = int(np.argmax(np.abs(m.head_pose[:, 0])))
+    lm = prep.interior.lips(np.asarray(m.landmarks[i], np.float64), float(m.mouth_width[i]), i)
+    for mesh in {id(prep.mesh): prep.mesh, id(prep.flat_mesh): prep.flat_mesh}.values():
+        dst, depth = mesh.dst_points3d(lm, m.head_pose[i], m.head_shift[i])
+        fresh = mesh.maps(dst, depth)
+        reused = mesh.maps(dst, depth, reuse=True)
+        for f, r in zip(fresh, reused, strict=True):
+            assert f.shape == r.shape == (512, 512)
+            np.testing.assert_allclose(r, f, atol=1e-3)
+        # the thread's own buffers, reused by the next call (no fresh arrays per frame)
+        again = mesh.maps(dst, depth, reuse=True)
+        assert again[0] is reused[0] and again[1] is reused[1]
+
+    other: list[Scratch] = []
+    t = threading.Thread(target=lambda: other.append(Scratch.of(512)))
+    t.start()
+    t.join()
+    assert other[0] is not Scratch.of(512)
+
+
+def test_direct_lid_cubic_matches_polyfit(request_512):
+    """The lids' curves through four landmarks: the interpolating cubic by a 4x4 solve is
+    polyfit's curve (to well under a thousandth of a pixel over the eye)."""
+    lm = np.asarray(request_512.rig.landmarks, np.float64)
+    for eye in EYES:
+        for ids in ([eye[0], eye[1], eye[2], eye[3]], [eye[0], eye[5], eye[4], eye[3]]):
+            c0, c1 = lm[ids[0]], lm[ids[3]]
+            ew = float(np.linalg.norm(c1 - c0))
+            u = (c1 - c0) / ew
+            v = np.array([-u[1], u[0]])
+            st = np.stack([(lm[ids] - c0) @ u, (lm[ids] - c0) @ v], 1) / ew
+            ss = np.linspace(0, 1, 50)
+            got = np.polyval(_cubic(st[:, 0], st[:, 1]), ss)
+            want = np.polyval(np.polyfit(st[:, 0], st[:, 1], 3), ss)
+            assert np.abs(got - want).max() * ew < 1e-3
+
+
+def test_boxed_tongue_layer_equals_the_whole_window():
+    """The tongue computed on the rows and columns its alphas reach gives the same alphas
+    everywhere and the same colour wherever it shows, over mouth windows of every shape,
+    with the raised tip and the "th" tip (the interior paints with the boxed one)."""
+    from core.engines.mouth.tongue import tongue_layer, tongue_layer_boxed
+
+    rng = np.random.default_rng(7)
+    colour, dark = np.array([180, 90, 90], np.float32), np.array([40, 20, 20], np.float32)
+    for _ in range(300):
+        h, w = int(rng.integers(8, 60)), int(rng.integers(10, 120))
+        yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+        lo_mid = np.array([rng.uniform(-5, w + 5), rng.uniform(0, h + 5)])
+        top_y = rng.uniform(-5, h)
+        front_y = max(rng.uniform(top_y, h + 8), top_y + 1.0)
+        args = (xx, yy, lo_mid, rng.uniform(0.3, w / 1.5), top_y, front_y, colour, dark,
+                float(rng.choice([0.0, rng.uniform(0, 1)])), rng.uniform(-8, h),
+                float(rng.choice([0.0, rng.uniform(0, 1)])), rng.uniform(0, h + 8))
+        want, got = tongue_layer(*args), tongue_layer_boxed(*args)
+        np.testing.assert_allclose(got[1], want[1], atol=1e-6)
+        np.testing.assert_allclose(got[2], want[2], atol=1e-6)
+        shows = (want[1] > 1e-6) | (want[2] > 1e-6)
+        np.testing.assert_allclose(got[0][shows], want[0][shows], atol=1e-3)
