@@ -356,18 +356,25 @@ class MeshWarp:
             shape = (s, s, channels) if channels > 1 else (s, s)
             return None if buf is None else buf.get(name, shape, dtype)
 
+        # a pixel no triangle covers samples the source where it would at rest: output
+        # pixel p -> k (p + 0.5) - 0.5 (k = source px per output px). Not the plain identity:
+        # with a small portrait at 1024 px the frame's last two rows fall outside the border
+        # triangles, and p itself sampled far past the source's edge (frame-edge garbage,
+        # which ease_edges then read as a huge overshoot and folded the frame)
+        k = self.src_scale / self.out_scale
+        rest = (k, 0.0, 0.5 * k - 0.5, 0.0, k, 0.5 * k - 0.5)
         if self.use_lut:
             lut = np.zeros((256, 6), np.float32)
-            lut[IDENTITY] = (1, 0, 0, 0, 1, 0)
+            lut[IDENTITY] = rest
             lut[: len(self.tris)] = coef
-            lut[: len(self.tris)][~ok] = (1, 0, 0, 0, 1, 0)
+            lut[: len(self.tris)][~ok] = rest
             idx3 = cv2.merge([idx, idx, idx], dst=get("idx3", 3, idx.dtype))
             cx = cv2.LUT(idx3, lut[None, :, 0:3].copy(), dst=get("cx", 3))
             cy = cv2.LUT(idx3, lut[None, :, 3:6].copy(), dst=get("cy", 3))
         else:  # a dense mesh: gather the coefficients with a nearest-neighbour remap (C)
-            table = np.vstack([coef, [(1, 0, 0, 0, 1, 0)]]).astype(np.float32)
-            table[: len(coef)][~ok] = (1, 0, 0, 0, 1, 0)
-            col = get("col", 1)  # "no triangle" (len(tris)) -> the identity row
+            table = np.vstack([coef, [rest]]).astype(np.float32)
+            table[: len(coef)][~ok] = rest
+            col = get("col", 1)  # "no triangle" (len(tris)) -> the rest row
             if col is None:
                 col = idx.astype(np.float32)
             else:
