@@ -39,7 +39,7 @@ def skin_ring(pts: np.ndarray, eye: int, shape: tuple[int, int]) -> tuple[np.nda
     """(above, below) bool masks of the skin around `eye`: a band 0.15-0.45 eye widths
     above its brow (forehead, or the brow ridge's lit top) and one 0.25-0.5 below the
     lower lid (cheek)."""
-    from core.engines.warp_eyes import BROWS, under_eye_mask
+    from core.engines.lid_skin import BROWS, under_eye_mask
 
     ids = (36, 37, 38, 39, 40, 41) if eye == 0 else (42, 43, 44, 45, 46, 47)
     c0, c1 = pts[ids[0]], pts[ids[3]]
@@ -56,7 +56,7 @@ def lid_tone(src: np.ndarray, pts: np.ndarray, eye: int) -> tuple[float, float]:
     """(q, level) for the closed lid of `eye` in `src` (landmarks `pts` in its pixels):
     its shading is moved a fraction q towards luminance `level` (`LID_TONE` x the skin
     ring's dimmer side's median); q = 0 where the lid band is lid skin, 1 where it is a shadow."""
-    from core.engines.warp_eyes import lid_skin_mask
+    from core.engines.lid_skin import lid_skin_mask
 
     lum = src.astype(np.float32) @ LUM
     band = lum[lid_skin_mask(pts, eye, lum.shape)]
