@@ -29,6 +29,7 @@ import cv2
 import numpy as np
 
 from core.engines.mouth.interior import MouthInterior
+from core.engines.warp_edges import follow_sources
 from core.engines.warp_eyes import LidModel, paint_lids
 from core.engines.warp_mesh import MeshWarp
 from core.engines.warp_mouth import MouthPalette, paint_mouth, paint_seam
@@ -50,6 +51,8 @@ class _Prepared:
         # mesh only adds depth samples for a turn, and sampled the expression field a
         # little differently (up to ~1 % of pixels over a grey level at zero pose)
         self.flat_mesh = MeshWarp.build(rig, size, dense=False) if self.mesh.dense else self.mesh
+        m = request.motion
+        self._edges = follow_sources(self.mesh, m.head_pose, m.head_shift)
         self.palette = MouthPalette.from_rig(rig)
         self.lids = LidModel.build(rig, self.mesh.src, self.mesh.src_scale)
         self.interior = MouthInterior(
@@ -61,6 +64,15 @@ class _Prepared:
         self.face_h = self.mesh.geo.face_h * s
         eye_w = [np.linalg.norm(rig.landmarks[e[3]] - rig.landmarks[e[0]]) for e in (EYE_L, EYE_R)]
         self.eye_w = float(np.mean(eye_w)) * self.mesh.src_scale
+
+    def edge_source(self, i: int, still: bool) -> np.ndarray:
+        """Frame `i`'s mesh source pixels (MeshWarp.edge_source, precomputed for the clip)."""
+        if still or self._edges is None:
+            return self.mesh.src_pts
+        on, srcs = self._edges
+        src = self.mesh.src_pts.copy()
+        src[on] = srcs[i]
+        return src
 
 
 class WarpEngine:
@@ -146,7 +158,7 @@ class WarpEngine:
         mesh = prep.flat_mesh if still else prep.mesh
         lm = prep.interior.lips(np.asarray(m.landmarks[i], np.float64), float(m.mouth_width[i]), i)
         dst, depth = mesh.dst_points3d(lm, m.head_pose[i], m.head_shift[i])
-        src = mesh.edge_source(m.head_pose[i], m.head_shift[i])
+        src = prep.edge_source(i, still) if mesh is prep.mesh else mesh.src_pts
         map_x, map_y = mesh.maps(dst, depth, src, reuse=True)  # this thread's scratch buffers
         # the painted mouth, lids and irises follow the posed landmarks (the renderer's own
         # 3-D head, not the planner's small-angle one)

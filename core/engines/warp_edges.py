@@ -57,12 +57,24 @@ def ease_edges(map_x: np.ndarray, map_y: np.ndarray, w: int, h: int) -> None:
         if not (d > 0).any():
             continue
         t = EASE_BAND * d
-        # only the rows (columns) that reach into the band: a strip along the edge
-        inner = ((lim - 1) - full.max(axis=1 - axis)) if far else full.min(axis=1 - axis)
-        hit = np.flatnonzero(inner < t.max())
+        # only the rows (columns) that reach into the band: a strip along the edge, found
+        # from the edge inwards in doubling steps (the map is smooth, so the rows that
+        # sample the band are the ones next to the edge; a whole-frame min/max per edge
+        # cost ~0.2 ms a 512 px frame)
+        n = full.shape[axis]
+        k = min(n, 32)
+        while True:
+            part = (full[n - k:] if far else full[:k]) if axis == 0 else (
+                full[:, n - k:] if far else full[:, :k])
+            inner = ((lim - 1) - part.max(axis=1 - axis)) if far else part.min(axis=1 - axis)
+            hit = np.flatnonzero(inner < t.max())
+            deepest = (hit.min() == 0) if far else (hit.max() == k - 1) if len(hit) else False
+            if not deepest or k == n:
+                break
+            k = min(n, 2 * k)
         if not len(hit):
             continue
-        cut = slice(int(hit.min()), None) if far else slice(0, int(hit.max()) + 1)
+        cut = slice(n - k + int(hit.min()), None) if far else slice(0, int(hit.max()) + 1)
         coord = full[cut] if axis == 0 else full[:, cut]
         d = d[None, :] if axis == 0 else d[:, None]
         t = t[None, :] if axis == 0 else t[:, None]
@@ -134,3 +146,28 @@ def follow_source(mesh: MeshWarp, pose: np.ndarray, shift: np.ndarray) -> np.nda
     src = src.copy()
     src[on] = (s_ + 0.5) * mesh.src_scale - 0.5
     return src
+
+
+def follow_sources(
+    mesh: MeshWarp, poses: np.ndarray, shifts: np.ndarray
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """`follow_source` for every frame of a clip at once: (the following anchors' indices
+    [K], their source pixels [F, K, 2]), or None when no anchor follows. Why: the three
+    fixed-point steps on a few dozen points cost ~0.3 ms a frame one frame at a time
+    (numpy call overhead, ~5 % of a 512 px frame); over all frames in one go they cost
+    about that for the whole clip. Same arithmetic, frame by frame, as follow_source."""
+    if mesh.edge_w is None:
+        return None
+    on = np.flatnonzero(mesh.edge_w > 0)
+    if not len(on):
+        return None
+    poses = np.asarray(poses, np.float64)
+    shifts = np.asarray(shifts, np.float64)
+    b = mesh.pts[on]
+    z, wt = mesh.depth[on], mesh.edge_w[on]
+    s_ = np.broadcast_to(b, (len(poses), *b.shape))
+    for _ in range(3):
+        moved, _ = mesh.poser.pose(s_, z, poses, shifts, 1.0)
+        s_ = b - wt[:, None] * (moved - s_)
+    return on, (s_ + 0.5) * mesh.src_scale - 0.5
+

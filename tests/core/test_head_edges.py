@@ -146,3 +146,20 @@ def test_output_larger_than_the_portrait_is_the_same_frame():
     assert diff.mean() < 3.0, diff.mean()
     for edge in (diff[:4], diff[-4:], diff[:, :4], diff[:, -4:]):
         assert edge.mean() < 6.0, edge.mean()
+
+
+def test_clip_sources_equal_the_frame_by_frame_ones(top_rigs):
+    """The renderer takes the border anchors' sources of a whole clip in one go
+    (follow_sources); they are follow_source's, frame by frame, still frames included."""
+    from core.engines.warp_edges import follow_source, follow_sources
+
+    rig = top_rigs["emo_talk_kara"]
+    track = posed_track(rig, [*EXTREMES, (0, 0, 0)])
+    req = RenderRequest(rig=rig, features=synthetic_features(len(EXTREMES) + 1),
+                        motion=track, size=256)
+    mesh = WarpEngine()._prepare(req).mesh
+    on, srcs = follow_sources(mesh, track.head_pose, track.head_shift)
+    assert len(on) > 0
+    for i in range(len(EXTREMES) + 1):
+        one = follow_source(mesh, track.head_pose[i], track.head_shift[i])
+        np.testing.assert_allclose(srcs[i], one[on], atol=1e-9)
