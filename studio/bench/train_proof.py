@@ -24,9 +24,10 @@ was 2-3 latent cells and the VAE's reconstructions lost the parted lips, so the 
 not talk. `mouth_sheet.png` shows the mouth crops of the training video's widest-open and
 most-closed frames over the render's at the same times.
 
-Steps: VAE 500, stage 1 450, stage 2 60 (60 / 40 / 10 with --quick); about 35 min of one
-CPU core for the full bench (stage 1 ~3 s a step at 32×32 latents). Numbers are reported, not judged: a face is "recognised"
-by the evaluator at identity distance < 0.6 (dlib's threshold for the same person).
+Steps: VAE 600, stage 1 1200 (lip-weighted), stage 2 200 (60 / 40 / 10 with --quick); about
+95 min of one busy CPU core for the full bench (stage 1 ~3.7 s a step at 32×32 latents).
+Numbers are reported, not judged: a face is "recognised" by the evaluator at identity
+distance < 0.6 (dlib's threshold for the same person).
 """
 
 from __future__ import annotations
