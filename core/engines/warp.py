@@ -65,9 +65,10 @@ class _Prepared:
         eye_w = [np.linalg.norm(rig.landmarks[e[3]] - rig.landmarks[e[0]]) for e in (EYE_L, EYE_R)]
         self.eye_w = float(np.mean(eye_w)) * self.mesh.src_scale
 
-    def edge_source(self, i: int, still: bool) -> np.ndarray:
-        """Frame `i`'s mesh source pixels (MeshWarp.edge_source, precomputed for the clip)."""
-        if still or self._edges is None:
+    def edge_source(self, i: int) -> np.ndarray:
+        """Posed frame `i`'s mesh source pixels (MeshWarp.edge_source, precomputed for the
+        clip)."""
+        if self._edges is None:
             return self.mesh.src_pts
         on, srcs = self._edges
         src = self.mesh.src_pts.copy()
@@ -158,7 +159,7 @@ class WarpEngine:
         mesh = prep.flat_mesh if still else prep.mesh
         lm = prep.interior.lips(np.asarray(m.landmarks[i], np.float64), float(m.mouth_width[i]), i)
         dst, depth = mesh.dst_points3d(lm, m.head_pose[i], m.head_shift[i])
-        src = prep.edge_source(i, still) if mesh is prep.mesh else mesh.src_pts
+        src = mesh.src_pts if still else prep.edge_source(i)
         map_x, map_y = mesh.maps(dst, depth, src, reuse=True)  # this thread's scratch buffers
         # the painted mouth, lids and irises follow the posed landmarks (the renderer's own
         # 3-D head, not the planner's small-angle one)
