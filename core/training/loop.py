@@ -166,9 +166,6 @@ def train(cfg: TrainConfig, resume: bool = False,
         # computes exactly what inference computes (and what the engine will run)
         if isinstance(module, torch.nn.Module):
             module.eval()
-    params = list(named.values())
-    opt, sched, ema, step, losses = start_run(run, named, cfg, acc, resume)
-
     audio_cache: dict[int, np.ndarray] = {}
 
     def audio_states(ci: int) -> np.ndarray:
@@ -176,23 +173,44 @@ def train(cfg: TrainConfig, resume: bool = False,
             audio_cache[ci] = M.audio_states_for(pipe, data.clips[ci])
         return audio_cache[ci]
 
+    def loss_of(seed: int, step: int, micro: int):
+        if cfg.stage == 1:
+            batch = data.pairs(cfg.batch, seed, step, micro, latent)
+        else:
+            batch = data.clips_of(cfg.batch, frames, seed, step, micro, latent, audio_states)
+        gen = torch.Generator().manual_seed(
+            int(np.random.default_rng([seed, step, micro, 9]).integers(2**62)))
+        with acc.autocast():
+            return M.diffusion_loss(pipe, batch, cfg.stage, gen, device, text,
+                                    *cfg.loss_weights(), cfg.drop)
+
+    return run_steps(run, cfg, acc, pipe, named, start_run(run, named, cfg, acc, resume),
+                     loss_of, lambda png: validate(pipe, data, png, cfg), progress=progress,
+                     stop_after=stop_after)
+
+
+def run_steps(run: Path, cfg: TrainConfig, acc, pipe, named: dict, started: tuple,
+              loss_of: Callable, validate_at: Callable[[Path], None],
+              progress: Callable[[float, str], None] | None = None,
+              stop_after: int | None = None,
+              before_save: Callable[[], None] | None = None) -> RunResult:
+    """The optimiser loop every stage shares (the VAE stage too), from `started` (what
+    start_run returned) to cfg.steps: per step the micro-batches' losses (`loss_of(seed,
+    step, micro)`, a scalar tensor; seeds per process), backward, optimizer_step, the loss
+    row, the progress callback, a validation PNG every cfg.val_every steps
+    (`validate_at(path)`) and a checkpoint every cfg.save_every steps and at the end
+    (`before_save()` first). `stop_after` ends early after that step (a crash, in tests)."""
+    import torch
+
+    opt, sched, ema, step, losses = started
+    params = list(named.values())
     t0 = time.perf_counter()
     end = cfg.steps if stop_after is None else min(cfg.steps, stop_after)
     rank = acc.process_index
     while step < end:
         total = 0.0
         for micro in range(cfg.grad_accum):
-            seed = cfg.seed * 1000 + rank
-            if cfg.stage == 1:
-                batch = data.pairs(cfg.batch, seed, step, micro, latent)
-            else:
-                batch = data.clips_of(cfg.batch, frames, seed, step, micro, latent,
-                                      audio_states)
-            gen = torch.Generator().manual_seed(
-                int(np.random.default_rng([seed, step, micro, 9]).integers(2**62)))
-            with acc.autocast():
-                loss = M.diffusion_loss(pipe, batch, cfg.stage, gen, device, text,
-                                        *cfg.loss_weights(), cfg.drop)
+            loss = loss_of(cfg.seed * 1000 + rank, step, micro)
             if not torch.isfinite(loss):
                 raise RuntimeError(f"the loss is {loss.item()} at step {step}: lower --lr")
             acc.backward(loss / cfg.grad_accum)
@@ -205,8 +223,10 @@ def train(cfg: TrainConfig, resume: bool = False,
             if progress:
                 progress(step / cfg.steps, f"step {step} loss {total:.4f}")
             if cfg.val_every and step % cfg.val_every == 0:
-                validate(pipe, data, run / "val" / f"step-{step:07d}.png", cfg)
+                validate_at(run / "val" / f"step-{step:07d}.png")
             if (cfg.save_every and step % cfg.save_every == 0) or step == cfg.steps:
+                if before_save is not None:
+                    before_save()
                 _save(run, step, named, opt, sched, ema, acc, cfg, pipe)
                 _write_curve(run, losses)
     acc.wait_for_everyone()

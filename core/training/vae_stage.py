@@ -29,7 +29,6 @@ one and whose other components are the configuration's untrained ones).
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -172,38 +171,17 @@ def train_vae(cfg, resume: bool = False, progress: Callable[[float, str], None] 
             module.eval()  # no dropout or batch norm anywhere: eval = train computation
     vae.requires_grad_(True)
     named = {f"vae.{n}": p for n, p in vae.named_parameters()}
-    params = list(named.values())
-    opt, sched, ema, step, losses = L.start_run(run, named, cfg, acc, resume)
 
-    t0 = time.perf_counter()
-    end = cfg.steps if stop_after is None else min(cfg.steps, stop_after)
-    rank = acc.process_index
-    while step < end:
-        total = 0.0
-        for micro in range(cfg.grad_accum):
-            seed = cfg.seed * 1000 + rank
-            batch = frame_batch(data, cfg.batch, seed, step, micro)
-            gen = torch.Generator().manual_seed(
-                int(np.random.default_rng([seed, step, micro, 8]).integers(2**62)))
-            with acc.autocast():
-                loss = vae_loss(vae, batch, gen, device, cfg.loss_weights()[0])
-            if not torch.isfinite(loss):
-                raise RuntimeError(f"the loss is {loss.item()} at step {step}: lower --lr")
-            acc.backward(loss / cfg.grad_accum)
-            total += float(loss.detach()) / cfg.grad_accum
-        L.optimizer_step(acc, params, named, opt, sched, ema, cfg)
-        step += 1
-        losses.append(total)
-        if acc.is_main_process:
-            L._append_loss(run, step, total, sched.get_last_lr()[0])
-            if progress:
-                progress(step / cfg.steps, f"step {step} loss {total:.4f}")
-            if cfg.val_every and step % cfg.val_every == 0:
-                validate_vae(vae, data, run / "val" / f"step-{step:07d}.png",
-                             max(4, cfg.val_frames), device)
-            if (cfg.save_every and step % cfg.save_every == 0) or step == cfg.steps:
-                vae.register_to_config(scaling_factor=latent_scale(vae, data, device))
-                L._save(run, step, named, opt, sched, ema, acc, cfg, pipe)
-                L._write_curve(run, losses)
-    acc.wait_for_everyone()
-    return L.RunResult(step, losses, run / "weights", time.perf_counter() - t0)
+    def loss_of(seed: int, step: int, micro: int):
+        batch = frame_batch(data, cfg.batch, seed, step, micro)
+        gen = torch.Generator().manual_seed(
+            int(np.random.default_rng([seed, step, micro, 8]).integers(2**62)))
+        with acc.autocast():
+            return vae_loss(vae, batch, gen, device, cfg.loss_weights()[0])
+
+    return L.run_steps(
+        run, cfg, acc, pipe, named, L.start_run(run, named, cfg, acc, resume), loss_of,
+        lambda png: validate_vae(vae, data, png, max(4, cfg.val_frames), device),
+        progress=progress, stop_after=stop_after,
+        before_save=lambda: vae.register_to_config(
+            scaling_factor=latent_scale(vae, data, device)))
