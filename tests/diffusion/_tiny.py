@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import subprocess
+import sys
+from pathlib import Path
 
 import torch
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @contextlib.contextmanager
@@ -17,3 +22,10 @@ def one_thread():
         yield
     finally:
         torch.set_num_threads(before)
+
+
+def main_cli(*args: str) -> subprocess.CompletedProcess:
+    """`python main.py ARGS` in the checkout, output captured (the training tests drive
+    render, data prepare and train through the CLI a user runs)."""
+    return subprocess.run([sys.executable, "main.py", *args], cwd=ROOT, capture_output=True,
+                          text=True, timeout=300)

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -17,9 +15,9 @@ import pytest
 
 from core.errors import InputError
 from core.training.loop import TrainConfig, fixed_loss, train
+from tests.diffusion._tiny import main_cli as _cli
 from tests.diffusion._tiny import one_thread
 
-ROOT = Path(__file__).resolve().parents[2]
 CLIPS = {"talk_a.mp4": ("hallo_1.jpg", "asterisk_hello-world.wav"),
          "talk_b.mp4": ("hallo_2.jpg", "asterisk_all-circuits-busy-now.wav")}
 
@@ -28,11 +26,6 @@ CLIPS = {"talk_a.mp4": ("hallo_1.jpg", "asterisk_hello-world.wav"),
 def _threads():
     with one_thread():
         yield
-
-
-def _cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "main.py", *args], cwd=ROOT, capture_output=True,
-                          text=True, timeout=300)
 
 
 @pytest.fixture(scope="module")

@@ -5,28 +5,20 @@ engine. The full recipe on the astronaut (small configuration, ~1 h) is `bench l
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from core.training.loop import TrainConfig, train
+from tests.diffusion._tiny import main_cli as _cli
 from tests.diffusion._tiny import one_thread
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module", autouse=True)
 def _threads():
     with one_thread():
         yield
-
-
-def _cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "main.py", *args], cwd=ROOT, capture_output=True,
-                          text=True, timeout=300)
 
 
 @pytest.fixture(scope="module")
