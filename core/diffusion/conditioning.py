@@ -47,15 +47,35 @@ class PortraitCrop:
 
     @classmethod
     def for_rig(cls, rig: FaceRig, face_fraction: float = 0.45) -> PortraitCrop:
-        """The square around the face in which the face box spans ~`face_fraction` of the
-        side (Hallo's training crops), shrunk to fit inside the image."""
+        """The portrait's crop: `for_landmarks` of its one set of landmarks, so a portrait
+        is framed exactly as `data prepare` frames a training video of it (a model trained
+        on our datasets sees its faces at the size and place it was trained on)."""
         w, h = rig.size
-        x0, y0, x1, y1 = (float(v) for v in rig.box)
-        face = max(x1 - x0, y1 - y0, 1.0)
-        side = min(face / face_fraction, float(w), float(h))
-        cx, cy = (x0 + x1) / 2.0, (y0 + y1) / 2.0 - 0.05 * face  # a little headroom
-        left = float(np.clip(cx - side / 2.0, 0.0, w - side))
-        top = float(np.clip(cy - side / 2.0, 0.0, h - side))
+        return cls.for_landmarks(np.asarray(rig.landmarks, np.float64)[None], w, h,
+                                 face_fraction)
+
+    @classmethod
+    def for_landmarks(cls, landmarks: np.ndarray, width: int, height: int,
+                      face_fraction: float = 0.45) -> PortraitCrop:
+        """One square crop for frames of landmarks [F, 68, 2] (a still camera for the
+        model): the face box (jaw across, brows to chin) is smoothed over time (5-frame
+        moving average); the crop is centred on the boxes' median, a little above it
+        (headroom), and its side is the median face over `face_fraction` (Hallo's training
+        crops), shrunk to fit inside the image. Medians, so the crop of a clip and of any
+        one of its frames agree."""
+        p = np.asarray(landmarks, np.float64)
+        x0, x1 = p[:, _JAW, 0].min(1), p[:, _JAW, 0].max(1)
+        y0, y1 = p[:, _BROWS, 1].min(1), p[:, _JAW, 1].max(1)
+        if len(p) >= 5:
+            k = np.ones(5) / 5.0
+            x0, x1, y0, y1 = (np.convolve(np.pad(v, 2, mode="edge"), k, mode="valid")
+                              for v in (x0, x1, y0, y1))
+        face = max(float(np.median(np.maximum(x1 - x0, y1 - y0))), 1.0)
+        side = min(face / face_fraction, float(width), float(height))
+        cx = float(np.median((x0 + x1) / 2.0))
+        cy = float(np.median((y0 + y1) / 2.0)) - 0.05 * face
+        left = float(np.clip(cx - side / 2.0, 0.0, width - side))
+        top = float(np.clip(cy - side / 2.0, 0.0, height - side))
         return cls(left, top, side)
 
     def matrix(self, size: int) -> np.ndarray:

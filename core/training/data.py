@@ -8,7 +8,8 @@ Layout of a dataset folder (everything a user could open is data: PNG, safetenso
     clips/<id>/clip.json      per-clip metadata; written LAST, so its presence = complete
     clips/<id>/frames/NNNNNN.png   the aligned face crops (size × size RGB)
     clips/<id>/guides/NNNNNN.png   the motion-prior maps (R face, G lips, B eyes), drawn by
-                              core.diffusion.conditioning.draw_guide, as the engine draws them
+                              core.diffusion.conditioning.draw_guide from the tracked
+                              landmarks, framed like the engine's portrait crop
     clips/<id>/masks.safetensors   face, lip: [F, size, size] uint8 (0/255)
     clips/<id>/features.safetensors  landmarks [F, 68, 2] (crop pixels), head_pose [F, 3]
                               (yaw, pitch, roll degrees, from the landmarks), mel, rms, vad,
@@ -47,6 +48,9 @@ VIDEO_SUFFIXES = {".mp4", ".mov", ".mkv", ".webm", ".avi", ".m4v"}
 MANIFEST = "manifest.json"
 CAPTIONS = "captions.json"
 FORMAT_VERSION = 1
+GUIDES_VERSION = 2
+"""How a clip's crops and guides are framed; clips prepared otherwise are prepared again.
+2: PortraitCrop.for_landmarks, the rule the engine frames a portrait by (medians)."""
 MAX_DECODE_SIDE = 640  # frames are decoded at most this big: the crop is ≤ the face size anyway
 CHECK_EVERY = 10  # full face detection every N frames (presence / second face checks)
 
@@ -177,30 +181,6 @@ def _track(frames: list[np.ndarray]) -> np.ndarray:
     return np.stack(out)
 
 
-def stable_crop(landmarks: np.ndarray, width: int, height: int, face_fraction: float = 0.45):
-    """One square crop for the whole clip (a still camera for the model): the per-frame face
-    boxes are smoothed over time (5-frame moving average), the crop centre is their median
-    and its side covers the largest smoothed face at `face_fraction`, clamped to the frame."""
-    from core.diffusion.conditioning import PortraitCrop
-
-    p = np.asarray(landmarks, np.float64)
-    x0, x1 = p[:, :17, 0].min(1), p[:, :17, 0].max(1)
-    y0, y1 = p[:, 17:27, 1].min(1), p[:, :17, 1].max(1)
-    k = np.ones(5) / 5.0
-
-    def smooth(v: np.ndarray) -> np.ndarray:
-        return np.convolve(np.pad(v, 2, mode="edge"), k, mode="valid") if len(v) >= 5 else v
-
-    x0, x1, y0, y1 = (smooth(v) for v in (x0, x1, y0, y1))
-    face = float(np.max(np.maximum(x1 - x0, y1 - y0)))
-    side = min(face / face_fraction, float(width), float(height))
-    cx = float(np.median((x0 + x1) / 2))
-    cy = float(np.median((y0 + y1) / 2)) - 0.05 * face
-    left = float(np.clip(cx - side / 2, 0.0, width - side))
-    top = float(np.clip(cy - side / 2, 0.0, height - side))
-    return PortraitCrop(left, top, side)
-
-
 def _embedding(image: np.ndarray, landmarks: np.ndarray) -> tuple[np.ndarray, str]:
     """The identity vector ImageProj is trained on: dlib's descriptor of the reference crop
     lifted to 512-d, as the engine computes it without ArcFace."""
@@ -226,7 +206,7 @@ def prepare_clip(video: Path, folder: Path, opts: PrepareOptions) -> dict:
     from safetensors.numpy import save_file
 
     import core.audio as ca
-    from core.diffusion.conditioning import draw_guide
+    from core.diffusion.conditioning import PortraitCrop, draw_guide
 
     frames, fps = _read_video(video, opts.max_frames)
     if len(frames) < opts.min_frames:
@@ -237,7 +217,7 @@ def prepare_clip(video: Path, folder: Path, opts: PrepareOptions) -> dict:
                                                            if len(cuts) > 1 else ""))
     lms = _track(frames)
     h, w = frames[0].shape[:2]
-    crop = stable_crop(lms, w, h, opts.face_fraction)
+    crop = PortraitCrop.for_landmarks(lms, w, h, opts.face_fraction)
     size = opts.size
     pts = crop.points(lms, size).astype(np.float32)
     wave = ca.load(video)
@@ -284,7 +264,7 @@ def prepare_clip(video: Path, folder: Path, opts: PrepareOptions) -> dict:
         "source_key": _source_key(video), "frames": n, "fps": fps, "size": size,
         "crop": [crop.x0, crop.y0, crop.side], "embedding_source": emb_source,
         "latents": None if opts.vae is None else vae_fingerprint(opts.vae), "wav2vec": opts.wav2vec is not None,
-        "duration": n / fps,
+        "duration": n / fps, "guides": GUIDES_VERSION,
     }
     (folder / "clip.json").write_text(json.dumps(meta, indent=1))  # last: marks complete
     return meta
@@ -325,7 +305,7 @@ def clip_complete(folder: Path, video: Path, size: int) -> dict | None:
         return None
     if not isinstance(meta, dict) or meta.get("size") != size:
         return None
-    if meta.get("source_key") != _source_key(video):
+    if meta.get("source_key") != _source_key(video) or meta.get("guides") != GUIDES_VERSION:
         return None
     n = int(meta.get("frames", 0))
     ok = (folder / "masks.safetensors").is_file() and (folder / "features.safetensors").is_file()
