@@ -10,7 +10,10 @@ very slow.
 Settings (constructor options, overridden per request by `request.settings`):
   steps (25), guidance (3.5), window (16), overlap (4), text_scale (1.0; multiplied by the
   preset's `TextEdit.strength`), motion_scale ((1, 1, 1): pose/face/lip audio weights),
-  device ("cuda" when present, else "cpu"), dtype (bf16/fp16 on GPU, fp32 on CPU).
+  device ("cuda" when present, else "cpu"), dtype (bf16/fp16 on GPU, fp32 on CPU),
+  guides ("tracked": the guide maps are drawn from the plan as the Face Mesh tracks it on
+  the warp engine's render, as training guides are made (core.diffusion.tracked_guides);
+  "plan": from the planner's landmarks).
 
 Segments and context: `context_frames` (= overlap) is how many frames of each neighbour a
 segment render denoises with it: `render(request, frames=range(a, b))` denoises
@@ -51,6 +54,7 @@ from pathlib import Path
 import numpy as np
 
 from core.diffusion.layout import MODEL_COMPONENTS
+from core.diffusion.tracked_guides import with_tracked_landmarks
 from core.errors import Cancelled, EngineUnavailable, InputError
 from core.types import CancelFn, ProgressFn, RenderRequest
 
@@ -67,7 +71,12 @@ DEFAULTS = {
     # None = from the weights: "hallo" for folders `models import-hallo` wrote, else "cond"
     # (see core.diffusion.pipeline.cond_reference_rows)
     "reference_pairing": None,
+    # "tracked": guides drawn from the plan as the Face Mesh tracks it on the warp engine's
+    # render (how training guides are made, see core.diffusion.tracked_guides); "plan": from
+    # the planner's landmarks themselves
+    "guides": "tracked",
 }
+GUIDE_SOURCES = ("tracked", "plan")
 _TINY_HINT = "create a tiny test folder with `python main.py models init-tiny DIR`"
 
 
@@ -299,6 +308,15 @@ class DiffusionEngine:
             "span": (max(0, frames.start - int(s["overlap"])),
                      min(n, frames.stop + int(s["overlap"]))),
         }
+        if s["guides"] not in GUIDE_SOURCES:
+            raise InputError(None, f"guides {s['guides']!r} must be one of {GUIDE_SOURCES}")
+        self.last_info["guides"] = s["guides"]
+        if s["guides"] == "tracked":
+            if progress is not None:
+                progress(0.0, "tracking the planned motion for the guides")
+            request = with_tracked_landmarks(request, range(*self.last_info["span"]), cancel)
+            if cancel is not None and cancel():
+                raise Cancelled()
         anchors = (request.settings or {}).get("anchors") or None
         if anchors is not None and not isinstance(anchors, dict):
             raise InputError(None, "settings['anchors'] must map frame indices to RGB frames")
