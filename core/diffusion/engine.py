@@ -29,7 +29,7 @@ Anchors: the context frames are denoised afresh under another window layout than
 neighbours had, so alone they would not reproduce the neighbours' actual renders. A caller
 that has those renders passes them as `request.settings["anchors"]` = {clip frame index:
 [size, size, 3] uint8 RGB frame} (indices in [a − O, a) and [b, b + O)); the pipeline then
-inpaints the segment around them (see `core.diffusion.pipeline._Anchors`), so the first and
+inpaints the segment around them (see `core.diffusion.anchors.Anchors`), so the first and
 last frames meet the neighbours' existing frames. The studio passes the previous segment's
 last O frames and the next segment's first O frames when their renders are current.
 Anchors outside the denoised span are ignored; they never enter the engine's cache keys.

@@ -42,7 +42,6 @@ How one call runs (why it is shaped this way):
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -54,8 +53,10 @@ from diffusers import AutoencoderKL, DDIMScheduler, DiffusionPipeline
 from diffusers.utils import BaseOutput
 
 from core.diffusion import conditioning as cond
+from core.diffusion.anchors import Anchors
 from core.diffusion.fusion import LatentFusion, context_span
-from core.diffusion.layout import OPTIONAL_COMPONENTS, REQUIRED_COMPONENTS
+from core.diffusion.layout import OPTIONAL_COMPONENTS
+from core.diffusion.loading import load_components, own_memory, quiet_loading
 from core.diffusion.models import (
     AnimateNet,
     AudioProj,
@@ -65,6 +66,7 @@ from core.diffusion.models import (
     ReferenceNet,
     TextAdapter,
 )
+from core.diffusion.noise import frame_noise
 from core.diffusion.scheduler import alphas_for, ddim_step_, guide
 from core.errors import InputError
 from core.types import AudioFeatures, FaceRig, MotionTrack, Waveform
@@ -119,29 +121,6 @@ class ReferenceState:
 @dataclass
 class MagicTalkOutput(BaseOutput):
     frames: np.ndarray  # [F, size, size, 3] uint8
-
-
-def _noise(key: str, shape: tuple[int, ...]) -> torch.Tensor:
-    digest = hashlib.blake2b(key.encode(), digest_size=8).digest()
-    g = torch.Generator().manual_seed(int.from_bytes(digest, "little") & ((1 << 63) - 1))
-    return torch.randn(shape, generator=g, dtype=torch.float32)
-
-
-def frame_noise(
-    seed: int, frame: int, shape: tuple[int, ...], shared: float = 0.0
-) -> torch.Tensor:
-    """The initial noise of one frame, a function of (seed, frame) only.
-
-    `shared` in [0, 1] mixes in one clip-wide noise field (variance-preserving:
-    √s·common + √(1−s)·own). 0 = independent frames (Hallo); larger values start all frames
-    from more similar noise, which makes consecutive frames more alike.
-    """
-    own = _noise(f"{int(seed)}:{int(frame)}", shape)
-    s = float(shared)
-    if s <= 0.0:
-        return own
-    common = _noise(f"{int(seed)}:shared", shape)
-    return common * s**0.5 + own * (1.0 - s) ** 0.5
 
 
 class MagicTalkPipeline(DiffusionPipeline):
@@ -213,24 +192,25 @@ class MagicTalkPipeline(DiffusionPipeline):
     @classmethod
     def from_pretrained(cls, pretrained_model_name_or_path, **kwargs) -> MagicTalkPipeline:
         """Load a local weights folder offline: every component listed in model_index.json
-        with its own class's `from_pretrained` (see `_load_components`); `dtype=` casts the
+        with its own class's `from_pretrained` (see `core.diffusion.loading.load_components`); `dtype=` casts the
         modules; components passed as keyword arguments replace the stored ones."""
         folder = Path(pretrained_model_name_or_path)
         if not (folder / "model_index.json").is_file():
             raise InputError(folder, "not a MagicTalk weights folder (no model_index.json)")
-        with _quiet_loading():
-            parts = _load_components(folder, kwargs.pop("dtype", kwargs.pop("torch_dtype", None)))
+        with quiet_loading():
+            parts = load_components(folder, kwargs.pop("dtype", kwargs.pop("torch_dtype", None)),
+                                    _component_names())
         parts.update(kwargs)  # explicitly passed components win
         pipe = cls(**parts)
         for module in pipe.components.values():
             if isinstance(module, torch.nn.Module):
-                _own_memory(module)
+                own_memory(module)
                 module.eval()
         return pipe
 
     def save_pretrained(self, save_directory, **kwargs) -> None:
         kwargs.setdefault("safe_serialization", True)
-        with _quiet_loading():
+        with quiet_loading():
             super().save_pretrained(save_directory, **kwargs)
 
     @property
@@ -350,7 +330,7 @@ class MagicTalkPipeline(DiffusionPipeline):
 
         `anchors` {clip frame: [size, size, 3] uint8}: existing frames of the neighbours
         (their renders) inside the context span but outside `frames`; the context there is
-        inpainted around them (see `_Anchors`), so the returned frames meet those renders.
+        inpainted around them (see `core.diffusion.anchors.Anchors`), so the returned frames meet those renders.
         """
         cond_reference_rows(1, reference_pairing)  # validate before any work
         size = int(size or 512)
@@ -410,7 +390,7 @@ class MagicTalkPipeline(DiffusionPipeline):
         cfg = self.do_classifier_free_guidance
         pinned = None
         if anchors:
-            pinned = _Anchors.encode(self, anchors, span, frames, size, seed, shared_noise)
+            pinned = Anchors.encode(self, anchors, span, frames, size, seed, shared_noise)
         if pinned is not None:
             # the start: x_T of the anchors (= their noise under a zero-terminal-SNR schedule)
             pinned.apply(latents, float(self.scheduler.alphas_cumprod[timesteps[0]]))
@@ -513,194 +493,12 @@ class MagicTalkPipeline(DiffusionPipeline):
             yield img.permute(1, 2, 0).cpu().numpy()
 
 
-class _Anchors:
-    """Temporal inpainting of the context span around existing neighbour frames.
-
-    Why: a segment rendered alone denoises its context frames [a − O, a) and [b, b + O)
-    afresh, under another window layout than the neighbours had, so they come out different
-    from the neighbours' actual renders and the segment's edge frames do not meet them (a
-    seam). Pinning the context latents to the real neighbour frames (RePaint-style: after
-    every DDIM step an anchored frame's latent is replaced by the anchor latent noised to
-    level the step just reached — DDIM's alpha_bar_prev, i.e. `add_noise` at the next
-    timestep — with that frame's own initial noise, clean after the last step)
-    makes every window's temporal attention see the neighbours' real content, and pulls the
-    segment's own frames towards it.
-
-    Pinning alone only pulls as far as the model's temporal attention carries; when the
-    segment's content really differs (another seed or prompt than the neighbour's render)
-    the edge frames still jump. So the segment's first (last) r frames next to an anchor
-    also have their predicted x0 blended towards the nearest anchor at every step, with
-    weights r/(r+1), …, 1/(r+1) (r = anchors on that side): the same triangular hand-over
-    latent fusion uses between windows, across the segment boundary.
-    """
-
-    def __init__(self, rows: list[int], latents: torch.Tensor, noise: torch.Tensor,
-                 ramp: list[tuple[int, int, float]]):
-        self.rows = rows  # positions inside the span
-        self.latents = latents  # [1, C, len(rows), h, w] float32, clean, scaled
-        self.noise = noise  # the same shape: the frames' initial noise
-        self.ramp = ramp  # (span row, anchor index, weight): segment frames pulled to it
-
-    @classmethod
-    def encode(cls, pipe: MagicTalkPipeline, anchors: dict[int, np.ndarray], span: range,
-               frames: range, size: int, seed: int, shared: float) -> _Anchors | None:
-        """VAE-encode (latent mean × scaling factor) the anchors inside `span`; others are
-        ignored. InputError for an anchor inside `frames` or of the wrong shape."""
-        keys = sorted(int(k) for k in anchors if int(k) in span)
-        if not keys:
-            return None
-        device, dtype = pipe._execution_device, pipe.dtype
-        sf = float(pipe.vae.config.scaling_factor)
-        side = size // pipe.vae_scale_factor
-        lat, noise = [], []
-        for k in keys:
-            if k in frames:
-                raise InputError(None, f"anchor frame {k} lies inside the rendered frames "
-                                       f"{frames.start}..{frames.stop}: anchors are context")
-            img = np.asarray(anchors[k])
-            if img.shape != (size, size, 3):
-                raise InputError(None, f"anchor frame {k} is {img.shape}, expected "
-                                       f"({size}, {size}, 3)")
-            pix = torch.from_numpy(np.ascontiguousarray(img)).to(device, dtype)
-            pix = pix.permute(2, 0, 1)[None] / 127.5 - 1.0
-            with torch.inference_mode():
-                z = pipe.vae.encode(pix).latent_dist.mean * sf
-            lat.append(z[0].to("cpu", torch.float32))
-            noise.append(frame_noise(seed, k, tuple(z.shape[1:]), shared))
-        if lat[0].shape[1:] != (side, side):  # pragma: no cover - VAE geometry guard
-            raise RuntimeError(f"anchor latents {tuple(lat[0].shape)} do not fit {side}x{side}")
-        ramp = []
-        before = [j for j, k in enumerate(keys) if k < frames.start]
-        after = [j for j, k in enumerate(keys) if k >= frames.stop]
-        if before and keys[before[-1]] == frames.start - 1:
-            r = min(len(before), len(frames))
-            ramp += [(frames.start + i - span.start, before[-1], (r - i) / (r + 1))
-                     for i in range(r)]
-        if after and keys[after[0]] == frames.stop:
-            r = min(len(after), len(frames))
-            ramp += [(frames.stop - 1 - i - span.start, after[0], (r - i) / (r + 1))
-                     for i in range(r)]
-        return cls([k - span.start for k in keys], torch.stack(lat, 1)[None],
-                   torch.stack(noise, 1)[None], ramp)
-
-    def x0_pull(self, scheduler: DDIMScheduler, latents: torch.Tensor, pred: torch.Tensor,
-                t: int) -> list[tuple[int, torch.Tensor]]:
-        """For the ramp frames: w · (anchor − predicted x0), computed before the step."""
-        if not self.ramp:
-            return []
-        a_t, _ = alphas_for(scheduler, t)
-        sa, sb = a_t**0.5, (1.0 - a_t) ** 0.5
-        out = []
-        for row, j, w in self.ramp:
-            x, v = latents[:, :, row].float(), pred[:, :, row].float()
-            if scheduler.config.prediction_type == "v_prediction":
-                x0 = sa * x - sb * v
-            else:
-                x0 = (x - sb * v) / sa
-            out.append((row, w * (self.latents[:, :, j] - x0)))
-        return out
-
-    def apply(self, latents: torch.Tensor, alpha_bar: float,
-              pull: list[tuple[int, torch.Tensor]] | None = None) -> None:
-        """Overwrite the anchored rows of `latents` with the anchors noised to the noise
-        level `alpha_bar` (what `scheduler.add_noise` does; 1.0 = clean); move the ramp
-        frames' x0 by `pull` (x_prev = √ᾱ·x0 + √(1−ᾱ)·ε, so x0 + d adds √ᾱ·d)."""
-        if alpha_bar >= 1.0:
-            z = self.latents
-        else:
-            z = self.latents * alpha_bar**0.5 + self.noise * (1.0 - alpha_bar) ** 0.5
-        for j, row in enumerate(self.rows):
-            latents[:, :, row] = z[:, :, j].to(latents.dtype)
-        for row, d in pull or ():
-            latents[:, :, row] += (d * alpha_bar**0.5).to(latents.dtype)
-
-
-def _load_components(folder: Path, dtype: torch.dtype | None) -> dict:
-    """Every component named in model_index.json, loaded from its sub-folder offline.
-
-    Done here rather than by `DiffusionPipeline.from_pretrained` because diffusers resolves
-    a custom library by looking up both the class and its loading base class (`ModelMixin`)
-    in that library's namespace; a package that re-exports only the classes (the importer
-    writes `core.diffusion.models`) fails that lookup. Each class's own `from_pretrained`
-    accepts either spelling. Entries that are not pipeline components (`face_analysis`) and
-    null entries are skipped.
-    """
-    import importlib
-    import inspect
-    import json
-
-    index = json.loads((folder / "model_index.json").read_text())
-    wanted = set(inspect.signature(MagicTalkPipeline.__init__).parameters) - {"self"}
-    out: dict = {}
-    for name, entry in index.items():
-        if name.startswith("_") or name not in wanted or not isinstance(entry, list):
-            continue
-        library, class_name = entry
-        if library is None:
-            continue
-        cls = getattr(importlib.import_module(library), class_name, None)
-        if cls is None:
-            raise InputError(folder / "model_index.json",
-                             f"component {name}: {library} has no class {class_name}")
-        if not (folder / name).is_dir():
-            raise InputError(folder / name, f"component {name} is missing")
-        if library == "transformers":
-            module = cls.from_pretrained(str(folder / name), local_files_only=True)
-        else:
-            module = cls.from_pretrained(str(folder / name))
-        if dtype is not None and isinstance(module, torch.nn.Module):
-            module = module.to(dtype)
-        out[name] = module
-    missing = [c for c in REQUIRED_COMPONENTS if c not in out]
-    if missing:
-        raise InputError(folder, f"weights folder lacks {', '.join(missing)}")
-    return out
-
-
-def _own_memory(module: torch.nn.Module) -> None:
-    """Give every parameter/buffer its own freshly allocated storage.
-
-    Loaded safetensors tensors can sit at addresses that are not 64-byte aligned; CPU
-    kernels then take other vectorised paths and results differ in the last float bits
-    from a model built in memory. Re-allocating makes a loaded model compute bit-for-bit
-    like the one that was saved (and drops any reference to the file mapping).
-    """
-    with torch.no_grad():
-        for p in module.parameters():
-            p.data = p.data.clone()
-        for name, buf in list(module.named_buffers()):
-            owner = module.get_submodule(name.rpartition(".")[0]) if "." in name else module
-            setattr(owner, name.rpartition(".")[2], buf.clone())
-
-
-class _quiet_loading:
-    """Silences diffusers/transformers loading chatter (progress bars, 'install
-    accelerate' hints) for the duration of a load or save; restores the levels after."""
-
-    def __enter__(self):
-        from diffusers.utils import logging as dlog
-        from transformers.utils import logging as tlog
-
-        self._levels = (dlog.get_verbosity(), tlog.get_verbosity())
-        self._bars = (dlog.is_progress_bar_enabled(), tlog.is_progress_bar_enabled())
-        dlog.set_verbosity_error()
-        tlog.set_verbosity_error()
-        dlog.disable_progress_bar()
-        tlog.disable_progress_bar()
-        return self
-
-    def __exit__(self, *exc):
-        from diffusers.utils import logging as dlog
-        from transformers.utils import logging as tlog
-
-        dlog.set_verbosity(self._levels[0])
-        tlog.set_verbosity(self._levels[1])
-        if self._bars[0]:
-            dlog.enable_progress_bar()
-        if self._bars[1]:
-            tlog.enable_progress_bar()
-        return False
-
-
 class _Interrupted(Exception):
     """Internal: unwinds the denoising loop when the interrupt flag is set."""
+
+
+def _component_names() -> set[str]:
+    """The pipeline's component arguments (what a weights folder may provide)."""
+    import inspect
+
+    return set(inspect.signature(MagicTalkPipeline.__init__).parameters) - {"self"}
