@@ -2,7 +2,7 @@
 project (and says so) or refused with one line; none is silently ignored.
 
 - timeline settings: --size, --seed, --engine and the diffusion options --weights,
-  --steps, --guidance, --text-scale change the timeline (its stale segments re-render);
+  --steps, --guidance, --text-scale, --guides change the timeline (its stale segments re-render);
 - --fps: a timeline's frame rate is fixed when it is made (its frames index the audio):
   refused unless it equals the timeline's (`export --fps` changes an export's rate);
 - expression flags and --prompt/--negative-prompt: without --segment they become the
@@ -29,7 +29,7 @@ from studio.records import TimelineInfo
 PRESET_FIELDS = ("smile", "brows", "head_motion", "blink_rate")
 SEGMENT_ONLY_FIELDS = ("emotion", "intensity", "expressiveness", "gaze")
 ENGINE_SETTING_FLAGS = {"weights": "weights", "steps": "steps", "guidance": "guidance",
-                        "text_scale": "text_scale"}
+                        "text_scale": "text_scale", "guides": "guides"}
 
 
 @dataclass

@@ -143,9 +143,11 @@ def test_out_exports_after_rendering_and_device_applies_to_the_run(project_dir, 
         assert "device" not in tl.settings  # a run option, not part of the spec
 
 
-@pytest.mark.parametrize("flag", ["--weights", "--steps", "--guidance", "--text-scale"])
+@pytest.mark.parametrize("flag", ["--weights", "--steps", "--guidance", "--text-scale",
+                                  "--guides"])
 def test_engine_options_go_into_the_timeline_settings(project_dir, capsys, tmp_path, flag):
-    value = {"--weights": tmp_path, "--steps": 3, "--guidance": 2.5, "--text-scale": 0.5}[flag]
+    value = {"--weights": tmp_path, "--steps": 3, "--guidance": 2.5, "--text-scale": 0.5,
+             "--guides": "plan"}[flag]
     sid = first_segment(project_dir)
     # warp ignores the diffusion options, but they are the timeline's from now on
     code, out, err = run(capsys, "render", "--project", project_dir, "--segment", sid, flag,

@@ -72,6 +72,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     diff.add_argument("--text-scale", type=float, default=None, help="weight of the text edit")
     diff.add_argument("--steps", type=int, default=None, help="denoising steps")
     diff.add_argument("--guidance", type=float, default=None, help="classifier-free guidance scale")
+    diff.add_argument("--guides", choices=("tracked", "plan"), default=None,
+                      help="motion-prior guides: the plan as the Face Mesh tracks it on the "
+                      "warp render (default, as training guides are made) or the plan's "
+                      "own landmarks")
     proj = p.add_argument_group("project render")
     proj.add_argument("--project", help="project folder or name")
     proj.add_argument("--timeline", type=int, help="timeline id (default: the latest)")
@@ -86,13 +90,13 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def _settings(args: argparse.Namespace) -> dict:
     """The engine options given on the command line (weights, device, text_scale, steps,
-    guidance)."""
+    guidance, guides)."""
     settings: dict = {}
     if args.weights is not None:
         settings["weights"] = str(args.weights)
     if args.device:
         settings["device"] = args.device
-    for name in ("text_scale", "steps", "guidance"):
+    for name in ("text_scale", "steps", "guidance", "guides"):
         value = getattr(args, name)
         if value is not None:
             settings[name] = value
