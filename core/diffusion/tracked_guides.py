@@ -18,7 +18,9 @@ So the engine renders the plan with the warp engine (the CPU engine: no weights,
 frames/s), tracks those frames exactly as `data prepare` tracks a video
 (`core.training.data`'s detection every CHECK_EVERY frames, the previous frame's box
 between), and draws the guides from the tracked points mapped back to portrait pixels. A
-frame the tracker loses keeps the plan's landmarks.
+frame the tracker loses keeps the plan's landmarks, and so do the frames up to the next
+full detection (a face the detector does not find costs one detection per CHECK_EVERY
+frames, not one per frame).
 """
 
 from __future__ import annotations
@@ -62,6 +64,9 @@ def tracked_landmarks(request: RenderRequest, frames: range,
     for i, frame in zip(run, WarpEngine().render(warp, run), strict=True):
         if cancel is not None and cancel():
             break
+        if prev is None and i % CHECK_EVERY:
+            lost += i in frames  # lost: wait for the next full detection (as data prepare)
+            continue
         hint = None if prev is None or i % CHECK_EVERY == 0 else landmarks_box(prev)
         lm = detect_landmarks(frame, box_hint=hint)
         if lm is None or np.asarray(lm).shape != (68, 2) or not np.isfinite(lm).all():
