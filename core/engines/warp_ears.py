@@ -28,6 +28,9 @@ EAR_STRETCH = 1.75
 head's, per triangle touching an ear anchor) a turn may give the ear region. Frontal
 portraits measured 1.4-1.65 at 10 degrees of yaw (unchanged by the bound) and the
 three-quarter hallo_3 2.4-3.3 at 15 degrees before the bound."""
+SLACK = 0.01
+"""Where the bound is out of reach, the ears lag as much as keeps the stretch within this
+of the least they can give (so an ear whose lag does not matter is left alone)."""
 STEPS = 9
 """Candidate depths per side (t = 0, 1/8, ..., 1)."""
 CONTOUR = np.arange(17)
@@ -100,29 +103,18 @@ class EarLimit:
             stretch = np.where(front, _smax(jw @ jr_inv[None]), 0.0).max(axis=1)  # [K]
             if stretch[0] <= EAR_STRETCH:
                 continue  # within the bound as it is: the rigid turn stays
-            under = stretch <= EAR_STRETCH
-            if under.any():  # linear between the last candidate over the bound and the next
-                k = int(np.argmax(under))
-                s0, s1 = stretch[k - 1], stretch[k]
-                t = ts[k - 1] + (ts[k] - ts[k - 1]) * (s0 - EAR_STRETCH) / max(s0 - s1, 1e-9)
-            else:  # out of reach (other triangles stretch as the ears follow): the least
-                t = _least(ts, stretch)
-                if t == 0.0:
-                    continue
+            # the bound, or where other triangles keep it out of reach (a temple triangle
+            # between brow and jaw landmarks under pitch; the background behind the ear
+            # stretching as the ear follows the face) the least stretch the ears can give
+            goal = max(EAR_STRETCH, float(stretch.min()) + SLACK)
+            k = int(np.argmax(stretch <= goal))
+            if k == 0:
+                continue
+            # linear between the last candidate over the goal and the first under it
+            s0, s1 = stretch[k - 1], stretch[k]
+            t = ts[k - 1] + (ts[k] - ts[k - 1]) * (s0 - goal) / max(s0 - s1, 1e-9)
             zt = (1.0 - t) * rest_z[e] + t * zr
             out[e], depth[e] = poser.pose(rest[e], zt, pose, shift, 1.0)
-
-
-def _least(ts: np.ndarray, f: np.ndarray) -> float:
-    """The t minimising f sampled at `ts` (evenly spaced), refined by the parabola
-    through the least sample and its neighbours, so it moves smoothly with the pose."""
-    k = int(np.argmin(f))
-    if k == 0 or k == len(f) - 1:
-        return float(ts[k])
-    a, b, c = f[k - 1], f[k], f[k + 1]
-    den = a - 2 * b + c
-    off = 0.5 * (a - c) / den if den > 1e-12 else 0.0
-    return float(ts[k] + np.clip(off, -0.5, 0.5) * (ts[1] - ts[0]))
 
 
 def _jac(p: np.ndarray, ainv: np.ndarray) -> np.ndarray:
