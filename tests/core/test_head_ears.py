@@ -7,11 +7,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from core.engines.warp import WarpEngine
+from core.engines.warp_mesh import MeshWarp
 from core.engines.warp_pose import posed_track
 from core.face.head3d import EAR_DEPTH_MM, portrait_yaw
-from core.types import RenderRequest
-from tests.core.test_motion_support import synthetic_features
 
 BOUND = 1.8
 """Largest stretch allowed beyond the rigid head (core.engines.warp_ears bounds it at 1.75;
@@ -19,9 +17,9 @@ hallo_3 measured 2.85 at -15 degrees of yaw before it)."""
 
 
 def _mesh(rig, poses, size=512):
-    track = posed_track(rig, poses)
-    req = RenderRequest(rig=rig, features=synthetic_features(len(poses)), motion=track, size=size)
-    return WarpEngine()._prepare(req).mesh, track
+    """(the renderer's posed mesh of `rig` at `size`: the dense one, as WarpEngine builds it
+    by default; a track holding the rest face at `poses`)."""
+    return MeshWarp.build(rig, size, dense=True), posed_track(rig, poses)
 
 
 def _ears(mesh) -> np.ndarray:
