@@ -6,9 +6,10 @@ How a frame is made (measured choices, see the report in core/engines/warp.py):
    the skin under the chin follows a jaw drop and the cheeks follow a smile); then every
    point is turned in 3-D by the head pose (core.engines.warp_pose: depth from the rig's
    face mesh or a generic face, rotation about the neck, perspective), by group:
-   head/forehead/cheeks/jaw ring and ears fully, hair on the shoulders and the neck
-   partly, the shoulders (the trunk) and the image border never, so the neck stretches
-   between head and trunk. Zero pose skips the 3-D step (bit-exact 2-D warp).
+   head/forehead/cheeks/jaw ring and ears fully (the ears lagging the cheek in front of
+   them no further than keeps the ear from stretching: core.engines.warp_ears), hair on
+   the shoulders and the neck partly, the shoulders (the trunk) and the image border
+   never, so the neck stretches between head and trunk. Zero pose skips the 3-D step (bit-exact 2-D warp).
 2. Per triangle, the affine map destination -> source (vectorised 3x3 inverses).
 3. A triangle-index image of the destination mesh is rasterised with cv2.fillConvexPoly
    (C code, one call per triangle, back to front by posed depth so the nose and near cheek
