@@ -6,9 +6,10 @@ How a frame is made (measured choices, see the report in core/engines/warp.py):
    the skin under the chin follows a jaw drop and the cheeks follow a smile); then every
    point is turned in 3-D by the head pose (core.engines.warp_pose: depth from the rig's
    face mesh or a generic face, rotation about the neck, perspective), by group:
-   head/forehead/cheeks/jaw ring and ears fully, hair on the shoulders and the neck
-   partly, the shoulders (the trunk) and the image border never, so the neck stretches
-   between head and trunk. Zero pose skips the 3-D step (bit-exact 2-D warp).
+   head/forehead/cheeks/jaw ring and ears fully (the ears lagging the cheek in front of
+   them no further than keeps the ear from stretching: core.engines.warp_ears), hair on
+   the shoulders and the neck partly, the shoulders (the trunk) and the image border
+   never, so the neck stretches between head and trunk. Zero pose skips the 3-D step (bit-exact 2-D warp).
 2. Per triangle, the affine map destination -> source (vectorised 3x3 inverses).
 3. A triangle-index image of the destination mesh is rasterised with cv2.fillConvexPoly
    (C code, one call per triangle, back to front by posed depth so the nose and near cheek
@@ -41,13 +42,14 @@ from core.engines.warp_anchors import (  # noqa: F401  (interior_triangles: re-e
     follow_sparse,
     interior_triangles,
 )
+from core.engines.warp_ears import EarLimit
 from core.engines.warp_edges import ease_edges, edge_weights, follow_source
 from core.engines.warp_pose import HeadPoser, unpose
 from core.engines.warp_scratch import Scratch
 from core.face.head3d import (
-    EAR_DEPTH_MM,
     anchor_depth,
     depth_from_mesh3d,
+    ear_depth,
     landmark_depth,
     usable_mesh3d,
 )
@@ -136,6 +138,7 @@ class MeshWarp:
     plan_depth: np.ndarray | None = None  # [68] the planner's landmark depth (unpose)
     edge_w: np.ndarray | None = None  # [N] how much of the head's motion each border
     # anchor's source follows (0 off the border and far from the hair; see edge_source)
+    ear_limit: EarLimit | None = None  # how far the posed ears may lag (warp_ears)
 
     # ---------------------------------------------------------------- build
     @classmethod
@@ -205,7 +208,8 @@ class MeshWarp:
             anchor_depth(poser.local_mm(pts[rest]), poser.local_mm(pts[held]), depth[held] / mm) * mm
         )
         ears = np.asarray(groups.get("ears", []), dtype=np.int64)
-        depth[ears] = EAR_DEPTH_MM * mm  # on the skull's side, not its front
+        # on the skull's side, not its front, turned with the portrait's face
+        depth[ears] = ear_depth(poser.local_mm(pts[ears])[:, 0], poser.portrait_yaw) * mm
         pose_w = np.concatenate([np.ones(68), head_w])
         self = cls(
             rig,
@@ -233,6 +237,7 @@ class MeshWarp:
         )
         self.plan_depth = planner_depth(geo)
         self.edge_w = edge_weights(pts, rig.landmarks, geo, (w, h))
+        self.ear_limit = EarLimit.build(pts, ears, depth, tris, poser.local_mm(pts[ears])[:, 0])
         dst0 = (pts + 0.5) * out_scale - 0.5
         base = np.full(
             (size, size), IDENTITY if use_lut else len(tris), np.uint8 if use_lut else np.uint16
@@ -277,6 +282,8 @@ class MeshWarp:
         out[moving], depth[moving] = self.poser.pose(
             rest[moving], self.depth[moving], pose, shift, self.pose_w[moving]
         )
+        if self.ear_limit is not None:
+            self.ear_limit.apply(self.poser, pts, rest, self.depth, out, depth, pose, shift)
         return out, depth
 
     def edge_source(self, pose: np.ndarray, shift: np.ndarray) -> np.ndarray:

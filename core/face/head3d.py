@@ -101,6 +101,20 @@ corneas (the tragus), near the yaw pivot, so a turn hides the near ear behind th
 and shows the far one, and they barely slide sideways."""
 
 
+def ear_depth(u_mm: np.ndarray, yaw: float) -> np.ndarray:
+    """[N] depth (mm) of ear anchors at face-local u (mm from the eye midpoint, along the
+    eye line) in a portrait whose face is turned by `yaw` degrees (`portrait_yaw`).
+
+    The ears sit at `EAR_DEPTH_MM` on the head, and the head is turned like the landmarks
+    (`turned_template`): z = (Z - u sin a) / cos a. Why: with the landmarks turned and the
+    ears not, a three-quarter portrait's near jaw line came ~20 mm forward while its ear
+    stayed 80 mm back; the strip between them stood almost edge-on to the camera, and a
+    further turn towards that ear stretched it (and the ear) 2.5-3 times into a pale
+    blob (hallo_3 at -15 degrees)."""
+    a = np.radians(float(yaw))
+    return (EAR_DEPTH_MM - np.asarray(u_mm, np.float64) * np.sin(a)) / np.cos(a)
+
+
 def pixels_per_mm(landmarks: np.ndarray) -> float:
     """A rig's scale: eye-centre distance in pixels over `EYE_DISTANCE_MM`."""
     lm = np.asarray(landmarks, np.float64)
