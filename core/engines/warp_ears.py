@@ -20,7 +20,8 @@ range, so t grows continuously with the pose and the ears never jump between fra
 (a least t meeting the bound exactly swung from 0 to 1 within a degree where the stretch
 barely depended on t).
 
-Cost: ~0.5-2 ms per posed 512 px frame (two sides, 3 x 17 candidate depths).
+Cost: ~0.08 ms per posed frame within the bound (the rigid reference rides on the mesh's
+one pose call, one check for both sides); 3 x 17 candidate depths per side beyond it.
 """
 
 from __future__ import annotations
@@ -48,22 +49,32 @@ CONTOUR = np.arange(17)
 @dataclass(frozen=True)
 class EarLimit:
     """Per-rig constants: for each side of the head, its ear anchors, their contour
-    reference depth and the triangles touching them."""
+    reference depth and the triangles touching them; and, for all sides at once, those
+    triangles' source corners and mean rest depth (the rigid reference is posed in one
+    call per frame: most frames are within the bound and cost only that check)."""
 
     ears: tuple[np.ndarray, ...]  # per side: [E] mesh indices of the ear anchors
     ref_z: tuple[np.ndarray, ...]  # per side: [E] depth (px) of the nearest contour point
     tris: tuple[np.ndarray, ...]  # per side: [T,3] triangles with a vertex among `ears`
     src_inv: tuple[np.ndarray, ...]  # per side: [T,2,2] inverse of the source edge matrix
+    at: tuple[np.ndarray, ...]  # per side: the ears' places among the flattened vertices
+    which: tuple[np.ndarray, ...]  # per side: ... and which ear each of them is
+    corners: np.ndarray  # [3·ΣT, 2] every side's triangle corners (source px), in order
+    corner_z: np.ndarray  # [3·ΣT] their triangle's mean rest depth (a flat patch)
+    bounds: tuple[int, ...]  # side k's corners are corners[bounds[k]:bounds[k + 1]]
+    tris_all: np.ndarray  # [ΣT,3] every side's triangles, in order
+    src_inv_all: np.ndarray  # [ΣT,2,2] their inverse source edge matrices
 
     @classmethod
     def build(cls, pts: np.ndarray, ears: np.ndarray, depth: np.ndarray, tris: np.ndarray,
               u: np.ndarray) -> EarLimit | None:
-        """`u`: the ear anchors' face-local x (negative: image-left side of the head).
-        None when the mesh has no ear anchors (nothing to limit)."""
+        """`u`: the ear anchors' face-local x (negative: image-left side of the head);
+        `depth`: every mesh point's rest depth. None when the mesh has no ear anchors
+        (nothing to limit)."""
         ears = np.asarray(ears, np.int64)
         if len(ears) == 0 or len(pts) < 68:
             return None
-        out = ([], [], [], [])
+        out: tuple[list, ...] = ([], [], [], [], [])
         for side in (u < 0, u >= 0):
             e = ears[side]
             if len(e) == 0:
@@ -80,25 +91,42 @@ class EarLimit:
             out[1].append(depth[CONTOUR[near]].astype(np.float64))
             out[2].append(t)
             out[3].append(np.linalg.inv(a))
+            at = np.flatnonzero(np.isin(t, e))
+            out[4].append((at, (t.reshape(-1)[at][:, None] == e[None]).argmax(axis=1)))
         if not out[0]:
             return None
-        return cls(*(tuple(x) for x in out))
+        corners = np.concatenate([pts[t].reshape(-1, 2) for t in out[2]])
+        corner_z = np.concatenate([np.repeat(depth[t].mean(axis=1), 3) for t in out[2]])
+        bounds = tuple(np.cumsum([0] + [3 * len(t) for t in out[2]]).tolist())
+        return cls(tuple(out[0]), tuple(out[1]), tuple(out[2]), tuple(out[3]),
+                   tuple(x[0] for x in out[4]), tuple(x[1] for x in out[4]),
+                   corners.astype(np.float64), corner_z.astype(np.float64), bounds,
+                   np.concatenate(out[2]), np.concatenate(out[3]))
 
-    def apply(self, poser, pts: np.ndarray, rest: np.ndarray, rest_z: np.ndarray,
-              out: np.ndarray, depth: np.ndarray, pose: np.ndarray, shift: np.ndarray) -> None:
+    def apply(self, poser, rest: np.ndarray, rest_z: np.ndarray, out: np.ndarray,
+              depth: np.ndarray, pose: np.ndarray, shift: np.ndarray,
+              rigid: np.ndarray | None = None) -> None:
         """Move, in place, the posed ear anchors in `out` (and their posed `depth`) to the
-        depth of least cost (see the module doc). `pts`: the mesh's source points; `rest`:
-        this frame's unposed points (rig px); `rest_z`: the rest depth of every point."""
-        for e, zr, tri, ainv in zip(self.ears, self.ref_z, self.tris, self.src_inv, strict=True):
-            # the rigid reference: each triangle as a flat patch at its mean rest depth
-            s = pts[tri]  # [T,3,2]
-            zm = np.repeat(rest_z[tri].mean(axis=1), 3)
-            rig, _ = poser.pose(s.reshape(-1, 2), zm, pose, shift, 1.0)
-            jr = _jac(rig.reshape(-1, 3, 2), ainv)  # [T,2,2]
-            ok = np.abs(np.linalg.det(jr)) > 1e-9
-            jr_inv = np.linalg.inv(np.where(ok[:, None, None], jr, np.eye(2)))
-            at = np.flatnonzero(np.isin(tri, e))  # the ears' places among the vertices
-            which = (tri.reshape(-1)[at][:, None] == e[None]).argmax(axis=1)  # ... which ear
+        depth of least cost (see the module doc). `rest`: this frame's unposed points (rig
+        px); `rest_z`: the rest depth of every point; `rigid`: `corners` posed at
+        `corner_z` (the rigid reference: each triangle as a flat patch at its mean rest
+        depth), computed here when None. The ears in `out` must be posed fully at their
+        rest depth (their pose weight is 1), which is the candidate t = 0."""
+        if rigid is None:
+            rigid, _ = poser.pose(self.corners, self.corner_z, pose, shift, 1.0)
+        jr = _jac(rigid.reshape(-1, 3, 2), self.src_inv_all)  # [ΣT,2,2]
+        ok_all = np.abs(jr[:, 0, 0] * jr[:, 1, 1] - jr[:, 0, 1] * jr[:, 1, 0]) > 1e-9
+        jr_inv_all = np.linalg.inv(np.where(ok_all[:, None, None], jr, np.eye(2)))
+        # t = 0 is the ears as posed: within the bound on every side (most frames), the
+        # rigid turn stays
+        jw = _jac(out[self.tris_all].reshape(1, -1, 3, 2), self.src_inv_all)
+        if _over(jw, ok_all, jr_inv_all)[0] <= 0.0:
+            return
+        for k, (e, zr, tri, ainv) in enumerate(
+                zip(self.ears, self.ref_z, self.tris, self.src_inv, strict=True)):
+            part = slice(self.bounds[k] // 3, self.bounds[k + 1] // 3)
+            ok, jr_inv = ok_all[part], jr_inv_all[part]
+            at, which = self.at[k], self.which[k]
             posed = out[tri].reshape(-1, 2)
 
             def cost(ts, e=e, zr=zr, ainv=ainv, ok=ok, jr_inv=jr_inv, at=at, which=which,
@@ -112,13 +140,11 @@ class EarLimit:
                 p, _ = poser.pose(xy, z.reshape(-1), pose, shift, 1.0)
                 cand = np.broadcast_to(posed, (k, *posed.shape)).copy()
                 cand[:, at] = p.reshape(k, len(e), 2)[:, which]
-                jw = _jac(cand.reshape(k, -1, 3, 2), ainv)  # [K,T,2,2]
-                front = (np.linalg.det(jw) > 0) & ok[None]
-                over = np.maximum(np.where(front, _smax(jw @ jr_inv[None]), 0.0) - EAR_STRETCH, 0)
-                return (over**2).sum(axis=1) + LAG_COST * ts**2
+                return _over(_jac(cand.reshape(k, -1, 3, 2), ainv), ok, jr_inv) + LAG_COST * ts**2
 
-            if cost(np.zeros(1))[0] <= 0.0:
-                continue  # within the bound as it is: the rigid turn stays
+            # t = 0 is the ears as posed: within the bound (most frames), the rigid turn stays
+            if _over(_jac(posed.reshape(1, -1, 3, 2), ainv), ok, jr_inv)[0] <= 0.0:
+                continue
             # a triangle that no lag can help (a temple triangle between brow and jaw
             # landmarks under pitch) does not move the ears, one that stretches as they
             # follow (the background behind them) holds them back, and the least cost moves
@@ -127,6 +153,15 @@ class EarLimit:
             t = _least(cost)
             zt = (1.0 - t) * rest_z[e] + t * zr
             out[e], depth[e] = poser.pose(rest[e], zt, pose, shift, 1.0)
+
+
+def _over(jw: np.ndarray, ok: np.ndarray, jr_inv: np.ndarray) -> np.ndarray:
+    """[K] the stretch over `EAR_STRETCH`, squared and summed over the front-facing
+    triangles, of candidate maps `jw` [K,T,2,2] against the rigid ones (`jr_inv`)."""
+    det = jw[..., 0, 0] * jw[..., 1, 1] - jw[..., 0, 1] * jw[..., 1, 0]
+    front = (det > 0) & ok[None]
+    over = np.maximum(np.where(front, _smax(jw @ jr_inv[None]), 0.0) - EAR_STRETCH, 0)
+    return (over**2).sum(axis=1)
 
 
 def _least(cost) -> float:

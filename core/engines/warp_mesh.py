@@ -279,11 +279,21 @@ class MeshWarp:
         moving = self.pose_w > 0
         out = rest.copy()
         depth = self.depth.copy()
-        out[moving], depth[moving] = self.poser.pose(
-            rest[moving], self.depth[moving], pose, shift, self.pose_w[moving]
+        lim = self.ear_limit
+        if lim is None:
+            out[moving], depth[moving] = self.poser.pose(
+                rest[moving], self.depth[moving], pose, shift, self.pose_w[moving]
+            )
+            return out, depth
+        # the ear limit's rigid reference rides on the same call (one call's overhead)
+        n = int(moving.sum())
+        xy, z = self.poser.pose(
+            np.concatenate([rest[moving], lim.corners]),
+            np.concatenate([self.depth[moving], lim.corner_z]), pose, shift,
+            np.concatenate([self.pose_w[moving], np.ones(len(lim.corners))]),
         )
-        if self.ear_limit is not None:
-            self.ear_limit.apply(self.poser, pts, rest, self.depth, out, depth, pose, shift)
+        out[moving], depth[moving] = xy[:n], z[:n]
+        lim.apply(self.poser, rest, self.depth, out, depth, pose, shift, xy[n:])
         return out, depth
 
     def edge_source(self, pose: np.ndarray, shift: np.ndarray) -> np.ndarray:
