@@ -38,7 +38,8 @@ TRACK_SIZE = 384
 """Warp render size the plan is tracked at: the face spans ~170 px of it in a
 head-and-shoulders portrait, as in a 512 px training video, at ~200 frames/s."""
 CHECK_EVERY = 10
-"""Full face detection this often, as `data prepare` tracks a training video."""
+"""Full face detection this often, as `data prepare` tracks a training video
+(core.face.track_landmarks, the tracker both use)."""
 
 
 def tracked_landmarks(request: RenderRequest, frames: range,
@@ -47,7 +48,7 @@ def tracked_landmarks(request: RenderRequest, frames: range,
     68 points on the warp engine's render of the plan; elsewhere (and on frames where the
     tracker finds no face) the plan's own."""
     from core.engines.warp import WarpEngine
-    from core.face import detect_landmarks, landmarks_box
+    from core.face import track_landmarks
 
     plan = np.asarray(request.motion.landmarks, np.float64)
     out = plan.copy()
@@ -59,22 +60,15 @@ def tracked_landmarks(request: RenderRequest, frames: range,
     # the track restarts at every multiple of CHECK_EVERY, so a frame's points depend on
     # its clip index only: a re-rendered segment is shown the guides the whole render had
     run = range(frames.start - frames.start % CHECK_EVERY, frames.stop)
-    prev = None
     lost = 0
-    for i, frame in zip(run, WarpEngine().render(warp, run), strict=True):
+    tracked = track_landmarks(zip(run, WarpEngine().render(warp, run), strict=True), CHECK_EVERY)
+    for i, lm in zip(run, tracked, strict=True):
         if cancel is not None and cancel():
             break
-        if prev is None and i % CHECK_EVERY:
-            lost += i in frames  # lost: wait for the next full detection (as data prepare)
-            continue
-        hint = None if prev is None or i % CHECK_EVERY == 0 else landmarks_box(prev)
-        lm = detect_landmarks(frame, box_hint=hint)
-        if lm is None or np.asarray(lm).shape != (68, 2) or not np.isfinite(lm).all():
-            prev = None
+        if lm is None:
             lost += i in frames
-            continue
-        prev = np.asarray(lm, np.float64)
-        out[i] = (prev + 0.5) / scale - 0.5
+        else:
+            out[i] = (np.asarray(lm, np.float64) + 0.5) / scale - 0.5
     if lost:
         log.info("tracked guides: no face on %d of %d warp frames; the plan's landmarks "
                  "stand in there", lost, len(frames))

@@ -5,6 +5,7 @@
     mesh_from_box(image, box) -> FaceMesh | None                (468 points with depth, iris)
     points68_from_mesh(points) -> [68, 2]                       (iBUG-68 layout)
     detect_landmarks(image, box_hint=None) -> [68, 2] | None   (fast, for video frames)
+    track_landmarks(frames, check_every=10) -> [68, 2] | None per frame (one face in a video)
     face_descriptor(image, landmarks) -> [128]                  (dlib identity vector)
     load_landmarks_json(path) -> [5 | 68, 2]                    (user points for paintings)
 
@@ -18,6 +19,7 @@ from core.face.detect import (
     find_face,
     landmarks_box,
     predict_landmarks,
+    track_landmarks,
 )
 from core.face.facemesh import mesh_from_box, points68_from_mesh
 from core.face.keypoints import fit_68_from_5, load_landmarks_json, validate_landmarks
@@ -37,5 +39,6 @@ __all__ = [
     "mouth_interior",
     "points68_from_mesh",
     "predict_landmarks",
+    "track_landmarks",
     "validate_landmarks",
 ]

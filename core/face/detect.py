@@ -21,6 +21,7 @@ side is at most `DETECT_SIDE` px; the Face Mesh then runs on a crop of the FULL 
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 import cv2
@@ -217,6 +218,31 @@ def landmarks_box(landmarks: np.ndarray) -> tuple[float, float, float, float]:
     y0 = p[17:27, 1].min()
     y1 = p[:17, 1].max()
     return float(x0), float(y0), float(x1), float(y1)
+
+
+def track_landmarks(
+    frames: Iterable[tuple[int, np.ndarray]], check_every: int = 10
+) -> Iterator[np.ndarray | None]:
+    """The 68 landmarks [68, 2] (None: no face) of each (clip index, frame) in turn, as a
+    video's one face is tracked: a full detection on the first frame and wherever the index
+    is a multiple of `check_every`, the previous frame's box in between; after a lost face
+    the frames up to the next full detection are None (a face the detector cannot find
+    costs one detection per `check_every` frames). A frame's points depend only on the
+    frames since the last multiple, so a span starting at one tracks as the whole clip.
+    Used by `data prepare` and by the diffusion engine's tracked guides alike, so both
+    make their guides from the same tracker."""
+    prev = None
+    first = True
+    for i, frame in frames:
+        full = first or i % check_every == 0
+        first = False
+        if prev is None and not full:
+            yield None
+            continue
+        lm = detect_landmarks(frame, box_hint=None if full else landmarks_box(prev))
+        ok = lm is not None and np.asarray(lm).shape == (68, 2) and bool(np.isfinite(lm).all())
+        prev = np.asarray(lm) if ok else None
+        yield prev
 
 
 def face_descriptor(image: np.ndarray, landmarks: np.ndarray) -> np.ndarray:

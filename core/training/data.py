@@ -158,26 +158,22 @@ def _read_video(path: Path, max_frames: int) -> tuple[list[np.ndarray], float]:
 
 
 def _track(frames: list[np.ndarray]) -> np.ndarray:
-    """Landmarks [F, 68, 2] of the one face: full detection on the first frame and every
-    CHECK_EVERY frames (face present, exactly one), the previous frame's box in between."""
-    from core.face import detect_faces, detect_landmarks, landmarks_box
+    """Landmarks [F, 68, 2] of the one face (core.face.track_landmarks: full detection
+    every CHECK_EVERY frames, the previous frame's box in between); at every full detection
+    the face must be present and alone."""
+    from core.face import detect_faces, track_landmarks
 
     out = []
-    prev = None
-    for i, frame in enumerate(frames):
+    for i, lm in enumerate(track_landmarks(enumerate(frames), CHECK_EVERY)):
         if i % CHECK_EVERY == 0:
-            faces = detect_faces(frame)
+            faces = detect_faces(frames[i])
             if not faces:
                 raise Unusable("no face" if i == 0 else f"face lost at frame {i}")
             if len(faces) > 1 and faces[1].area > 0.2 * faces[0].area:
                 raise Unusable(f"several faces ({len(faces)}) at frame {i}")
-            lm = detect_landmarks(frame)
-        else:
-            lm = detect_landmarks(frame, box_hint=landmarks_box(prev))
-        if lm is None or np.asarray(lm).shape != (68, 2) or not np.isfinite(lm).all():
+        if lm is None:
             raise Unusable(f"no usable landmarks at frame {i}")
-        prev = np.asarray(lm, np.float32)
-        out.append(prev)
+        out.append(np.asarray(lm, np.float32))
     return np.stack(out)
 
 

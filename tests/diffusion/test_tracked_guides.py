@@ -63,6 +63,6 @@ def test_a_segment_gets_the_whole_renders_points(request_, tracked):
 
 
 def test_frames_without_a_face_keep_the_plan(request_, monkeypatch):
-    monkeypatch.setattr("core.face.detect_landmarks", lambda *a, **k: None)
+    monkeypatch.setattr("core.face.detect.detect_landmarks", lambda *a, **k: None)
     got = tg.tracked_landmarks(request_, range(0, 5))
     np.testing.assert_array_equal(got, np.asarray(request_.motion.landmarks, np.float64))
