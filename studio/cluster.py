@@ -36,7 +36,9 @@ imported lazily: the CLI and the GUI start without it.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import logging
 import os
 import re
 import tempfile
@@ -54,12 +56,18 @@ from studio.jobs import ProgressWriter
 from studio.records import JobInfo
 from studio.specs import RenderPlan, motion_key_parts, spec_hash
 
+log = logging.getLogger(__name__)
+
 MAX_RETRIES = 3
 """Times a segment's task is re-run elsewhere when its worker process dies."""
 POLL_S = 0.25
 """Seconds between the client's looks at finished tasks, progress and cancel requests."""
 REPORT_EVERY_S = 0.5
 """Seconds between a worker's progress reports."""
+CANCEL_GRACE_S = 10.0
+"""Seconds a task asked to stop (a KeyboardInterrupt in the task) may take before its
+worker process is killed (`ray.cancel(force=True)`): a task blocked where the interrupt
+does not reach it must not keep a cancelled render waiting forever."""
 
 _ADDRESS_RE = re.compile(r"^ray://(?P<host>[A-Za-z0-9_.\-]+|\[[0-9a-fA-F:]+\]):(?P<port>\d{1,5})$")
 
@@ -230,7 +238,8 @@ _WORKER_HOST: EngineHost | None = None
 
 def _fault(fault: tuple[str, str] | None) -> None:
     """Injected faults, for tests only: ("crash_once", marker) kills the worker process on
-    the first attempt (the marker file absent); ("hold", marker) waits until it exists."""
+    the first attempt (the marker file absent); ("hold", marker) waits until it exists;
+    ("stubborn", marker) too, ignoring the stop request (KeyboardInterrupt)."""
     if not fault:
         return
     kind, marker = fault
@@ -240,6 +249,10 @@ def _fault(fault: tuple[str, str] | None) -> None:
     if kind == "hold":
         while not os.path.exists(marker):
             time.sleep(0.05)
+    if kind == "stubborn":  # a task the stop request does not reach
+        while not os.path.exists(marker):
+            with contextlib.suppress(KeyboardInterrupt):
+                time.sleep(0.05)
 
 
 def _weights_folder(blob: dict[str, bytes], digest: str) -> str:
@@ -321,6 +334,7 @@ class _InFlight:
     writer: ProgressWriter
     progress: ProgressFn | None
     fraction: float = 0.0
+    stop_asked: float | None = None  # when the task was asked to stop (monotonic seconds)
 
 
 class ClusterRunner:
@@ -493,7 +507,12 @@ class ClusterRunner:
             for ref, f in inflight.items():
                 if (stopping or f.writer.cancel_requested) and f.job.id not in asked:
                     asked.add(f.job.id)
+                    f.stop_asked = time.monotonic()
                     ray.cancel(ref)
+                elif f.stop_asked is not None and time.monotonic() - f.stop_asked > CANCEL_GRACE_S:
+                    log.info("job %d ignored the stop request; killing its worker", f.job.id)
+                    f.stop_asked = float("inf")  # once
+                    ray.cancel(ref, force=True)
         return done
 
     def _progress(self, inflight: dict[Any, _InFlight]) -> None:
@@ -525,6 +544,9 @@ class ClusterRunner:
             jobs.finish(jid, "failed", "failed", msg)
             return jobs.get(jid)
         except (ray.exceptions.WorkerCrashedError, ray.exceptions.RayError) as exc:
+            if f.stop_asked is not None:  # its worker was killed because it would not stop
+                jobs.finish(jid, "cancelled", "cancelled; the previous render stays current")
+                return jobs.get(jid)
             jobs.finish(jid, "failed", "failed", f"the cluster lost the task after "
                         f"{self.max_retries} retries: {type(exc).__name__}")
             return jobs.get(jid)

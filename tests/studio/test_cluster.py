@@ -253,6 +253,30 @@ def test_cancel_stops_tasks_and_keeps_nothing_partial(session, project_dir, tmp_
     assert sorted(f.name for f in (project_dir / "renders").iterdir()) == renders
 
 
+def test_a_task_that_ignores_the_stop_request_is_killed(session, project_dir, tmp_path,
+                                                         monkeypatch):
+    """cancel() asks a running task to stop (KeyboardInterrupt); one that does not stop
+    within CANCEL_GRACE_S has its worker killed, and the job still ends `cancelled` with
+    nothing written (it used to wait for it forever)."""
+    import studio.cluster as cluster
+
+    monkeypatch.setattr(cluster, "CANCEL_GRACE_S", 1.0)
+    with Project.open(project_dir) as p:
+        tid = p.timeline().id
+        seg = p.segments(tid)[0]
+        p.enqueue(tid, [seg.id])
+    calls = [0]
+
+    def cancel() -> bool:
+        calls[0] += 1
+        return calls[0] > 3
+
+    with _runner(project_dir, session, faults={seg.id: ("stubborn", str(tmp_path / "never"))}) as r:
+        [res] = r.run_all(cancel=cancel)
+    assert res.state == "cancelled", res
+    assert not list((project_dir / "renders").glob("*.mp4"))
+
+
 CHILD = textwrap.dedent("""
     import sys
     from studio.cluster import ClusterAddress, ClusterRunner, ClusterSession, local_runtime_env
