@@ -490,6 +490,28 @@ def _restored_spans(layout, lo: int, hi: int) -> list[tuple[int, int]] | None:
     return [(a - lo, b - lo) for a, b in inside]
 
 
+def _on_layout(layout, keep: list, moved: list, shift: int) -> tuple[list, list, list]:
+    """Undo restores a recorded layout exactly: of the segments before the edit region
+    only the longest run from the start that lies on the layout is kept, of those after
+    it only the longest run to the end (after the shift); the rest is laid out again.
+
+    Why: the edit being undone may have split the region differently (its audio has other
+    pauses), leaving a segment before the region whose end is no boundary of the layout;
+    keeping it would make the recorded spans not tile what is left (seen: undo gave
+    (0,86),(86,125) where the original was (0,125))."""
+    try:
+        spans = {(int(a), int(b)) for a, b in layout}
+    except (TypeError, ValueError):
+        return keep, moved, []
+    k = 0
+    while k < len(keep) and (keep[k].start, keep[k].end) in spans:
+        k += 1
+    m = len(moved)
+    while m > 0 and (moved[m - 1].start + shift, moved[m - 1].end + shift) in spans:
+        m -= 1
+    return keep[:k], moved[m:], keep[k:] + moved[:m]
+
+
 def _relayout(s: Session, tl: Timeline, before, feats, region, layout=None
               ) -> tuple[list[int], list[int], tuple[int, int, int] | None]:
     """Move, keep or replace the segments of `tl` for an edit of its audio; returns (ids
@@ -519,6 +541,9 @@ def _relayout(s: Session, tl: Timeline, before, feats, region, layout=None
             gone.append(seg)
     if moved and moved[-1].end + shift != n_new:  # the track's end moved otherwise
         gone += [moved.pop()]
+    if layout is not None:
+        keep, moved, off = _on_layout(layout, keep, moved, shift)
+        gone += off
     lo = max((x.end for x in keep), default=0)
     hi = min((x.start + shift for x in moved), default=n_new)
     template = old_rows[gone[0].id] if gone else None
