@@ -73,6 +73,7 @@ class _Prepared:
         on, srcs = self._edges
         src = self.mesh.src_pts.copy()
         src[on] = srcs[i]
+        self.mesh.follow_background_source(src)
         return src
 
 

@@ -27,6 +27,7 @@ HEAD_WEIGHT = {
     "ears": 1.0,
     "shoulders": 0.0,
     "border": 0.0,
+    "background": 0.0,
 }
 """How much of the head pose each anchor group follows: the ears turn with the skull, the
 neck partly, the shoulders (the trunk) not at all, so the neck stretches between them and
@@ -46,6 +47,7 @@ LOCAL_WEIGHT = {
     "ears": 0.0,
     "shoulders": 0.0,
     "border": 0.0,
+    "background": 0.0,
 }
 
 
@@ -143,9 +145,46 @@ def dense_mesh(rig: FaceRig, mesh3d: np.ndarray):
     used: a bad dense mesh must never cost the render)."""
     try:
         pts, tris, groups = build_mesh(rig.landmarks, rig.size, face_points=mesh3d[:, :2],
-                                       border_steps=DENSE_BORDER_STEPS)
+                                       border_steps=DENSE_BORDER_STEPS, background=True)
     except (RuntimeError, ValueError):
         return None
     if check_mesh(pts, tris, rig.size) or not len(groups.get("face", [])):
         return None  # (no Face Mesh point kept: the rig's own mesh is the same warp)
     return pts, tris, groups
+
+
+def background_follow(pts: np.ndarray, tris: np.ndarray, bg: np.ndarray
+                      ) -> tuple[np.ndarray, np.ndarray]:
+    """(cols [K], H [B,K]): the background points `bg` move by H @ (the displacement of
+    mesh points `cols`), the discrete harmonic interpolation (cotangent weights at rest) of
+    their neighbours' motion: the smoothest field that meets the posed head and hair on
+    one side and the still frame border on the other.
+
+    Why harmonic: a membrane has no kinks inside, so a straight line of the background
+    bends gently as the head turns, where one affine map per long fan triangle bent it at
+    every triangle edge (hallo_3 at 15 degrees of yaw: curtain folds zigzagged behind
+    the ear). Solved once per mesh; a frame costs one small matrix product."""
+    n = len(pts)
+    bg = np.asarray(bg, np.int64)
+    if not len(bg):
+        return np.zeros(0, np.int64), np.zeros((0, 0))
+    w = np.zeros((n, n))
+    p = np.asarray(pts, np.float64)
+    for k in range(3):  # the angle at vertex k weighs the opposite edge (i, j)
+        i, j, o = tris[:, (k + 1) % 3], tris[:, (k + 2) % 3], tris[:, k]
+        u, v = p[i] - p[o], p[j] - p[o]
+        cross = np.abs(u[:, 0] * v[:, 1] - u[:, 1] * v[:, 0])
+        cot = (u * v).sum(1) / np.maximum(cross, 1e-9)
+        np.add.at(w, (i, j), 0.5 * cot)
+        np.add.at(w, (j, i), 0.5 * cot)
+    edge = np.zeros((n, n), bool)
+    for a, b in ((0, 1), (1, 2), (2, 0)):
+        edge[tris[:, a], tris[:, b]] = edge[tris[:, b], tris[:, a]] = True
+    # a non-Delaunay edge (negative weight) would let a point overshoot its neighbours
+    w = np.where(edge, np.maximum(w, 1e-2), 0.0)
+    is_bg = np.zeros(n, bool)
+    is_bg[bg] = True
+    wb = w[bg]
+    cols = np.flatnonzero((wb > 0).any(axis=0) & ~is_bg)
+    luu = np.diag(wb.sum(axis=1)) - wb[:, bg]
+    return cols, np.linalg.solve(luu, wb[:, cols])

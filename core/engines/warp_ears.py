@@ -13,6 +13,10 @@ their own (t = 0) and that of the face contour beside them (t = 1, where they mo
 the cheek): the t of least cost, the cost being how far the front-facing triangles
 touching them are stretched beyond `EAR_STRETCH` times the rigid motion of a flat patch
 at their depth (squared, summed) plus a small price for leaving the skull (`LAG_COST`).
+The triangles behind the ears (to the head's outline and the background) are not
+counted: that strip is hair and the side of the head, which a turn towards the ear
+brings into view, so it widens (tests/core/test_head_ears.py bounds it apart); counted,
+it held the ears back against the bound and their speed jumped from step to step.
 A frontal portrait's modest turns stay under the bound and are untouched (t = 0 exactly:
 measured 1.4-1.65 at 10 degrees); where the bound holds the ears lag as before. The cost
 is smooth in t and in the pose, and its minimum is searched to ~1/1000 of the depth
@@ -147,8 +151,7 @@ class EarLimit:
                 continue
             # a triangle that no lag can help (a temple triangle between brow and jaw
             # landmarks under pitch) does not move the ears, one that stretches as they
-            # follow (the background behind them) holds them back, and the least cost moves
-            # smoothly with the pose (the least t meeting the bound swung from 0 to 1
+            # follow holds them back, and the least cost moves smoothly with the pose (the least t meeting the bound swung from 0 to 1
             # within a degree where the stretch barely depended on t)
             t = _least(cost)
             zt = (1.0 - t) * rest_z[e] + t * zr

@@ -38,6 +38,7 @@ import numpy as np
 
 from core.engines.warp_anchors import (  # noqa: F401  (interior_triangles: re-exported)
     anchor_weights,
+    background_follow,
     dense_mesh,
     follow_sparse,
     interior_triangles,
@@ -48,6 +49,7 @@ from core.engines.warp_pose import HeadPoser, unpose
 from core.engines.warp_scratch import Scratch
 from core.face.head3d import (
     anchor_depth,
+    beside_the_ears,
     depth_from_mesh3d,
     ear_depth,
     landmark_depth,
@@ -139,6 +141,9 @@ class MeshWarp:
     edge_w: np.ndarray | None = None  # [N] how much of the head's motion each border
     # anchor's source follows (0 off the border and far from the hair; see edge_source)
     ear_limit: EarLimit | None = None  # how far the posed ears may lag (warp_ears)
+    bg: np.ndarray | None = None  # [B] background points (dense mesh), moved harmonically
+    bg_cols: np.ndarray | None = None  # [K] the points whose motion they follow
+    bg_h: np.ndarray | None = None  # [B,K] how (warp_anchors.background_follow)
 
     # ---------------------------------------------------------------- build
     @classmethod
@@ -186,6 +191,8 @@ class MeshWarp:
         tris = np.asarray(rig_tris, dtype=np.int64)
         moving = np.ones(n_pts, bool)
         moving[68:] = (head_w > 0) | (local_w.sum(1) > 1e-4) | (full_w.sum(1) > 1e-4)
+        bg = np.asarray(groups.get("background", []), dtype=np.int64)
+        moving[bg] = True
         static = ~moving[tris].any(axis=1)
         tris = np.concatenate([tris[static], tris[~static]])
         use_lut = len(tris) < IDENTITY
@@ -210,6 +217,10 @@ class MeshWarp:
         ears = np.asarray(groups.get("ears", []), dtype=np.int64)
         # on the skull's side, not its front, turned with the portrait's face
         depth[ears] = ear_depth(poser.local_mm(pts[ears])[:, 0], poser.portrait_yaw) * mm
+        outline = np.asarray(groups.get("head", []), dtype=np.int64)
+        if len(ears) and len(outline):
+            depth[outline] = beside_the_ears(poser.local_mm(pts[outline]), depth[outline] / mm,
+                                             poser.local_mm(pts[ears]), depth[ears] / mm) * mm
         pose_w = np.concatenate([np.ones(68), head_w])
         self = cls(
             rig,
@@ -237,7 +248,14 @@ class MeshWarp:
         )
         self.plan_depth = planner_depth(geo)
         self.edge_w = edge_weights(pts, rig.landmarks, geo, (w, h))
-        self.ear_limit = EarLimit.build(pts, ears, depth, tris, poser.local_mm(pts[ears])[:, 0])
+        # (the background points beside the ears follow them harmonically, after the limit:
+        # the triangles they share with the ears are background, not ear)
+        ear_tris = tris[~np.isin(tris, np.concatenate([bg, outline])).any(axis=1)]
+        self.ear_limit = EarLimit.build(pts, ears, depth, ear_tris,
+                                        poser.local_mm(pts[ears])[:, 0])
+        if len(bg):
+            self.bg = bg
+            self.bg_cols, self.bg_h = background_follow(pts, tris, bg)
         dst0 = (pts + 0.5) * out_scale - 0.5
         base = np.full(
             (size, size), IDENTITY if use_lut else len(tris), np.uint8 if use_lut else np.uint16
@@ -275,6 +293,7 @@ class MeshWarp:
         anchors = pts[68:] + self.local_w @ local + full
         rest = np.concatenate([flat, anchors])
         if not np.any(pose) and not np.any(shift):
+            self._follow_background(rest)
             return rest, None
         moving = self.pose_w > 0
         out = rest.copy()
@@ -284,6 +303,7 @@ class MeshWarp:
             out[moving], depth[moving] = self.poser.pose(
                 rest[moving], self.depth[moving], pose, shift, self.pose_w[moving]
             )
+            self._follow_background(out)
             return out, depth
         # the ear limit's rigid reference rides on the same call (one call's overhead)
         n = int(moving.sum())
@@ -294,7 +314,16 @@ class MeshWarp:
         )
         out[moving], depth[moving] = xy[:n], z[:n]
         lim.apply(self.poser, rest, self.depth, out, depth, pose, shift, xy[n:])
+        self._follow_background(out)
         return out, depth
+
+    def _follow_background(self, dst: np.ndarray) -> None:
+        """Move the background points, in place, by the harmonic blend of their
+        neighbours' displacement (see warp_anchors.background_follow)."""
+        if self.bg is None:
+            return
+        cols = self.bg_cols
+        dst[self.bg] = self.pts[self.bg] + self.bg_h @ (dst[cols] - self.pts[cols])
 
     def edge_source(self, pose: np.ndarray, shift: np.ndarray) -> np.ndarray:
         """[N,2] the mesh points' source pixels for a frame of this head pose: `src_pts`,
@@ -302,7 +331,21 @@ class MeshWarp:
         (core.engines.warp_edges.follow_source)."""
         if self.edge_w is None:
             return self.src_pts
-        return follow_source(self, pose, shift)
+        src = follow_source(self, pose, shift)
+        if src is not self.src_pts:
+            self.follow_background_source(src)
+        return src
+
+    def follow_background_source(self, src: np.ndarray) -> None:
+        """Move, in place, the background points' source pixels by the harmonic blend of
+        their neighbours' source displacement (the frame-border anchors that follow the
+        hair, `edge_source`): as their position follows the head's, so one smooth field
+        runs from the hair to the frame edge (with fixed sources, the strip between them
+        and the following border kinked along a triangle edge under the top edge)."""
+        if self.bg is None:
+            return
+        cols = self.bg_cols
+        src[self.bg] = self.src_pts[self.bg] + self.bg_h @ (src[cols] - self.src_pts[cols])
 
     def maps(
         self, dst_rig: np.ndarray, depth: np.ndarray | None = None,

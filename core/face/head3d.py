@@ -115,6 +115,39 @@ def ear_depth(u_mm: np.ndarray, yaw: float) -> np.ndarray:
     return (EAR_DEPTH_MM - np.asarray(u_mm, np.float64) * np.sin(a)) / np.cos(a)
 
 
+def beside_the_ears(uv_mm: np.ndarray, z_mm: np.ndarray, ear_uv_mm: np.ndarray,
+                    ear_z_mm: np.ndarray) -> np.ndarray:
+    """[N] depth (mm) of head-outline anchors at face-local `uv_mm` with depth `z_mm`,
+    moved back, where they lie beside an ear, to no nearer than that ear's anchors.
+
+    Why: the outline anchors take the depth of the skin near the jaw line (anchor_depth),
+    so one level with an ear but farther out sat up to 40 mm in front of it (hallo_3:
+    -25 mm beside an ear at -63). A turn then moved the two apart sideways by different
+    amounts and folded the triangles between them, drawing a hard-edged wedge of
+    mirrored hair and background behind the ear. On a real head the silhouette beside
+    the ear is the skull's side, at least as far back as the ear. The weight fades with
+    the distance from the ear, across (from 60 % of the ear's distance from the midline
+    outwards) and along (an ear's height above and below it), so no anchor jumps."""
+    uv = np.asarray(uv_mm, np.float64)
+    z = np.asarray(z_mm, np.float64).copy()
+    eu, ez = np.asarray(ear_uv_mm, np.float64), np.asarray(ear_z_mm, np.float64)
+    for side in (eu[:, 0] < 0, eu[:, 0] >= 0):
+        if not side.any():
+            continue
+        ue = float(np.abs(eu[side, 0]).mean())
+        top, bottom = float(eu[side, 1].min()), float(eu[side, 1].max())
+        height = max(bottom - top, 1.0)
+        on = np.sign(uv[:, 0]) == np.sign(eu[side, 0].mean())
+        across = np.clip((np.abs(uv[:, 0]) - 0.6 * ue) / (0.4 * ue), 0.0, 1.0)
+        off = np.maximum(top - uv[:, 1], uv[:, 1] - bottom) - height
+        along = np.clip(1.0 - off / height, 0.0, 1.0)
+        w = across * along
+        w = w * w * (3 - 2 * w)
+        back = np.minimum(0.0, float(ez[side].max()) - z)
+        z = np.where(on, z + w * back, z)
+    return z
+
+
 def pixels_per_mm(landmarks: np.ndarray) -> float:
     """A rig's scale: eye-centre distance in pixels over `EYE_DISTANCE_MM`."""
     lm = np.asarray(landmarks, np.float64)

@@ -165,6 +165,30 @@ SHOULDER_MIN_BELOW_CHIN = 1.15
 but no nearer the chin than this (iod), below the neck anchors."""
 
 
+BACKGROUND_RINGS = (1.25, 1.6, 2.05, 2.65, 3.4, 4.4)
+"""Scales of the head-and-hair ellipse on which the dense warp mesh places background
+points (those inside the frame), BACKGROUND_PER_RING to a ring: a graded mesh, fine next
+to the head, where the warp's displacement changes fastest, coarse far from it."""
+BACKGROUND_PER_RING = 28
+
+
+def _background_candidates(p: np.ndarray) -> list[tuple[str, np.ndarray]]:
+    """Points between the head-and-hair ellipse and the frame border (group
+    "background"): the renderer moves them as a smooth (harmonic) blend of their
+    neighbours, so a turned head's displacement fades out over the background instead of
+    across a fan of long triangles from the hair to the frame border (each with its own
+    affine map: straight lines behind the head kinked at every fan edge)."""
+    c, (rx, ry) = head_ellipse(p)
+    _, ex, ey, _ = face_frame(p)
+    out = []
+    for k, s in enumerate(BACKGROUND_RINGS):
+        off = 0.5 * (k % 2)  # alternate rings are staggered: triangles, not slivers
+        for j in range(BACKGROUND_PER_RING):
+            a = 2 * np.pi * (j + off) / BACKGROUND_PER_RING
+            out.append(("background", c + s * (rx * np.sin(a) * ex - ry * np.cos(a) * ey)))
+    return out
+
+
 def _border(w: int, h: int, steps: int = BORDER_STEPS) -> np.ndarray:
     xs = np.linspace(0, w - 1, steps + 1)
     ys = np.linspace(0, h - 1, steps + 1)
@@ -392,6 +416,7 @@ def build_mesh(
     size: tuple[int, int],
     face_points: np.ndarray | None = None,
     border_steps: int = BORDER_STEPS,
+    background: bool = False,
 ) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
     """(mesh_points [N, 2] float32, triangles [T, 3] int32, groups name → indices).
 
@@ -401,6 +426,7 @@ def build_mesh(
     mesh denser where a turning head bends (cheeks, nose sides, forehead).
     `border_steps`: segments per image side of the border ring (a renderer whose border
     follows the hair near an edge wants them denser, so that motion fades smoothly).
+    `background`: add the graded rings of background points (`_background_candidates`).
     """
     w, h = size
     p = np.asarray(landmarks, dtype=np.float64)
@@ -418,7 +444,8 @@ def build_mesh(
     # Anchors keep room from the border: a jaw drop pushes jaw_outer/neck anchors down, and
     # one close to the bottom edge would cross the (fixed) border ring and fold.
     margin = max(2.0, 0.25 * iod)
-    for name, q in _anchor_candidates(p):
+    candidates = _anchor_candidates(p) + (_background_candidates(p) if background else [])
+    for name, q in candidates:
         if name == "shoulders" and q[1] > h - 1 - margin and ey[1] > 0.5:
             # a tight crop: the trunk is still there, just above the frame's bottom edge
             q = q - ey * (q[1] - (h - 1 - 2 * margin)) / ey[1]
@@ -443,7 +470,8 @@ def build_mesh(
     tris = np.concatenate([tris[~inside], tris[inside]])
     # The orientation comes from the opened copy: a triangle that folds in the real
     # configuration is a bug `check_mesh` reports, not something to hide by reordering.
-    for name in ("forehead", "cheeks", "jaw_outer", "head", "neck", "ears", "shoulders"):
+    for name in ("forehead", "cheeks", "jaw_outer", "head", "neck", "ears", "shoulders",
+                 *(("background",) if background else ())):
         groups.setdefault(name, [])
     if face_points is not None:
         groups.setdefault("face", [])

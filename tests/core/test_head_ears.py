@@ -14,6 +14,8 @@ from core.face.head3d import EAR_DEPTH_MM, portrait_yaw
 BOUND = 1.8
 """Largest stretch allowed beyond the rigid head (core.engines.warp_ears bounds it at 1.75;
 hallo_3 measured 2.85 at -15 degrees of yaw before it)."""
+BEHIND_BOUND = 3.0
+"""...and of the strip between the ear and the head's outline behind it."""
 
 
 def _mesh(rig, poses, size=512):
@@ -29,15 +31,32 @@ def _ears(mesh) -> np.ndarray:
     return np.array([int(np.argmin(np.linalg.norm(mesh.pts - p, axis=1))) for p in ears])
 
 
-def ear_stretch(mesh, landmarks, pose, shift) -> float:
+def _outline(mesh) -> np.ndarray:
+    """The head-outline anchors' indices in the (dense) mesh."""
+    from core.engines.warp_anchors import dense_mesh
+    from core.face.head3d import usable_mesh3d
+
+    built = dense_mesh(mesh.rig, usable_mesh3d(mesh.rig))
+    assert built is not None and np.allclose(built[0], mesh.pts)
+    return np.asarray(built[2]["head"], np.int64)
+
+
+def ear_stretch(mesh, landmarks, pose, shift, behind_ear: bool = False) -> float:
     """The largest stretch of the ear region beyond the head's rigid motion: over the
-    front-facing mesh triangles with an ear anchor as a vertex, the greater singular
-    value of J_warp @ inv(J_rigid), both maps from source to output pixels, the rigid
-    one the head pose applied to the triangle as a flat patch at its mean rest depth.
-    1 = the ear moves as a picture on the head would; 2 = twice as wide somewhere."""
+    front-facing mesh triangles between an ear anchor and the face (an ear anchor as a
+    vertex, no head-outline or background point), the greater singular value of
+    J_warp @ inv(J_rigid), both maps from source to output pixels, the rigid one the head
+    pose applied to the triangle as a flat patch at its mean rest depth. 1 = the ear
+    moves as a picture on the head would; 2 = twice as wide somewhere.
+    `behind_ear`: the same over the triangles between an ear anchor and the head's
+    outline instead (the hair and the side of the head behind the ear)."""
     dst, _ = mesh.dst_points3d(landmarks, pose, shift)
     ears = _ears(mesh)
+    outline = _outline(mesh)
     tris = mesh.tris[np.isin(mesh.tris, ears).any(axis=1)]
+    tris = tris[~np.isin(tris, mesh.bg).any(axis=1)]  # (background: test_head_background)
+    tris = tris[np.isin(tris, outline).any(axis=1) == behind_ear]
+    assert len(tris)
     worst = 1.0
     for t in tris:
         src = mesh.pts[t]
@@ -75,7 +94,10 @@ def test_a_turn_towards_the_visible_ear_does_not_stretch_it(turned):
     emo_talk_mola), turned further by 10 and 15 degrees towards the ear they show, alone
     and with pitch and roll: the ear region stays within `BOUND` of the rigid head
     (measured 1.47-1.75 at 512 px; before the bound: hallo_3 2.22, 2.85, 3.2 towards the
-    ear, hallo_5 1.82-2.52, emo_talk_mola 1.71-2.28)."""
+    ear, hallo_5 1.82-2.52, emo_talk_mola 1.71-2.28). The strip behind the ear (hair and
+    the side of the head, which a turn towards it brings into view and the photo holds
+    foreshortened) widens more, but within `BEHIND_BOUND` (measured up to 2.81, hallo_3
+    turned 15 degrees towards its ear with pitch and roll; 1.3-1.9 elsewhere)."""
     for name, rig in turned.items():
         a = portrait_yaw(rig.landmarks)
         assert abs(a) > 8, (name, a)  # a three-quarter portrait indeed
@@ -85,6 +107,9 @@ def test_a_turn_towards_the_visible_ear_does_not_stretch_it(turned):
         for i, pose in enumerate(poses):
             got = ear_stretch(mesh, track.landmarks[i], track.head_pose[i], track.head_shift[i])
             assert got < BOUND, (name, pose, got)
+            behind = ear_stretch(mesh, track.landmarks[i], track.head_pose[i],
+                                 track.head_shift[i], behind_ear=True)
+            assert behind < BEHIND_BOUND, (name, pose, behind)
 
 
 def test_a_frontal_portraits_ears_turn_as_before(peers):
