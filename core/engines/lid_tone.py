@@ -14,8 +14,13 @@ is far darker than any lid skin or make-up we have measured (photographs and pai
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import cv2
 import numpy as np
+
+if TYPE_CHECKING:
+    from core.engines.warp_mesh import FrameMap
 
 SHADOW = (0.2, 0.4)
 """Lid band / ring brightness ratios: at or below the first the band is a shadow (the lid
@@ -81,23 +86,27 @@ def toward(img: np.ndarray, lum: np.ndarray, tone: tuple[float, float], k: np.nd
     return (img + (q * k * (level - lum))[..., None]).astype(np.float32)
 
 
-def map_points(src_map: tuple, p: np.ndarray) -> np.ndarray:
+def map_points(src_map: FrameMap, p: np.ndarray) -> np.ndarray:
     """Frame points `p` [..., 2] -> source pixels through the warp's backward map
-    (map_x, map_y) (bilinear; edge values outside the frame)."""
-    q = np.asarray(p, np.float32).reshape(1, -1, 2)
+    (bilinear; edge values outside the map's rectangle)."""
+    q = np.asarray(p, np.float32).reshape(1, -1, 2) - np.float32([src_map.x0, src_map.y0])
     got = [cv2.remap(m, q[..., 0], q[..., 1], cv2.INTER_LINEAR,
-                     borderMode=cv2.BORDER_REPLICATE)[0] for m in src_map]
+                     borderMode=cv2.BORDER_REPLICATE)[0] for m in (src_map.map_x, src_map.map_y)]
     return np.stack(got, -1).astype(np.float64).reshape(np.shape(p))
 
 
-def map_rect(src_map: tuple, fx: np.ndarray, fy: np.ndarray, x0: int, y0: int) -> None:
+def map_rect(src_map: FrameMap, fx: np.ndarray, fy: np.ndarray, x0: int, y0: int) -> None:
     """Overwrite, in place, the source coordinates `fx`, `fy` of a frame rectangle at
-    (x0, y0) with the warp's backward map where the rectangle lies inside the frame: on a
+    (x0, y0) with the warp's backward map where the rectangle lies inside the map's: on a
     turned head an affine fit of the eye corners is off by pixels at the brows, where
     the re-rendered eye meets the warped face (a visible patch edge)."""
-    hh, ww = src_map[0].shape
+    mx0, my0 = src_map.x0, src_map.y0
+    hh, ww = src_map.map_x.shape
     h, w = fx.shape
-    ix0, iy0, ix1, iy1 = max(x0, 0), max(y0, 0), min(x0 + w, ww), min(y0 + h, hh)
+    ix0, iy0 = max(x0, mx0), max(y0, my0)
+    ix1, iy1 = min(x0 + w, mx0 + ww), min(y0 + h, my0 + hh)
     if ix1 > ix0 and iy1 > iy0:
-        fx[iy0 - y0:iy1 - y0, ix0 - x0:ix1 - x0] = src_map[0][iy0:iy1, ix0:ix1]
-        fy[iy0 - y0:iy1 - y0, ix0 - x0:ix1 - x0] = src_map[1][iy0:iy1, ix0:ix1]
+        fx[iy0 - y0:iy1 - y0, ix0 - x0:ix1 - x0] = src_map.map_x[iy0 - my0:iy1 - my0,
+                                                                 ix0 - mx0:ix1 - mx0]
+        fy[iy0 - y0:iy1 - y0, ix0 - x0:ix1 - x0] = src_map.map_y[iy0 - my0:iy1 - my0,
+                                                                 ix0 - mx0:ix1 - mx0]

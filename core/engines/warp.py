@@ -199,11 +199,25 @@ class WarpEngine:
             open_map = None
             if not still:  # a turned head: the lids follow the warp's own map around them
                 dst_o, depth_o = mesh.dst_points3d(lm, m.head_pose[i], m.head_shift[i], True)
-                # (scratch buffers: this frame's own maps and areas are used up by now)
-                open_map = mesh.maps(dst_o, depth_o, src, reuse=True)
+                open_map = mesh.window_maps(dst_o, depth_o, src, _eyes_window(out_lm))
             paint_lids(frame, out_lm, prep.lids, float(m.blink[i]), prep.face_h,
                        None if m.gaze is None else m.gaze[i], open_map)
         return frame
+
+
+EYES_WINDOW_PAD = 0.75
+"""The eyes' window (a blink's eyes-open map) reaches this many eye widths beyond the
+brows and eyes; the re-rendered eye (warp_eyes.lid_frame) spans 0.15 eye widths beside
+its corners, 0.1 above the brow and 0.4 below the lower lid, plus a little."""
+
+
+def _eyes_window(lm: np.ndarray) -> tuple[int, int, int, int]:
+    """(x0, y0, x1, y1) frame rectangle holding both eyes' re-rendered patches."""
+    eye_w = max(float(np.linalg.norm(lm[e[3]] - lm[e[0]])) for e in (EYE_L, EYE_R))
+    pad = EYES_WINDOW_PAD * eye_w + 2
+    lo = np.floor(lm[17:48].min(axis=0) - pad).astype(int)
+    hi = np.ceil(lm[17:48].max(axis=0) + pad).astype(int) + 1
+    return int(lo[0]), int(lo[1]), int(hi[0]), int(hi[1])
 
 
 def _skull_matrix(mesh: MeshWarp, pose: np.ndarray, shift: np.ndarray) -> np.ndarray:

@@ -39,7 +39,8 @@ EASE_BAND = 4.0
 of the portrait inside that edge."""
 
 
-def ease_edges(map_x: np.ndarray, map_y: np.ndarray, w: int, h: int) -> None:
+def ease_edges(map_x: np.ndarray, map_y: np.ndarray, w: int, h: int
+               ) -> list[tuple[int, int, int]]:
     """Where a frame edge samples past the portrait (a head near the edge moving inwards:
     `follow_source`), pull those samples back in, in place: along the edge the
     overshoot D is read from the map's edge row (column), and the source coordinate
@@ -48,7 +49,10 @@ def ease_edges(map_x: np.ndarray, map_y: np.ndarray, w: int, h: int) -> None:
     content that was never photographed is made from the band just inside the edge,
     stretched by (T + D - T / 4) / (T - T / 4) = 4 / 3, instead of a mirror image of
     the hair (a zigzag where strands meet the edge) or the strip between the hair and a
-    still border stretched several times over."""
+    still border stretched several times over.
+
+    Returns the bands it rewrote, (axis, start, stop): rows (axis 0) or columns (1)."""
+    bands: list[tuple[int, int, int]] = []
     for full, lim, axis, far in ((map_y, h, 0, False), (map_y, h, 0, True),
                                  (map_x, w, 1, False), (map_x, w, 1, True)):
         edge = full[-1 if far else 0] if axis == 0 else full[:, -1 if far else 0]
@@ -75,6 +79,7 @@ def ease_edges(map_x: np.ndarray, map_y: np.ndarray, w: int, h: int) -> None:
         if not len(hit):
             continue
         cut = slice(n - k + int(hit.min()), None) if far else slice(0, int(hit.max()) + 1)
+        bands.append((axis, cut.start, n if cut.stop is None else cut.stop))
         coord = full[cut] if axis == 0 else full[:, cut]
         d = d[None, :] if axis == 0 else d[:, None]
         t = t[None, :] if axis == 0 else t[:, None]
@@ -89,6 +94,7 @@ def ease_edges(map_x: np.ndarray, map_y: np.ndarray, w: int, h: int) -> None:
         g = a * q + (1.0 - a) * r * r / np.maximum(2.0 * k, 1e-6)
         g = np.where(band, g, s)
         coord[...] = ((lim - 1) - g) if far else g
+    return bands
 
 
 def edge_weights(

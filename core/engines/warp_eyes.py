@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import zlib
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
@@ -59,6 +60,9 @@ from core.engines.lid_skin import (  # noqa: F401  (EYES, BROWS and the masks: r
 )
 from core.engines.lid_tone import lid_tone, map_points, map_rect, toward
 from core.types import FaceRig
+
+if TYPE_CHECKING:
+    from core.engines.warp_mesh import FrameMap
 
 RIGID = (36, 39, 42, 45, 27, 28, 29)
 """Landmarks a blink (and the brows) leave in place: the frame->rig affine is fitted on them."""
@@ -250,7 +254,7 @@ def _smooth(x: np.ndarray) -> np.ndarray:
 
 def lid_frame(
     model: LidModel, lm: np.ndarray, eye: int, closure: float, gaze: np.ndarray | None = None,
-    eye_rect: tuple[int, int, int, int] | None = None, src_map: tuple | None = None,
+    eye_rect: tuple[int, int, int, int] | None = None, src_map: FrameMap | None = None,
 ) -> tuple[tuple[int, int], np.ndarray, np.ndarray] | None:
     """The re-rendered eye `eye` (0 image-left, 1 image-right) for frame landmarks `lm`:
     ((x0, y0), colour [h,w,3] float32, weight [h,w] float32 in 0..1), or None when the eye
@@ -461,12 +465,12 @@ def paint_lids(
     closure: float,
     face_h: float = 0.0,
     gaze: np.ndarray | None = None,
-    src_map: tuple | None = None,
+    src_map: FrameMap | None = None,
 ) -> None:
     """Re-render the eyes of `frame` (uint8 RGB, in place) for blink `closure` in [0, 1];
     `lm` [68,2] the frame's (posed) landmarks in frame pixels; `gaze` the planned gaze
-    (eye widths), kept by the iris under a closing lid; `src_map` the warp's (map_x, map_y)
-    with the eyes open, for a turned head (lid_tone.map_rect). Nothing is drawn at 0."""
+    (eye widths), kept by the iris under a closing lid; `src_map` the warp's backward map
+    around the eyes with them open, for a turned head (lid_tone.map_rect). Nothing is drawn at 0."""
     del face_h  # kept for the caller's signature
     fade = float(_smooth(np.asarray(closure / FADE_IN)))
     if fade <= 0:

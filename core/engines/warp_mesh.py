@@ -111,6 +111,17 @@ def lip_edges(rig: FaceRig, geo: RigGeometry) -> np.ndarray:
     return lm
 
 
+@dataclass(frozen=True)
+class FrameMap:
+    """A backward map over part of a frame: the source pixel (map_x, map_y) of every
+    frame pixel of the rectangle at (x0, y0) of their shape (MeshWarp.window_maps)."""
+
+    map_x: np.ndarray
+    map_y: np.ndarray
+    x0: int = 0
+    y0: int = 0
+
+
 @dataclass
 class MeshWarp:
     """Everything about one rig at one output size that does not change per frame."""
@@ -347,9 +358,31 @@ class MeshWarp:
         cols = self.bg_cols
         src[self.bg] = self.src_pts[self.bg] + self.bg_h @ (src[cols] - self.src_pts[cols])
 
+    def window_maps(
+        self, dst_rig: np.ndarray, depth: np.ndarray | None, src: np.ndarray | None,
+        window: tuple[int, int, int, int],
+    ) -> FrameMap:
+        """The backward map (`maps`) over the frame rectangle `window` (x0, y0, x1, y1)
+        only. Why: a blink on a turned head needs the eyes-open map around the eyes only,
+        and the whole frame's second map cost ~3 ms of a 13 ms blink frame at 512 px.
+        Where the frame-edge easing of this thread's last full `maps` call reached into
+        the window, the whole map is made (and cut), so both always agree."""
+        s = self.size
+        x0, y0, x1, y1 = (max(0, window[0]), max(0, window[1]), min(s, window[2]),
+                          min(s, window[3]))
+        eased = Scratch.of(s).eased if src is not None and src is not self.src_pts else ()
+        if x1 <= x0 or y1 <= y0 or any(
+                (a < y1 and b > y0) if axis == 0 else (a < x1 and b > x0)
+                for axis, a, b in eased):
+            mx, my = self.maps(dst_rig, depth, src)
+            return FrameMap(mx[y0:y1, x0:x1], my[y0:y1, x0:x1], x0, y0)
+        mx, my = self.maps(dst_rig, depth, src, window=(x0, y0, x1, y1))
+        return FrameMap(mx, my, x0, y0)
+
     def maps(
         self, dst_rig: np.ndarray, depth: np.ndarray | None = None,
         src: np.ndarray | None = None, reuse: bool = False,
+        window: tuple[int, int, int, int] | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """(map_x, map_y) float32 [S,S]: source pixel of every output pixel (`src`: the
         mesh points' source pixels for this frame, `edge_source`; default `src_pts`).
@@ -359,13 +392,20 @@ class MeshWarp:
         this thread's next reuse call at this size. Why: a frame's dozen fresh 0.5-3 MB
         arrays were handed back to the OS and faulted in again every frame in some heap
         states (measured ~2,300 page faults, ~4 ms per 512 px frame: more than the warp)."""
-        buf = Scratch.of(self.size) if reuse else None
+        buf = Scratch.of(self.size) if reuse and window is None else None
         kind = self.static_idx.dtype  # uint8 (68-point mesh) or uint16 (dense)
         idx_out = None if buf is None else buf.get(f"idx_{kind}", self.static_idx.shape, kind)
-        idx, coef, ok, areas = self._index(dst_rig, depth, idx_out, src)
+        if window is not None:  # (the whole frame's index canvas: see _index)
+            idx_out = Scratch.of(self.size).get(f"idx_window_{kind}", self.static_idx.shape, kind)
+        idx, coef, ok, areas = self._index(dst_rig, depth, idx_out, src, window)
         if buf is not None:  # soften_folds of this frame reads them (same destination mesh)
             buf.areas = areas
         s = self.size
+        xy1, zeros = self.xy1, self.zeros
+        if window is not None:  # (the window's part of the full-frame constants)
+            x0, y0, x1, y1 = window
+            xy1 = np.ascontiguousarray(xy1[y0:y1, x0:x1])
+            zeros = np.zeros((y1 - y0, x1 - x0), np.float32)
 
         def get(name: str, channels: int, dtype=np.float32):
             shape = (s, s, channels) if channels > 1 else (s, s)
@@ -394,18 +434,21 @@ class MeshWarp:
                 col = idx.astype(np.float32)
             else:
                 np.copyto(col, idx, casting="unsafe")
-            row = self.zeros
+            row = zeros
             cx = cv2.remap(table[None, :, 0:3].copy(), col, row, cv2.INTER_NEAREST,
                            dst=get("cx", 3))
             cy = cv2.remap(table[None, :, 3:6].copy(), col, row, cv2.INTER_NEAREST,
                            dst=get("cy", 3))
         ones = np.ones((1, 3), np.float32)
         # products in place: (a, b, c) * (x, y, 1), then summed over the channels
-        map_x = cv2.transform(cv2.multiply(cx, self.xy1, dst=cx), ones, dst=get("map_x", 1))
-        map_y = cv2.transform(cv2.multiply(cy, self.xy1, dst=cy), ones, dst=get("map_y", 1))
-        if src is not None and src is not self.src_pts:
+        map_x = cv2.transform(cv2.multiply(cx, xy1, dst=cx), ones, dst=get("map_x", 1))
+        map_y = cv2.transform(cv2.multiply(cy, xy1, dst=cy), ones, dst=get("map_y", 1))
+        eased: list = []
+        if window is None and src is not None and src is not self.src_pts:
             h, w = self.src.shape[:2]
-            ease_edges(map_x, map_y, w, h)
+            eased = ease_edges(map_x, map_y, w, h)
+        if window is None:  # where this frame's easing reached (window_maps reads it)
+            Scratch.of(s).eased = eased
         return map_x, map_y
 
     def index(
@@ -424,9 +467,10 @@ class MeshWarp:
 
     def _index(
         self, dst_rig: np.ndarray, depth: np.ndarray | None, out: np.ndarray | None,
-        src: np.ndarray | None = None,
+        src: np.ndarray | None = None, window: tuple[int, int, int, int] | None = None,
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """`index` and the triangles' signed areas [T] in output pixels."""
+        """`index` and the triangles' signed areas [T] in output pixels; with `window`
+        (x0, y0, x1, y1) the index image of that part of the frame only."""
         dst = (dst_rig + 0.5) * self.out_scale - 0.5
         coef, ok = _affines(dst, self.src_pts if src is None else src, self.tris)
         if out is None:
@@ -439,6 +483,16 @@ class MeshWarp:
         thin = self.interior & (np.abs(areas) < 1.0)
         moving = np.arange(self.n_static, len(self.tris))
         moving = moving[ok[moving] & ~thin[moving]]
+        if window is not None:
+            # only the triangles that reach into the window, drawn on the whole frame
+            # (OpenCV's polygon fill is not shift-invariant where it clips: a window-sized
+            # canvas assigned ~35 edge pixels to the neighbouring triangle)
+            x0, y0, x1, y1 = window
+            corner = dst[self.tris[moving]]
+            lo, hi = corner.min(axis=1), corner.max(axis=1)
+            m = 1 + GROW  # (a triangle is grown before it is filled)
+            moving = moving[(hi[:, 0] >= x0 - m) & (lo[:, 0] <= x1 + m)
+                            & (hi[:, 1] >= y0 - m) & (lo[:, 1] <= y1 + m)]
         if depth is not None:
             inner = self.interior[moving]
             # interior triangles keep their own order (last, as at zero pose): they only
@@ -448,6 +502,8 @@ class MeshWarp:
             rank = np.lexsort((key, ~folded, inner))
             moving = moving[rank]
         self._fill(idx, dst, moving.tolist())
+        if window is not None:
+            idx = np.ascontiguousarray(idx[y0:y1, x0:x1])
         return idx, coef, ok, areas
 
     def soften_folds(

@@ -25,6 +25,9 @@ class Scratch:
     def __init__(self) -> None:
         self.arrays: dict[str, np.ndarray] = {}
         self.areas: np.ndarray | None = None  # the last maps() call's triangle areas
+        # the last full maps() call's eased frame-edge bands: (axis, start, stop) rows
+        # (axis 0) or columns (axis 1) that warp_edges.ease_edges rewrote
+        self.eased: list[tuple[int, int, int]] = []
 
     @classmethod
     def of(cls, size: int) -> Scratch:

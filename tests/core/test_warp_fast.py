@@ -114,3 +114,51 @@ def test_boxed_tongue_layer_equals_the_whole_window():
         np.testing.assert_allclose(got[2], want[2], atol=1e-6)
         shows = (want[1] > 1e-6) | (want[2] > 1e-6)
         np.testing.assert_allclose(got[0][shows], want[0][shows], atol=1e-3)
+
+
+def test_eyes_window_map_equals_the_whole_frame_map(request_512, monkeypatch):
+    """A blink on a turned head reads the eyes-open map around the eyes only
+    (MeshWarp.window_maps): every blinking frame of the planned track, and a deep blink at
+    the extreme poses, render as with the whole frame's map (within a grey level: the
+    window's products run on other SIMD lanes), and the window maps equal the whole map's
+    cut (same triangles, same order)."""
+    from dataclasses import replace
+
+    import core.engines.warp_mesh as wm
+    from core.engines.warp import _eyes_window
+    from core.engines.warp_pose import posed_track
+    from tests.core.test_motion_support import synthetic_features
+
+    req = request_512
+    poses = [(15, 10, 8), (-15, -10, -8), (15, -10, -8), (-15, 10, 8)]
+    posed = posed_track(req.rig, poses)
+    posed = replace(posed, blink=np.array([1.0, 0.6, 0.9, 0.4], np.float32))
+    extreme = RenderRequest(rig=req.rig, features=synthetic_features(len(poses)),
+                            motion=posed, size=512)
+    blinks = [int(i) for i in np.flatnonzero(req.motion.blink > 0.2)][:12]
+    assert blinks and np.abs(req.motion.head_pose[blinks]).max() > 1.0
+    cases = [(req, blinks), (extreme, list(range(len(poses))))]
+    windowed = [list(WarpEngine().render(r, frames=f)) for r, f in cases]
+
+    def whole(self, dst, depth, src, window):
+        return wm.FrameMap(*self.maps(dst, depth, src))
+
+    monkeypatch.setattr(wm.MeshWarp, "window_maps", whole)
+    for (r, f), got in zip(cases, windowed, strict=True):
+        ref = list(WarpEngine().render(r, frames=f))
+        for a, b in zip(got, ref, strict=True):
+            assert np.abs(a.astype(int) - b).max() <= 1
+    monkeypatch.undo()
+    eng = WarpEngine()
+    prep = eng._prepare(extreme)
+    mesh = prep.mesh
+    for i in range(len(poses)):
+        m = extreme.motion
+        dst, depth = mesh.dst_points3d(m.landmarks[i], m.head_pose[i], m.head_shift[i], True)
+        src = prep.edge_source(i)
+        fx, fy = mesh.maps(dst, depth, src)
+        got = mesh.window_maps(dst, depth, src, _eyes_window((dst[:68] + 0.5) * mesh.out_scale - 0.5))
+        h, w = got.map_x.shape
+        assert h > 20 and w > 40
+        cut = np.s_[got.y0:got.y0 + h, got.x0:got.x0 + w]
+        assert np.abs(got.map_x - fx[cut]).max() < 1e-3 and np.abs(got.map_y - fy[cut]).max() < 1e-3
