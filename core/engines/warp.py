@@ -33,12 +33,17 @@ from core.engines.warp_edges import follow_sources
 from core.engines.warp_eyes import LidModel, paint_lids
 from core.engines.warp_mesh import MeshWarp
 from core.engines.warp_mouth import MouthPalette, paint_mouth, paint_seam
+from core.engines.warp_pose import unpose_starts
 from core.engines.warp_scratch import Scratch
 from core.errors import Cancelled, InputError
 from core.motion.landmarks import EYE_L, EYE_R, inner_gap
 from core.types import CancelFn, ProgressFn, RenderRequest
 
 MIN_SIZE, MAX_SIZE = 256, 1024
+
+
+START_CHUNK = 256
+"""Frames whose unpose constants _Prepared makes in one go."""
 
 
 class _Prepared:
@@ -53,6 +58,9 @@ class _Prepared:
         self.flat_mesh = MeshWarp.build(rig, size, dense=False) if self.mesh.dense else self.mesh
         m = request.motion
         self._edges = follow_sources(self.mesh, m.head_pose, m.head_shift)
+        self._poses = (m.head_pose, m.head_shift)
+        self._starts: tuple[int, tuple[np.ndarray, np.ndarray]] | None = None
+        self._starts_lock = threading.Lock()
         self.palette = MouthPalette.from_rig(rig)
         self.lids = LidModel.build(rig, self.mesh.src, self.mesh.src_scale)
         self.interior = MouthInterior(
@@ -64,6 +72,22 @@ class _Prepared:
         self.face_h = self.mesh.geo.face_h * s
         eye_w = [np.linalg.norm(rig.landmarks[e[3]] - rig.landmarks[e[0]]) for e in (EYE_L, EYE_R)]
         self.eye_w = float(np.mean(eye_w)) * self.mesh.src_scale
+
+    def unpose_start(self, i: int) -> tuple[np.ndarray, np.ndarray]:
+        """Posed frame `i`'s unpose constants (warp_pose.unpose_starts), made for
+        `START_CHUNK` frames at a time (a long clip's whole set would hold ~3 KB a frame);
+        two threads may render from one _Prepared."""
+        k = i // START_CHUNK
+        with self._starts_lock:
+            got = self._starts
+            if got is None or got[0] != k:
+                lo, hi = k * START_CHUNK, (k + 1) * START_CHUNK
+                mesh = self.mesh
+                got = self._starts = (k, unpose_starts(
+                    mesh.geo, self._poses[0][lo:hi], self._poses[1][lo:hi], mesh.poser,
+                    mesh.plan_depth))
+        fx, inv = got[1]
+        return fx[i - k * START_CHUNK], inv[i - k * START_CHUNK]
 
     def edge_source(self, i: int) -> np.ndarray:
         """Posed frame `i`'s mesh source pixels (MeshWarp.edge_source, precomputed for the
@@ -159,7 +183,8 @@ class WarpEngine:
         still = not np.any(m.head_pose[i]) and not np.any(m.head_shift[i])
         mesh = prep.flat_mesh if still else prep.mesh
         lm = prep.interior.lips(np.asarray(m.landmarks[i], np.float64), float(m.mouth_width[i]), i)
-        dst, depth = mesh.dst_points3d(lm, m.head_pose[i], m.head_shift[i])
+        start = None if still else prep.unpose_start(i)
+        dst, depth = mesh.dst_points3d(lm, m.head_pose[i], m.head_shift[i], start=start)
         src = mesh.src_pts if still else prep.edge_source(i)
         map_x, map_y = mesh.maps(dst, depth, src, reuse=True)  # this thread's scratch buffers
         # the painted mouth, lids and irises follow the posed landmarks (the renderer's own
@@ -198,7 +223,8 @@ class WarpEngine:
         if m.blink[i] > 0:
             open_map = None
             if not still:  # a turned head: the lids follow the warp's own map around them
-                dst_o, depth_o = mesh.dst_points3d(lm, m.head_pose[i], m.head_shift[i], True)
+                dst_o, depth_o = mesh.dst_points3d(lm, m.head_pose[i], m.head_shift[i], True,
+                                                   start)
                 open_map = mesh.window_maps(dst_o, depth_o, src, _eyes_window(out_lm))
             paint_lids(frame, out_lm, prep.lids, float(m.blink[i]), prep.face_h,
                        None if m.gaze is None else m.gaze[i], open_map)

@@ -282,16 +282,18 @@ class MeshWarp:
 
     # ---------------------------------------------------------------- per frame
     def dst_points3d(
-        self, landmarks: np.ndarray, pose: np.ndarray, shift: np.ndarray, open_eyes: bool = False
+        self, landmarks: np.ndarray, pose: np.ndarray, shift: np.ndarray, open_eyes: bool = False,
+        start: tuple[np.ndarray, np.ndarray] | None = None,
     ) -> tuple[np.ndarray, np.ndarray | None]:
         """(destination mesh [N,2] in rig pixels, posed depth [N] or None at zero pose).
 
         The planner's head model is taken out of the landmarks (warp_pose.unpose); the
         expression that remains moves the landmarks and, through `local_w`, the nearby
-        anchors; then the 3-D head pose turns every point by its `pose_w`."""
+        anchors; then the 3-D head pose turns every point by its `pose_w`. `start`: this
+        pose's unpose constants (warp_pose.unpose_starts), when made for the clip."""
         pts = self.pts
         rig_lm = pts[:68]
-        flat = unpose(self.geo, landmarks, pose, shift, self.poser, self.plan_depth)
+        flat = unpose(self.geo, landmarks, pose, shift, self.poser, self.plan_depth, start)
         if open_eyes:  # the lids at rest, moved with their eye corners (warp.paint_lids)
             flat = flat.copy()
             for lids, corners in (([37, 38, 40, 41], [36, 39]), ([43, 44, 46, 47], [42, 45])):

@@ -162,3 +162,27 @@ def test_eyes_window_map_equals_the_whole_frame_map(request_512, monkeypatch):
         assert h > 20 and w > 40
         cut = np.s_[got.y0:got.y0 + h, got.x0:got.x0 + w]
         assert np.abs(got.map_x - fx[cut]).max() < 1e-3 and np.abs(got.map_y - fy[cut]).max() < 1e-3
+
+
+def test_clip_unpose_constants_equal_the_frame_by_frame_ones(request_512, monkeypatch):
+    """The renderer's unpose constants made for a whole chunk of frames at once
+    (warp_pose.unpose_starts) give each posed frame the mesh it gets alone (to 1e-9 px),
+    on both sides of chunk boundaries and going back to an earlier chunk."""
+    import core.engines.warp as warp
+
+    START_CHUNK = 50  # (smaller chunks than the renderer's, so this clip has several)
+    monkeypatch.setattr(warp, "START_CHUNK", START_CHUNK)
+    req = request_512
+    eng = WarpEngine()
+    prep = eng._prepare(req)
+    mesh = prep.mesh
+    m = req.motion
+    frames = [i for i in (0, 1, START_CHUNK - 1, START_CHUNK, 2 * START_CHUNK + 3,
+                          req.n_frames - 1, 5)
+              if i < req.n_frames and np.any(m.head_pose[i])]
+    assert len(frames) >= 6
+    for i in frames:
+        alone, _ = mesh.dst_points3d(m.landmarks[i], m.head_pose[i], m.head_shift[i])
+        batched, _ = mesh.dst_points3d(m.landmarks[i], m.head_pose[i], m.head_shift[i],
+                                       start=prep.unpose_start(i))
+        assert np.abs(alone - batched).max() < 1e-9, i
