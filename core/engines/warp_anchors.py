@@ -139,13 +139,13 @@ def follow_sparse(rig, geo, pts, groups, local_w, full_w):
     return local_w, full_w
 
 
-def dense_mesh(rig: FaceRig, mesh3d: np.ndarray):
+def dense_mesh(rig: FaceRig, mesh3d: np.ndarray, background: bool = True):
     """The rig's landmarks + anchors triangulated with the Face Mesh points between them, or
     None when that mesh breaks a guarantee of core.face.mesh (then the rig's own mesh is
     used: a bad dense mesh must never cost the render)."""
     try:
         pts, tris, groups = build_mesh(rig.landmarks, rig.size, face_points=mesh3d[:, :2],
-                                       border_steps=DENSE_BORDER_STEPS, background=True)
+                                       border_steps=DENSE_BORDER_STEPS, background=background)
     except (RuntimeError, ValueError):
         return None
     if check_mesh(pts, tris, rig.size) or not len(groups.get("face", [])):

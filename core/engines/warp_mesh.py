@@ -152,16 +152,20 @@ class MeshWarp:
     edge_w: np.ndarray | None = None  # [N] how much of the head's motion each border
     # anchor's source follows (0 off the border and far from the hair; see edge_source)
     ear_limit: EarLimit | None = None  # how far the posed ears may lag (warp_ears)
+    groups: dict | None = None  # point groups of the mesh (core.face.mesh.build_mesh)
     bg: np.ndarray | None = None  # [B] background points (dense mesh), moved harmonically
     bg_cols: np.ndarray | None = None  # [K] the points whose motion they follow
     bg_h: np.ndarray | None = None  # [B,K] how (warp_anchors.background_follow)
 
     # ---------------------------------------------------------------- build
     @classmethod
-    def build(cls, rig: FaceRig, size: int, dense: bool = False) -> MeshWarp:
+    def build(cls, rig: FaceRig, size: int, dense: bool = False,
+              background: bool = True) -> MeshWarp:
         """The warp of `rig` at `size` px; `dense`: with the rig's Face Mesh points between
         the landmarks when it has a usable mesh3d (else, or when False, the rig's own
-        68-point mesh; its landmarks take mesh3d's depth either way)."""
+        68-point mesh; its landmarks take mesh3d's depth either way). `background`: the
+        dense mesh's background points (False: a fan of triangles from the hair to the
+        frame border, as before them; for comparison in `bench pose`)."""
         h, w = rig.image.shape[:2]
         out_scale = size / float(w)
         if size < w:
@@ -172,7 +176,7 @@ class MeshWarp:
             src_scale = 1.0
         geo = rig_geometry(rig)
         mesh3d = usable_mesh3d(rig) if dense else None
-        dense = None if mesh3d is None else dense_mesh(rig, mesh3d)
+        dense = None if mesh3d is None else dense_mesh(rig, mesh3d, background)
         if dense is not None:  # denser mesh: the Face Mesh points between the landmarks
             pts, rig_tris, groups = (np.asarray(dense[0], np.float64), dense[1], dense[2])
         else:  # the rig's mesh (its landmarks still take mesh3d's depth: landmark_depth)
@@ -264,6 +268,7 @@ class MeshWarp:
         ear_tris = tris[~np.isin(tris, np.concatenate([bg, outline])).any(axis=1)]
         self.ear_limit = EarLimit.build(pts, ears, depth, ear_tris,
                                         poser.local_mm(pts[ears])[:, 0])
+        self.groups = groups
         if len(bg):
             self.bg = bg
             self.bg_cols, self.bg_h = background_follow(pts, tris, bg)

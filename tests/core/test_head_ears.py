@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from core.engines.warp_measure import ear_triangles, stretch
 from core.engines.warp_mesh import MeshWarp
 from core.engines.warp_pose import posed_track
 from core.face.head3d import EAR_DEPTH_MM, portrait_yaw
@@ -26,52 +27,21 @@ def _mesh(rig, poses, size=512):
 
 def _ears(mesh) -> np.ndarray:
     """The ear anchors' indices in the mesh (the dense mesh numbers its points anew)."""
-    rig = mesh.rig
-    ears = np.asarray(rig.mesh_points, np.float64)[np.asarray(rig.mesh_groups["ears"])]
-    return np.array([int(np.argmin(np.linalg.norm(mesh.pts - p, axis=1))) for p in ears])
+    return np.asarray(mesh.groups["ears"], np.int64)
 
 
 def _outline(mesh) -> np.ndarray:
-    """The head-outline anchors' indices in the (dense) mesh."""
-    from core.engines.warp_anchors import dense_mesh
-    from core.face.head3d import usable_mesh3d
-
-    built = dense_mesh(mesh.rig, usable_mesh3d(mesh.rig))
-    assert built is not None and np.allclose(built[0], mesh.pts)
-    return np.asarray(built[2]["head"], np.int64)
+    """The head-outline anchors' indices in the mesh."""
+    return np.asarray(mesh.groups["head"], np.int64)
 
 
 def ear_stretch(mesh, landmarks, pose, shift, behind_ear: bool = False) -> float:
-    """The largest stretch of the ear region beyond the head's rigid motion: over the
-    front-facing mesh triangles between an ear anchor and the face (an ear anchor as a
-    vertex, no head-outline or background point), the greater singular value of
-    J_warp @ inv(J_rigid), both maps from source to output pixels, the rigid one the head
-    pose applied to the triangle as a flat patch at its mean rest depth. 1 = the ear
-    moves as a picture on the head would; 2 = twice as wide somewhere.
-    `behind_ear`: the same over the triangles between an ear anchor and the head's
-    outline instead (the hair and the side of the head behind the ear)."""
-    dst, _ = mesh.dst_points3d(landmarks, pose, shift)
-    ears = _ears(mesh)
-    outline = _outline(mesh)
-    tris = mesh.tris[np.isin(mesh.tris, ears).any(axis=1)]
-    tris = tris[~np.isin(tris, mesh.bg).any(axis=1)]  # (background: test_head_background)
-    tris = tris[np.isin(tris, outline).any(axis=1) == behind_ear]
+    """core.engines.warp_measure.stretch over the triangles between an ear anchor and the
+    face (the ear), or with `behind_ear` between an ear anchor and the head's outline
+    (hair and the side of the head behind the ear)."""
+    tris = ear_triangles(mesh, behind_ear)
     assert len(tris)
-    worst = 1.0
-    for t in tris:
-        src = mesh.pts[t]
-        z = np.full(3, mesh.depth[t].mean())
-        rigid, _ = mesh.poser.pose(src, z, pose, shift, 1.0)
-
-        def lin(p, src=src):
-            a = np.stack([src[1] - src[0], src[2] - src[0]], axis=1)
-            return np.stack([p[1] - p[0], p[2] - p[0]], axis=1) @ np.linalg.inv(a)
-
-        jw, jr = lin(dst[t]), lin(rigid)
-        if np.linalg.det(jw) <= 0:  # folded: hidden behind the surface in front
-            continue
-        worst = max(worst, float(np.linalg.svd(jw @ np.linalg.inv(jr), compute_uv=False)[0]))
-    return worst
+    return stretch(mesh, tris, landmarks, pose, shift)
 
 
 @pytest.fixture(scope="module")

@@ -34,7 +34,11 @@ def test_cli_only_and_sheets_errors(capsys, tmp_path):
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "no such clip" in err
     assert cli(["bench", "warp", "--only", "vasa-1_5"]) == 2
-    assert "apply to `bench quality` only" in capsys.readouterr().err
+    assert "applies to `bench quality` only" in capsys.readouterr().err
+    assert cli(["bench", "warp", "--sheets", str(tmp_path)]) == 2
+    assert "`bench quality` and `bench pose` only" in capsys.readouterr().err
+    assert cli(["bench", "pose", "--sheets", str(tmp_path / "no" / "deeper")]) == 2
+    assert "not a folder" in capsys.readouterr().err
     assert cli(["bench", "quality", "--only", "vasa-1_5", "--sheets",
                 str(tmp_path / "no" / "deeper")]) == 2
     assert "not a folder" in capsys.readouterr().err

@@ -1,7 +1,8 @@
-"""`bench [warp|studio|diffusion|quality|ui|cluster|script|train|learn|all]`: the project's
-own benchmarks.
+"""`bench [warp|studio|diffusion|quality|pose|ui|cluster|script|train|learn|all]`: the
+project's own benchmarks.
 
     python main.py bench quality [--only NAME] [--sheets DIR] [--quick] [--json]
+    python main.py bench pose [--sheets DIR] [--quick] [--json]
 
 Every speed or quality number in the README comes from here.
 """
@@ -20,6 +21,7 @@ SUITES = {
     "studio": "studio.bench.studio_bench",
     "diffusion": "studio.bench.diffusion",
     "quality": "studio.bench.quality",
+    "pose": "studio.bench.pose",  # the warp's geometry at extreme head poses
     "ui": "studio.bench.ui_bench",  # runs ui/bench.py in a child process: no Qt here
     "cluster": "studio.bench.cluster_bench",  # a local Ray cluster vs the local queue
     "script": "studio.bench.script_bench",  # edit one sentence of a script: what re-renders
@@ -36,7 +38,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--only", metavar="NAME",
                    help="quality: run one clip (a peer folder, or portrait+audio stems)")
     p.add_argument("--sheets", metavar="DIR", type=Path,
-                   help="quality: write comparison contact sheets (ours beside the peers) here")
+                   help="quality: write comparison contact sheets (ours beside the peers) "
+                        "here; pose: each portrait at the extreme poses")
     p.set_defaults(func=run)
 
 
@@ -56,12 +59,15 @@ def run(args: argparse.Namespace) -> int:
     # "all" leaves out the long training proof (run `bench learn` on its own)
     names = [n for n in SUITES if n != "learn"] if args.suite == "all" else [args.suite]
     extra = {k: v for k, v in (("only", args.only), ("sheets", args.sheets)) if v is not None}
-    if extra and names != ["quality"]:
-        raise InputError(None, "--only and --sheets apply to `bench quality` only")
+    if "only" in extra and names != ["quality"]:
+        raise InputError(None, "--only applies to `bench quality` only")
+    if "sheets" in extra and names not in (["quality"], ["pose"]):
+        raise InputError(None, "--sheets applies to `bench quality` and `bench pose` only")
     results = {}
     for name in names:
         module = importlib.import_module(SUITES[name])
-        results[name] = module.run(quick=args.quick, **(extra if name == "quality" else {}))
+        results[name] = module.run(quick=args.quick, **(extra if name in ("quality", "pose")
+                                                         else {}))
         if not args.json:
             print(f"== bench {name}")
             fmt = getattr(module, "format_result", None)
