@@ -31,6 +31,7 @@ import numpy as np
 from core.engines.mouth.interior import MouthInterior
 from core.engines.warp_edges import follow_sources
 from core.engines.warp_eyes import LidModel, paint_lids
+from core.engines.warp_folds import soften_folds
 from core.engines.warp_mesh import MeshWarp
 from core.engines.warp_mouth import MouthPalette, paint_mouth, paint_seam
 from core.engines.warp_pose import unpose_starts
@@ -212,7 +213,7 @@ class WarpEngine:
             mesh.src, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101
         )
         if depth is not None:
-            mesh.soften_folds(frame, dst, areas=buf.areas)
+            soften_folds(mesh, frame, dst, areas=buf.areas)
         # the skull fit is made only when the mouth is painted (a callable: paint_mouth calls
         # it past its strength check)
         paint_mouth(frame, out_lm, prep.palette, prep.src_gap, prep.face_h, prep.interior, i,

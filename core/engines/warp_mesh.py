@@ -9,7 +9,10 @@ How a frame is made (measured choices, see the report in core/engines/warp.py):
    head/forehead/cheeks/jaw ring and ears fully (the ears lagging the cheek in front of
    them no further than keeps the ear from stretching: core.engines.warp_ears), hair on
    the shoulders and the neck partly, the shoulders (the trunk) and the image border
-   never, so the neck stretches between head and trunk. Zero pose skips the 3-D step (bit-exact 2-D warp).
+   never, so the neck stretches between head and trunk; the dense mesh's background
+   points follow as a harmonic blend of the head and the frame border (smooth, so lines
+   behind a turned head bend instead of kinking). Zero pose skips the 3-D step (bit-exact
+   2-D warp).
 2. Per triangle, the affine map destination -> source (vectorised 3x3 inverses).
 3. A triangle-index image of the destination mesh is rasterised with cv2.fillConvexPoly
    (C code, one call per triangle, back to front by posed depth so the nose and near cheek
@@ -19,7 +22,8 @@ How a frame is made (measured choices, see the report in core/engines/warp.py):
    All of that is O(pixels) in C: no numpy gathers. The renderer writes every full-size
    array into per-thread scratch buffers (`Scratch`), reused from frame to frame.
 4. cv2.remap samples the source image (reflect border: a pixel a hair outside the source
-   never turns black), through OpenCV's fixed-point maps (core.engines.warp).
+   never turns black), through OpenCV's fixed-point maps (core.engines.warp); where the
+   head folds, the silhouette is feathered (core.engines.warp_folds).
 
 The border anchors never move in the frame, so the frame stays covered: no tears, no
 black corners, whatever the head pose. Away from the head the frame edge is the
@@ -61,7 +65,6 @@ from core.types import FaceRig
 SHIFT = 4  # sub-pixel bits for fillConvexPoly
 IDENTITY = 255  # triangle index reserved for "no triangle": identity map
 GROW = 0.6  # px each triangle is grown by when rasterised (see MeshWarp._fill)
-FOLD_FEATHER = 0.8  # px (at 512 px output) of blur along a fold's silhouette (soften_folds)
 
 def lip_edges(rig: FaceRig, geo: RigGeometry) -> np.ndarray:
     """[68,2] the portrait's landmarks with the inner-lip points 61-63 / 65-67 moved onto
@@ -405,7 +408,7 @@ class MeshWarp:
         if window is not None:  # (the whole frame's index canvas: see _index)
             idx_out = Scratch.of(self.size).get(f"idx_window_{kind}", self.static_idx.shape, kind)
         idx, coef, ok, areas = self._index(dst_rig, depth, idx_out, src, window)
-        if buf is not None:  # soften_folds of this frame reads them (same destination mesh)
+        if buf is not None:  # warp_folds.soften_folds of this frame reads them (same mesh)
             buf.areas = areas
         s = self.size
         xy1, zeros = self.xy1, self.zeros
@@ -512,62 +515,6 @@ class MeshWarp:
         if window is not None:
             idx = np.ascontiguousarray(idx[y0:y1, x0:x1])
         return idx, coef, ok, areas
-
-    def soften_folds(
-        self, frame: np.ndarray, dst_rig: np.ndarray, areas: np.ndarray | None = None
-    ) -> None:
-        """Feather, in place, the silhouette a turned head's fold draws: the edges between
-        a folded (back-facing) triangle and a front-facing one, where the nose side covers
-        the far cheek. The map jumps there, and the cut through the cheek's texture read
-        as a hard straight seam beside the nose at 1024 px (hallo_3, -15 degrees); a blur
-        of `FOLD_FEATHER` px along those edges makes it a soft contour, as a photographed
-        nose's is. Cost: a few line draws and one small blur, only when something folds."""
-        dst = (dst_rig + 0.5) * self.out_scale - 0.5
-        if areas is None:  # (`areas`: the triangles' signed areas at dst_rig, if known)
-            areas = _areas(dst, self.tris)
-        folded = (areas < 0) & ~self.interior
-        if not folded.any():
-            return
-        t1, t2, ends = self._edges()
-        sil = (t2 >= 0) & (folded[t1] != folded[np.maximum(t2, 0)])
-        if not sil.any():
-            return
-        seg = dst[ends[sil]]  # [k,2,2]
-        pad = 4
-        x0, y0 = np.floor(seg.reshape(-1, 2).min(0)).astype(int) - pad
-        x1, y1 = np.ceil(seg.reshape(-1, 2).max(0)).astype(int) + pad + 1
-        h, w = frame.shape[:2]
-        x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, w), min(y1, h)
-        if x1 - x0 < 3 or y1 - y0 < 3:
-            return
-        sigma = FOLD_FEATHER * max(1.0, self.size / 512)
-        mask = np.zeros((y1 - y0, x1 - x0), np.uint8)
-        pts = np.round((seg - (x0, y0)) * 16).astype(np.int32)
-        thick = max(1, int(round(sigma)))
-        for a, b in pts:
-            cv2.line(mask, tuple(a), tuple(b), 255, thick, cv2.LINE_AA, 4)
-        alpha = cv2.GaussianBlur(mask.astype(np.float32) / 255.0, (0, 0), sigma)[..., None]
-        roi = frame[y0:y1, x0:x1]
-        soft = cv2.GaussianBlur(roi, (0, 0), sigma)
-        roi[:] = (roi * (1.0 - alpha) + soft * alpha + 0.5).astype(np.uint8)
-
-    def _edges(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(t1 [E], t2 [E] (-1 on the hull), ends [E,2]) of the mesh's undirected edges."""
-        cached = getattr(self, "_edge_cache", None)
-        if cached is not None:
-            return cached
-        tris = self.tris
-        e = np.concatenate([tris[:, [0, 1]], tris[:, [1, 2]], tris[:, [2, 0]]])
-        owner = np.tile(np.arange(len(tris)), 3)
-        key = np.sort(e, axis=1)
-        order = np.lexsort((key[:, 1], key[:, 0]))
-        key, owner = key[order], owner[order]
-        same = np.r_[(key[1:] == key[:-1]).all(axis=1), False]
-        first = np.r_[True, ~same[:-1]]
-        t1 = owner[first]
-        t2 = np.where(same[first], owner[np.minimum(np.flatnonzero(first) + 1, len(owner) - 1)], -1)
-        self._edge_cache = (t1, t2, key[first])
-        return self._edge_cache
 
     def _fill(self, img: np.ndarray, dst: np.ndarray, order) -> None:
         """Rasterise triangles `order` of mesh `dst` into index image `img`.

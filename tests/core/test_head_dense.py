@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from core.engines.warp import WarpEngine
+from core.engines.warp_folds import mesh_edges, soften_folds
 from core.engines.warp_pose import posed_track
 from core.motion.landmarks import LANDMARK_DEPTH, apply_head, geometry
 from core.types import RenderRequest
@@ -160,7 +161,7 @@ def test_fold_silhouettes_are_feathered_and_nothing_else(rig):
     eng = WarpEngine()
     mesh = eng._prepare(req).mesh
     m = req.motion
-    t1, t2, ends = mesh._edges()
+    t1, t2, ends = mesh_edges(mesh)
     for i in range(len(POSES)):  # the first pose whose turn folds the mesh
         dst, depth = mesh.dst_points3d(m.landmarks[i], m.head_pose[i], m.head_shift[i])
         out = (dst + 0.5) * mesh.out_scale - 0.5
@@ -172,7 +173,7 @@ def test_fold_silhouettes_are_feathered_and_nothing_else(rig):
     map_x, map_y = mesh.maps(dst, depth)
     hard = cv2.remap(mesh.src, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
     soft = hard.copy()
-    mesh.soften_folds(soft, dst)
+    soften_folds(mesh, soft, dst)
     near = np.zeros(hard.shape[:2], np.uint8)
     for a, b in np.round(out[ends[sil]]).astype(int):
         cv2.line(near, tuple(a), tuple(b), 1, 1)
@@ -186,7 +187,7 @@ def test_fold_silhouettes_are_feathered_and_nothing_else(rig):
     rest, none = mesh.dst_points3d(m.landmarks[k], m.head_pose[k], m.head_shift[k])
     assert none is None  # zero pose: the 2-D path, no folds to feather
     copy = still.copy()
-    mesh.soften_folds(copy, rest)
+    soften_folds(mesh, copy, rest)
     assert np.array_equal(copy, still)
 
 
