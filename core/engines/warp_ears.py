@@ -118,12 +118,12 @@ class EarLimit:
         rest depth (their pose weight is 1), which is the candidate t = 0."""
         if rigid is None:
             rigid, _ = poser.pose(self.corners, self.corner_z, pose, shift, 1.0)
-        jr = _jac(rigid.reshape(-1, 3, 2), self.src_inv_all)  # [ΣT,2,2]
+        jr = tri_jacobians(rigid.reshape(-1, 3, 2), self.src_inv_all)  # [ΣT,2,2]
         ok_all = np.abs(jr[:, 0, 0] * jr[:, 1, 1] - jr[:, 0, 1] * jr[:, 1, 0]) > 1e-9
         jr_inv_all = np.linalg.inv(np.where(ok_all[:, None, None], jr, np.eye(2)))
         # t = 0 is the ears as posed: within the bound on every side (most frames), the
         # rigid turn stays
-        jw = _jac(out[self.tris_all].reshape(1, -1, 3, 2), self.src_inv_all)
+        jw = tri_jacobians(out[self.tris_all].reshape(1, -1, 3, 2), self.src_inv_all)
         if _over(jw, ok_all, jr_inv_all)[0] <= 0.0:
             return
         for k, (e, zr, tri, ainv) in enumerate(
@@ -144,10 +144,10 @@ class EarLimit:
                 p, _ = poser.pose(xy, z.reshape(-1), pose, shift, 1.0)
                 cand = np.broadcast_to(posed, (k, *posed.shape)).copy()
                 cand[:, at] = p.reshape(k, len(e), 2)[:, which]
-                return _over(_jac(cand.reshape(k, -1, 3, 2), ainv), ok, jr_inv) + LAG_COST * ts**2
+                return _over(tri_jacobians(cand.reshape(k, -1, 3, 2), ainv), ok, jr_inv) + LAG_COST * ts**2
 
             # t = 0 is the ears as posed: within the bound (most frames), the rigid turn stays
-            if _over(_jac(posed.reshape(1, -1, 3, 2), ainv), ok, jr_inv)[0] <= 0.0:
+            if _over(tri_jacobians(posed.reshape(1, -1, 3, 2), ainv), ok, jr_inv)[0] <= 0.0:
                 continue
             # a triangle that no lag can help (a temple triangle between brow and jaw
             # landmarks under pitch) does not move the ears, one that stretches as they
@@ -163,7 +163,7 @@ def _over(jw: np.ndarray, ok: np.ndarray, jr_inv: np.ndarray) -> np.ndarray:
     triangles, of candidate maps `jw` [K,T,2,2] against the rigid ones (`jr_inv`)."""
     det = jw[..., 0, 0] * jw[..., 1, 1] - jw[..., 0, 1] * jw[..., 1, 0]
     front = (det > 0) & ok[None]
-    over = np.maximum(np.where(front, _smax(jw @ jr_inv[None]), 0.0) - EAR_STRETCH, 0)
+    over = np.maximum(np.where(front, largest_singular(jw @ jr_inv[None]), 0.0) - EAR_STRETCH, 0)
     return (over**2).sum(axis=1)
 
 
@@ -181,13 +181,13 @@ def _least(cost) -> float:
     return t
 
 
-def _jac(p: np.ndarray, ainv: np.ndarray) -> np.ndarray:
+def tri_jacobians(p: np.ndarray, ainv: np.ndarray) -> np.ndarray:
     """[..., T, 2, 2] the linear part of each triangle's map source -> `p` [..., T, 3, 2]."""
     b = np.stack([p[..., 1, :] - p[..., 0, :], p[..., 2, :] - p[..., 0, :]], axis=-1)
     return b @ ainv
 
 
-def _smax(m: np.ndarray) -> np.ndarray:
+def largest_singular(m: np.ndarray) -> np.ndarray:
     """[...] the greater singular value of 2x2 matrices [..., 2, 2] (closed form)."""
     sq = (m**2).sum(axis=(-2, -1))
     det = m[..., 0, 0] * m[..., 1, 1] - m[..., 0, 1] * m[..., 1, 0]

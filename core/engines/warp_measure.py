@@ -12,6 +12,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from core.engines.warp_ears import largest_singular, tri_jacobians
 from core.engines.warp_mesh import MeshWarp
 from core.face.mesh import face_frame, head_ellipse
 
@@ -52,21 +53,26 @@ def stretch(mesh: MeshWarp, tris: np.ndarray, landmarks: np.ndarray, pose: np.nd
     """The largest stretch beyond the head's rigid motion over the front-facing triangles
     `tris` [T,3] of the mesh: the greater singular value of J_warp @ inv(J_rigid), both
     maps from source to output pixels, the rigid one the head pose applied to the
-    triangle as a flat patch at its mean rest depth. 1 = the patch moves as a picture on
-    the head would; 2 = twice as wide somewhere. 1.0 for no triangle."""
+    triangle as a flat patch at its mean rest depth (the measure the ear limit bounds,
+    core.engines.warp_ears). 1 = the patch moves as a picture on the head would; 2 =
+    twice as wide somewhere. 1.0 for no triangle."""
+    t = np.asarray(tris, np.int64).reshape(-1, 3)
+    src = mesh.pts[t]  # [T,3,2]
+    a = np.stack([src[:, 1] - src[:, 0], src[:, 2] - src[:, 0]], axis=-1)
+    ok = np.abs(np.linalg.det(a)) > 1e-9
+    if not ok.any():
+        return 1.0
+    t, src, a = t[ok], src[ok], a[ok]
+    ainv = np.linalg.inv(a)
+    z = np.repeat(mesh.depth[t].mean(axis=1), 3)
+    rigid, _ = mesh.poser.pose(src.reshape(-1, 2), z, pose, shift, 1.0)
     dst, _ = mesh.dst_points3d(landmarks, pose, shift)
-    worst = 1.0
-    for t in np.asarray(tris, np.int64).reshape(-1, 3):
-        src = mesh.pts[t]
-        z = np.full(3, mesh.depth[t].mean())
-        rigid, _ = mesh.poser.pose(src, z, pose, shift, 1.0)
-        a = np.linalg.inv(np.stack([src[1] - src[0], src[2] - src[0]], axis=1))
-        jw = np.stack([dst[t][1] - dst[t][0], dst[t][2] - dst[t][0]], axis=1) @ a
-        jr = np.stack([rigid[1] - rigid[0], rigid[2] - rigid[0]], axis=1) @ a
-        if np.linalg.det(jw) <= 0:  # folded: hidden behind the surface in front
-            continue
-        worst = max(worst, float(np.linalg.svd(jw @ np.linalg.inv(jr), compute_uv=False)[0]))
-    return worst
+    jw = tri_jacobians(dst[t], ainv)
+    jr = tri_jacobians(rigid.reshape(-1, 3, 2), ainv)
+    front = np.linalg.det(jw) > 0  # a folded one is hidden behind the surface in front
+    if not front.any():
+        return 1.0
+    return max(1.0, float(largest_singular(jw[front] @ np.linalg.inv(jr[front])).max()))
 
 
 def ear_triangles(mesh: MeshWarp, behind_ear: bool = False) -> np.ndarray:

@@ -341,10 +341,14 @@ class MeshWarp:
     def _follow_background(self, dst: np.ndarray) -> None:
         """Move the background points, in place, by the harmonic blend of their
         neighbours' displacement (see warp_anchors.background_follow)."""
+        self._blend_background(dst, self.pts)
+
+    def _blend_background(self, values: np.ndarray, rest: np.ndarray) -> None:
+        """values[bg] = rest[bg] + the harmonic blend of the neighbours' values - rest."""
         if self.bg is None:
             return
         cols = self.bg_cols
-        dst[self.bg] = self.pts[self.bg] + self.bg_h @ (dst[cols] - self.pts[cols])
+        values[self.bg] = rest[self.bg] + self.bg_h @ (values[cols] - rest[cols])
 
     def edge_source(self, pose: np.ndarray, shift: np.ndarray) -> np.ndarray:
         """[N,2] the mesh points' source pixels for a frame of this head pose: `src_pts`,
@@ -363,10 +367,7 @@ class MeshWarp:
         hair, `edge_source`): as their position follows the head's, so one smooth field
         runs from the hair to the frame edge (with fixed sources, the strip between them
         and the following border kinked along a triangle edge under the top edge)."""
-        if self.bg is None:
-            return
-        cols = self.bg_cols
-        src[self.bg] = self.src_pts[self.bg] + self.bg_h @ (src[cols] - self.src_pts[cols])
+        self._blend_background(src, self.src_pts)
 
     def window_maps(
         self, dst_rig: np.ndarray, depth: np.ndarray | None, src: np.ndarray | None,
