@@ -475,13 +475,21 @@ def _edit_region(old: list[tuple[str, float, float]], new: list[tuple[str, float
     return a, old[i][1] - back, a, new[j][1] - back
 
 
+def _layout_spans(layout) -> list[tuple[int, int]] | None:
+    """The (start, end) frame spans of a recorded layout (from the project file: checked
+    here), or None when it is not a list of number pairs."""
+    try:
+        return [(int(a), int(b)) for a, b in layout]
+    except (TypeError, ValueError):
+        return None
+
+
 def _restored_spans(layout, lo: int, hi: int) -> list[tuple[int, int]] | None:
     """The spans of a recorded layout (from the project file: checked here) that tile
     [lo, hi) exactly, relative to lo; None when it does not fit (then the region is split
     at its pauses)."""
-    try:
-        spans = [(int(a), int(b)) for a, b in layout]
-    except (TypeError, ValueError):
+    spans = _layout_spans(layout)
+    if spans is None:
         return None
     inside = [(a, b) for a, b in spans if lo <= a < b <= hi]
     if not inside or inside[0][0] != lo or inside[-1][1] != hi or any(
@@ -499,10 +507,10 @@ def _on_layout(layout, keep: list, moved: list, shift: int) -> tuple[list, list,
     pauses), leaving a segment before the region whose end is no boundary of the layout;
     keeping it would make the recorded spans not tile what is left (seen: undo gave
     (0,86),(86,125) where the original was (0,125))."""
-    try:
-        spans = {(int(a), int(b)) for a, b in layout}
-    except (TypeError, ValueError):
+    listed = _layout_spans(layout)
+    if listed is None:
         return keep, moved, []
+    spans = set(listed)
     k = 0
     while k < len(keep) and (keep[k].start, keep[k].end) in spans:
         k += 1
