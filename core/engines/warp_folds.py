@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import cv2
 import numpy as np
 
-from core.engines.warp_mesh import _areas
+from core.engines.warp_raster import signed_areas
 
 if TYPE_CHECKING:
     from core.engines.warp_mesh import MeshWarp
@@ -33,7 +33,7 @@ def soften_folds(
     nose's is. Cost: a few line draws and one small blur, only when something folds."""
     dst = (dst_rig + 0.5) * mesh.out_scale - 0.5
     if areas is None:  # (`areas`: the triangles' signed areas at dst_rig, if known)
-        areas = _areas(dst, mesh.tris)
+        areas = signed_areas(dst, mesh.tris)
     folded = (areas < 0) & ~mesh.interior
     if not folded.any():
         return

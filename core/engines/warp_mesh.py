@@ -14,13 +14,13 @@ How a frame is made (measured choices, see the report in core/engines/warp.py):
    behind a turned head bend instead of kinking). Zero pose skips the 3-D step (bit-exact
    2-D warp).
 2. Per triangle, the affine map destination -> source (vectorised 3x3 inverses).
-3. A triangle-index image of the destination mesh is rasterised with cv2.fillConvexPoly
-   (C code, one call per triangle, back to front by posed depth so the nose and near cheek
-   cover what they turn over; the static border triangles are drawn once per request
-   and copied), then cv2.LUT (or, past 255 triangles, a nearest-neighbour remap) turns
-   indices into per-pixel affine coefficients and two multiply-adds give map_x / map_y.
-   All of that is O(pixels) in C: no numpy gathers. The renderer writes every full-size
-   array into per-thread scratch buffers (`Scratch`), reused from frame to frame.
+3. The mesh is rasterised back to front by posed depth (so the nose and near cheek cover
+   what they turn over) and every pixel gets its triangle's affine map (core.engines.
+   warp_raster): in one C pass where the kernel was built, else with OpenCV (an index
+   image of one cv2.fillConvexPoly per triangle, then per-pixel coefficients by cv2.LUT
+   or a nearest-neighbour remap and two multiply-adds). No numpy gathers either way; the
+   renderer writes every full-size array into per-thread scratch buffers (`Scratch`),
+   reused from frame to frame.
 4. cv2.remap samples the source image (reflect border: a pixel a hair outside the source
    never turns black), through OpenCV's fixed-point maps (core.engines.warp); where the
    head folds, the silhouette is feathered (core.engines.warp_folds).
@@ -50,6 +50,14 @@ from core.engines.warp_anchors import (  # noqa: F401  (interior_triangles: re-e
 from core.engines.warp_ears import EarLimit
 from core.engines.warp_edges import ease_edges, edge_weights, follow_source
 from core.engines.warp_pose import HeadPoser, unpose
+from core.engines.warp_raster import (
+    COMPILED,
+    GROW,
+    affines,
+    draw_maps,
+    fill_index,
+    signed_areas,
+)
 from core.engines.warp_scratch import Scratch
 from core.face.head3d import (
     anchor_depth,
@@ -62,9 +70,7 @@ from core.face.head3d import (
 from core.motion.landmarks import RigGeometry, planner_depth, rig_geometry
 from core.types import FaceRig
 
-SHIFT = 4  # sub-pixel bits for fillConvexPoly
 IDENTITY = 255  # triangle index reserved for "no triangle": identity map
-GROW = 0.6  # px each triangle is grown by when rasterised (see MeshWarp._fill)
 
 def lip_edges(rig: FaceRig, geo: RigGeometry) -> np.ndarray:
     """[68,2] the portrait's landmarks with the inner-lip points 61-63 / 65-67 moved onto
@@ -159,6 +165,9 @@ class MeshWarp:
     bg: np.ndarray | None = None  # [B] background points (dense mesh), moved harmonically
     bg_cols: np.ndarray | None = None  # [K] the points whose motion they follow
     bg_h: np.ndarray | None = None  # [B,K] how (warp_anchors.background_follow)
+    compiled: bool = False  # maps from the C kernel (warp_raster.draw_maps), not OpenCV
+    frame_pin: np.ndarray | None = None  # [N,2] where the kernel draws the border ring
+    # (output px, NaN: not on the frame's edge; see _drawn)
 
     # ---------------------------------------------------------------- build
     @classmethod
@@ -265,6 +274,12 @@ class MeshWarp:
             dense is not None,
         )
         self.plan_depth = planner_depth(geo)
+        self.compiled = COMPILED is not None and not use_lut
+        pin = np.full_like(pts, np.nan)
+        for axis, extent in ((0, w), (1, h)):
+            pin[pts[:, axis] <= 0, axis] = -1.0
+            pin[pts[:, axis] >= extent - 1, axis] = size
+        self.frame_pin = pin
         self.edge_w = edge_weights(pts, rig.landmarks, geo, (w, h))
         # (the background points beside the ears follow them harmonically, after the limit:
         # the triangles they share with the ears are background, not ear)
@@ -279,7 +294,7 @@ class MeshWarp:
         base = np.full(
             (size, size), IDENTITY if use_lut else len(tris), np.uint8 if use_lut else np.uint16
         )
-        self._fill(base, dst0, range(self.n_static))
+        fill_index(base, dst0, tris, self.interior, range(self.n_static))
         self.static_idx = base
         return self
 
@@ -404,13 +419,72 @@ class MeshWarp:
         arrays were handed back to the OS and faulted in again every frame in some heap
         states (measured ~2,300 page faults, ~4 ms per 512 px frame: more than the warp)."""
         buf = Scratch.of(self.size) if reuse and window is None else None
+        if self.compiled:
+            map_x, map_y, areas = self._drawn(dst_rig, depth, src, window, buf)[1:]
+        else:
+            map_x, map_y, areas = self._gathered(dst_rig, depth, src, window, buf)
+        if buf is not None:  # warp_folds.soften_folds of this frame reads them (same mesh)
+            buf.areas = areas
+        eased: list = []
+        if window is None and src is not None and src is not self.src_pts:
+            h, w = self.src.shape[:2]
+            eased = ease_edges(map_x, map_y, w, h)
+        if window is None:  # where this frame's easing reached (window_maps reads it)
+            Scratch.of(self.size).eased = eased
+        return map_x, map_y
+
+    def _rest(self) -> tuple[float, ...]:
+        """The affine (a..f) of a pixel no triangle covers: it samples the source where it
+        would at rest, output pixel p -> k (p + 0.5) - 0.5 (k = source px per output px).
+        Not the plain identity: with a small portrait at 1024 px the frame's last two rows
+        fall outside the border triangles, and p itself sampled far past the source's
+        edge (frame-edge garbage, which ease_edges then read as a huge overshoot and
+        folded the frame)."""
+        k = self.src_scale / self.out_scale
+        return (k, 0.0, 0.5 * k - 0.5, 0.0, k, 0.5 * k - 0.5)
+
+    def _table(self, coef: np.ndarray, ok: np.ndarray) -> np.ndarray:
+        """[T+1,6] float32: the triangles' affines, the rest map in the degenerate ones'
+        rows and in the last row ("no triangle")."""
+        rest = self._rest()
+        table = np.vstack([coef, [rest]]).astype(np.float32)
+        table[: len(coef)][~ok] = rest
+        return table
+
+    def _drawn(
+        self, dst_rig: np.ndarray, depth: np.ndarray | None, src: np.ndarray | None,
+        window: tuple[int, int, int, int] | None, buf: Scratch | None,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(index, map_x, map_y, signed areas) from the compiled kernel (warp_raster)."""
+        dst, coef, ok, areas, moving = self._order(dst_rig, depth, src, window)
+        x0, y0, x1, y1 = window or (0, 0, self.size, self.size)
+        shape = (y1 - y0, x1 - x0)
+        if buf is None:
+            idx, map_x, map_y = (np.empty(shape, t) for t in (np.uint16, np.float32, np.float32))
+        else:
+            idx = buf.get("idx_drawn", shape, np.uint16)
+            map_x, map_y = buf.get("map_x", shape, np.float32), buf.get("map_y", shape, np.float32)
+        # the border ring sits on the portrait's outermost pixel centres, which at an
+        # enlarging size lie inside the frame's (by 0.65 px at 2.3x): drawn out to the
+        # frame's edge, the border triangles' own maps reach its outermost pixels
+        drawn = np.where(np.isnan(self.frame_pin), dst, self.frame_pin)
+        order = np.concatenate([np.arange(self.n_static), moving])
+        draw_maps(drawn, self.tris, self.interior, order, self._table(coef, ok),
+                  (x0, y0, x1, y1), idx, map_x, map_y)
+        return idx, map_x, map_y, areas
+
+    def _gathered(
+        self, dst_rig: np.ndarray, depth: np.ndarray | None, src: np.ndarray | None,
+        window: tuple[int, int, int, int] | None, buf: Scratch | None,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(map_x, map_y, signed areas) drawn with OpenCV: the index image (`_index`), then
+        per pixel its triangle's coefficients (cv2.LUT, or past 255 triangles a
+        nearest-neighbour remap) and two multiply-adds. All O(pixels) in C."""
         kind = self.static_idx.dtype  # uint8 (68-point mesh) or uint16 (dense)
         idx_out = None if buf is None else buf.get(f"idx_{kind}", self.static_idx.shape, kind)
         if window is not None:  # (the whole frame's index canvas: see _index)
             idx_out = Scratch.of(self.size).get(f"idx_window_{kind}", self.static_idx.shape, kind)
         idx, coef, ok, areas = self._index(dst_rig, depth, idx_out, src, window)
-        if buf is not None:  # warp_folds.soften_folds of this frame reads them (same mesh)
-            buf.areas = areas
         s = self.size
         xy1, zeros = self.xy1, self.zeros
         if window is not None:  # (the window's part of the full-frame constants)
@@ -422,24 +496,15 @@ class MeshWarp:
             shape = (s, s, channels) if channels > 1 else (s, s)
             return None if buf is None else buf.get(name, shape, dtype)
 
-        # a pixel no triangle covers samples the source where it would at rest: output
-        # pixel p -> k (p + 0.5) - 0.5 (k = source px per output px). Not the plain identity:
-        # with a small portrait at 1024 px the frame's last two rows fall outside the border
-        # triangles, and p itself sampled far past the source's edge (frame-edge garbage,
-        # which ease_edges then read as a huge overshoot and folded the frame)
-        k = self.src_scale / self.out_scale
-        rest = (k, 0.0, 0.5 * k - 0.5, 0.0, k, 0.5 * k - 0.5)
         if self.use_lut:
             lut = np.zeros((256, 6), np.float32)
-            lut[IDENTITY] = rest
-            lut[: len(self.tris)] = coef
-            lut[: len(self.tris)][~ok] = rest
+            lut[IDENTITY] = self._rest()
+            lut[: len(self.tris)] = self._table(coef, ok)[:-1]
             idx3 = cv2.merge([idx, idx, idx], dst=get("idx3", 3, idx.dtype))
             cx = cv2.LUT(idx3, lut[None, :, 0:3].copy(), dst=get("cx", 3))
             cy = cv2.LUT(idx3, lut[None, :, 3:6].copy(), dst=get("cy", 3))
         else:  # a dense mesh: gather the coefficients with a nearest-neighbour remap (C)
-            table = np.vstack([coef, [rest]]).astype(np.float32)
-            table[: len(coef)][~ok] = rest
+            table = self._table(coef, ok)
             col = get("col", 1)  # "no triangle" (len(tris)) -> the rest row
             if col is None:
                 col = idx.astype(np.float32)
@@ -454,54 +519,50 @@ class MeshWarp:
         # products in place: (a, b, c) * (x, y, 1), then summed over the channels
         map_x = cv2.transform(cv2.multiply(cx, xy1, dst=cx), ones, dst=get("map_x", 1))
         map_y = cv2.transform(cv2.multiply(cy, xy1, dst=cy), ones, dst=get("map_y", 1))
-        eased: list = []
-        if window is None and src is not None and src is not self.src_pts:
-            h, w = self.src.shape[:2]
-            eased = ease_edges(map_x, map_y, w, h)
-        if window is None:  # where this frame's easing reached (window_maps reads it)
-            Scratch.of(s).eased = eased
-        return map_x, map_y
+        return map_x, map_y, areas
 
     def index(
         self, dst_rig: np.ndarray, depth: np.ndarray | None = None,
         src: np.ndarray | None = None, out: np.ndarray | None = None,
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(triangle-index image [S,S], per-triangle affines [T,6], ok flags [T]); the image
-        is drawn into `out` when given (a scratch buffer, see `maps`).
+        is drawn into `out` when given (a scratch buffer, see `maps`), by the same
+        rasteriser the maps come from (`compiled`: the C kernel, else OpenCV).
 
         With `depth` (a posed head) the moving triangles are drawn back to front (painter's
         order): first those that turned away from the camera (negative area: the surface
         folded behind a nearer one, e.g. the far cheek under the nose), then the others by
         rising mean depth, so the nose and the near cheek cover what they pass over instead
         of tearing. The mouth and eye interiors stay last, as at zero pose."""
+        if self.compiled:
+            idx = self._drawn(dst_rig, depth, src, None, None)[0]
+            if out is not None:
+                np.copyto(out, idx)
+                idx = out
+            coef, ok = affines((dst_rig + 0.5) * self.out_scale - 0.5,
+                               self.src_pts if src is None else src, self.tris)
+            return idx, coef, ok
         return self._index(dst_rig, depth, out, src)[:3]
 
-    def _index(
-        self, dst_rig: np.ndarray, depth: np.ndarray | None, out: np.ndarray | None,
-        src: np.ndarray | None = None, window: tuple[int, int, int, int] | None = None,
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """`index` and the triangles' signed areas [T] in output pixels; with `window`
-        (x0, y0, x1, y1) the index image of that part of the frame only."""
+    def _order(
+        self, dst_rig: np.ndarray, depth: np.ndarray | None, src: np.ndarray | None,
+        window: tuple[int, int, int, int] | None,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(mesh in output px [N,2], affines [T,6], ok [T], signed areas [T], the moving
+        triangles to draw in painter's order (`index`); with `window` (x0, y0, x1, y1)
+        only those that reach into it)."""
         dst = (dst_rig + 0.5) * self.out_scale - 0.5
-        coef, ok = _affines(dst, self.src_pts if src is None else src, self.tris)
-        if out is None:
-            idx = self.static_idx.copy()
-        else:
-            idx = out
-            np.copyto(idx, self.static_idx)
-        areas = _areas(dst, self.tris)
+        coef, ok = affines(dst, self.src_pts if src is None else src, self.tris)
+        areas = signed_areas(dst, self.tris)
         # interior triangles thinner than ~1 px: nothing to show, and ill-conditioned
         thin = self.interior & (np.abs(areas) < 1.0)
         moving = np.arange(self.n_static, len(self.tris))
         moving = moving[ok[moving] & ~thin[moving]]
         if window is not None:
-            # only the triangles that reach into the window, drawn on the whole frame
-            # (OpenCV's polygon fill is not shift-invariant where it clips: a window-sized
-            # canvas assigned ~35 edge pixels to the neighbouring triangle)
             x0, y0, x1, y1 = window
             corner = dst[self.tris[moving]]
             lo, hi = corner.min(axis=1), corner.max(axis=1)
-            m = 1 + GROW  # (a triangle is grown before it is filled)
+            m = 1 + GROW  # (a triangle is grown before it is drawn)
             moving = moving[(hi[:, 0] >= x0 - m) & (lo[:, 0] <= x1 + m)
                             & (hi[:, 1] >= y0 - m) & (lo[:, 1] <= y1 + m)]
         if depth is not None:
@@ -512,61 +573,25 @@ class MeshWarp:
             folded = (areas[moving] < 0) & ~inner
             rank = np.lexsort((key, ~folded, inner))
             moving = moving[rank]
-        self._fill(idx, dst, moving.tolist())
+        return dst, coef, ok, areas, moving
+
+    def _index(
+        self, dst_rig: np.ndarray, depth: np.ndarray | None, out: np.ndarray | None,
+        src: np.ndarray | None = None, window: tuple[int, int, int, int] | None = None,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """`index` drawn with OpenCV, and the triangles' signed areas [T] in output pixels;
+        with `window` (x0, y0, x1, y1) the index image of that part of the frame only (the
+        triangles that reach into it, drawn on the whole frame: OpenCV's polygon fill is
+        not shift-invariant where it clips, and a window-sized canvas assigned ~35 edge
+        pixels to the neighbouring triangle)."""
+        dst, coef, ok, areas, moving = self._order(dst_rig, depth, src, window)
+        if out is None:
+            idx = self.static_idx.copy()
+        else:
+            idx = out
+            np.copyto(idx, self.static_idx)
+        fill_index(idx, dst, self.tris, self.interior, moving.tolist())
         if window is not None:
+            x0, y0, x1, y1 = window
             idx = np.ascontiguousarray(idx[y0:y1, x0:x1])
         return idx, coef, ok, areas
-
-    def _fill(self, img: np.ndarray, dst: np.ndarray, order) -> None:
-        """Rasterise triangles `order` of mesh `dst` into index image `img`.
-
-        Each triangle is grown by GROW px around its centroid before filling: where a lip or
-        eyelid closes, the triangles beside the seam get thinner than a pixel and the fill
-        rule would leave holes (which would show the identity-mapped photo, e.g. teeth).
-        The overlap samples a neighbour's affine half a pixel past its edge: invisible.
-        Mouth-interior triangles are not grown (they must not paint over the lips) and are
-        skipped while thinner than a pixel.
-        """
-        order = list(order)
-        if not order:
-            return
-        tri = self.tris[order]
-        p = dst[tri]  # [k,3,2]
-        c = p.mean(axis=1, keepdims=True)
-        d = p - c
-        n = np.linalg.norm(d, axis=2, keepdims=True)
-        grow = np.where(self.interior[order][:, None, None], 0.0, GROW)
-        p = p + d / np.maximum(n, 1e-6) * grow
-        q = np.round(p * (1 << SHIFT)).astype(np.int32)
-        fill = cv2.fillConvexPoly
-        for qk, i in zip(q, order, strict=True):  # `order`: Python ints
-            fill(img, qk, i, cv2.LINE_8, SHIFT)
-
-
-def _affines(dst: np.ndarray, src: np.ndarray, tris: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per triangle the 2x3 affine dst -> src as [T,6] (a, b, c, d, e, f), and ok flags
-    (False where the destination triangle is degenerate: nothing to draw)."""
-    d0, d1, d2 = dst[tris[:, 0]], dst[tris[:, 1]], dst[tris[:, 2]]
-    s0, s1, s2 = src[tris[:, 0]], src[tris[:, 1]], src[tris[:, 2]]
-    e1, e2 = d1 - d0, d2 - d0
-    det = e1[:, 0] * e2[:, 1] - e1[:, 1] * e2[:, 0]
-    ok = np.abs(det) > 1e-3
-    inv = 1.0 / np.where(ok, det, 1.0)
-    # inverse of [[e1x, e2x], [e1y, e2y]]
-    i00, i01 = e2[:, 1] * inv, -e2[:, 0] * inv
-    i10, i11 = -e1[:, 1] * inv, e1[:, 0] * inv
-    f1, f2 = s1 - s0, s2 - s0
-    a = f1[:, 0] * i00 + f2[:, 0] * i10
-    b = f1[:, 0] * i01 + f2[:, 0] * i11
-    d = f1[:, 1] * i00 + f2[:, 1] * i10
-    e = f1[:, 1] * i01 + f2[:, 1] * i11
-    c = s0[:, 0] - a * d0[:, 0] - b * d0[:, 1]
-    f = s0[:, 1] - d * d0[:, 0] - e * d0[:, 1]
-    return np.stack([a, b, c, d, e, f], axis=1).astype(np.float32), ok
-
-
-def _areas(pts: np.ndarray, tris: np.ndarray) -> np.ndarray:
-    a, b, c = pts[tris[:, 0]], pts[tris[:, 1]], pts[tris[:, 2]]
-    return 0.5 * (
-        (b[:, 0] - a[:, 0]) * (c[:, 1] - a[:, 1]) - (b[:, 1] - a[:, 1]) * (c[:, 0] - a[:, 0])
-    )

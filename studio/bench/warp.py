@@ -2,7 +2,9 @@
 
 - warp renderer frames/s at 256, 512 and 1024 px on one thread (encode excluded), wall
   and CPU time (warp_cpu_fps_*: the figure to compare on a busy machine); at 512 px the
-  median of `REPEATS` runs, and the best;
+  median of `REPEATS` runs, and the best; which map kernel ran (warp_maps: "C", the
+  compiled core/engines/_pwmaps.c, or "OpenCV", its fallback) and, at 512 px, the
+  OpenCV path's frames/s beside it;
 - audio analysis real-time factor (compute seconds per audio second), with and without a
   transcript;
 - wall time and peak memory of a whole `render` of a 10 s clip, as a separate process
@@ -26,14 +28,14 @@ best run is reported beside it. Why: on the shared 2-core machine single runs of
 code ranged 131-160 frames/s."""
 
 
-def _fps(request, size: int, n: int) -> tuple[float, float]:
+def _fps(request, size: int, n: int, **options) -> tuple[float, float]:
     """(wall, CPU-time) frames/s: on a busy machine the wall figure counts the other
     processes' time slices too, the CPU figure is what one free core gives."""
     from dataclasses import replace
 
     from core.engines.warp import WarpEngine
 
-    engine = WarpEngine()
+    engine = WarpEngine(**options)
     req = replace(request, size=size)
     it = engine.render(req, frames=range(0, min(n, req.n_frames)))
     next(it)  # first frame includes the per-request precomputation; time steady state
@@ -71,6 +73,10 @@ def run(quick: bool = False) -> dict:
             result[f"warp_cpu_fps_{size}"] = round(cpu, 1)
             if len(runs) > 1:
                 result[f"warp_fps_{size}_best"] = round(max(r[0] for r in runs), 1)
+        from core.engines.warp_raster import COMPILED
+
+        result["warp_maps"] = "OpenCV" if COMPILED is None else "C"
+        result["warp_fps_512_opencv_maps"] = round(_fps(request, 512, n, compiled_maps=False)[0], 1)
 
         clip = ten_s or wav
         out = Path(tmp) / "bench.mp4"

@@ -155,7 +155,7 @@ def test_fold_silhouettes_are_feathered_and_nothing_else(rig):
     """Where the nose side folds over the far cheek (a turned head), soften_folds blurs a
     narrow band along the silhouette: the strongest edge there gets weaker, and no pixel
     farther than a few px from it changes; a still head has no folds and is untouched."""
-    from core.engines.warp_mesh import _areas
+    from core.engines.warp_raster import signed_areas
 
     req = _request(rig, [*POSES, (0, 0, 0)], 512)
     eng = WarpEngine()
@@ -165,7 +165,7 @@ def test_fold_silhouettes_are_feathered_and_nothing_else(rig):
     for i in range(len(POSES)):  # the first pose whose turn folds the mesh
         dst, depth = mesh.dst_points3d(m.landmarks[i], m.head_pose[i], m.head_shift[i])
         out = (dst + 0.5) * mesh.out_scale - 0.5
-        folded = (_areas(out, mesh.tris) < 0) & ~mesh.interior
+        folded = (signed_areas(out, mesh.tris) < 0) & ~mesh.interior
         sil = (t2 >= 0) & (folded[t1] != folded[np.maximum(t2, 0)])
         if sil.any():
             break
