@@ -44,6 +44,7 @@ import numpy as np
 
 from core.audio.visemes import BILABIALS, VOWELS, viseme_of
 from core.motion import visemes as vz
+from core.motion.features_memo import by_features
 from core.motion.mouth_blend import blend, loudness_pump
 from core.types import AudioFeatures
 
@@ -150,8 +151,10 @@ def _frame_of(t: float, fps: float, n: int) -> int:
     return int(min(max(np.floor(t * fps), 0), n - 1))
 
 
+@by_features
 def mouth_channels(features: AudioFeatures) -> dict[str, np.ndarray]:
-    """mouth_open, mouth_width, jaw [n] (face-height units / relative width)."""
+    """mouth_open, mouth_width, jaw [n] (face-height units / relative width). A pure
+    function of the speech, remembered across re-plans of it (core.motion.features_memo)."""
     n, fps = features.n_frames, float(features.fps)
     if n == 0:
         z = np.zeros(0)
