@@ -420,7 +420,9 @@ class MeshWarp:
         states (measured ~2,300 page faults, ~4 ms per 512 px frame: more than the warp)."""
         buf = Scratch.of(self.size) if reuse and window is None else None
         if self.compiled:
-            map_x, map_y, areas = self._drawn(dst_rig, depth, src, window, buf)[1:]
+            order = self._order(dst_rig, depth, src, window)
+            map_x, map_y = self._drawn(order, window, buf)[1:]
+            areas = order[3]
         else:
             map_x, map_y, areas = self._gathered(dst_rig, depth, src, window, buf)
         if buf is not None:  # warp_folds.soften_folds of this frame reads them (same mesh)
@@ -452,11 +454,12 @@ class MeshWarp:
         return table
 
     def _drawn(
-        self, dst_rig: np.ndarray, depth: np.ndarray | None, src: np.ndarray | None,
-        window: tuple[int, int, int, int] | None, buf: Scratch | None,
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """(index, map_x, map_y, signed areas) from the compiled kernel (warp_raster)."""
-        dst, coef, ok, areas, moving = self._order(dst_rig, depth, src, window)
+        self, order: tuple[np.ndarray, ...], window: tuple[int, int, int, int] | None,
+        buf: Scratch | None,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(index, map_x, map_y) from the compiled kernel (warp_raster), for `order`, what
+        `_order` gives for this frame and `window`."""
+        dst, coef, ok, _, moving = order
         x0, y0, x1, y1 = window or (0, 0, self.size, self.size)
         shape = (y1 - y0, x1 - x0)
         if buf is None:
@@ -471,7 +474,7 @@ class MeshWarp:
         order = np.concatenate([np.arange(self.n_static), moving])
         draw_maps(drawn, self.tris, self.interior, order, self._table(coef, ok),
                   (x0, y0, x1, y1), idx, map_x, map_y)
-        return idx, map_x, map_y, areas
+        return idx, map_x, map_y
 
     def _gathered(
         self, dst_rig: np.ndarray, depth: np.ndarray | None, src: np.ndarray | None,
@@ -535,13 +538,12 @@ class MeshWarp:
         rising mean depth, so the nose and the near cheek cover what they pass over instead
         of tearing. The mouth and eye interiors stay last, as at zero pose."""
         if self.compiled:
-            idx = self._drawn(dst_rig, depth, src, None, None)[0]
+            order = self._order(dst_rig, depth, src, None)
+            idx = self._drawn(order, None, None)[0]
             if out is not None:
                 np.copyto(out, idx)
                 idx = out
-            coef, ok = affines((dst_rig + 0.5) * self.out_scale - 0.5,
-                               self.src_pts if src is None else src, self.tris)
-            return idx, coef, ok
+            return idx, order[1], order[2]
         return self._index(dst_rig, depth, out, src)[:3]
 
     def _order(
