@@ -2,9 +2,9 @@
 
 Two ways to the same backward map, because the fast one needs a C compiler at install:
 - `draw_maps` (the default wherever core/engines/_pwmaps.c was built, as `make setup`
-  does; plain C loaded with ctypes): one C pass rasterises every triangle in painter's order and writes its affine
-  map straight into map_x / map_y and the triangle-index image. ~0.4 ms for a 512 px
-  frame of the dense mesh.
+  does; plain C loaded with ctypes): one C pass rasterises every triangle in painter's
+  order and writes its affine map straight into map_x / map_y and the triangle-index
+  image. ~0.6 ms for a 512 px frame of the dense mesh.
 - `fill_index` (the fallback, and the 68-point mesh's path): one cv2.fillConvexPoly call
   per triangle into the index image; the caller then gathers the coefficients per pixel
   (MeshWarp.maps). ~2.2 ms for the same frame: the per-call overhead of ~550 triangles
